@@ -1,0 +1,51 @@
+# `make serve` and `make test` work on a fresh machine: each builds .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5006
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: venv serve test lint format bench chromium clean
+
+venv: $(STAMP)
+
+# Torch goes first, pinned by constraints.txt to the CPU build (a bare `torch` requirement
+# would pull a multi-GB CUDA build). A torch already in .venv (say a CUDA build a GPU user
+# installed) is kept: the project install is then constrained to that version.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c <($(PY) -c "import torch; print('torch==' + torch.__version__)") -e ".[dev]"
+	touch $@
+
+serve: $(STAMP)
+	$(VENV)/bin/workbench serve --host $(HOST) --port $(PORT)
+
+# Debian's chromium drives the browser tests; Playwright cannot download its own here.
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "error: $(CHROMIUM) is missing; install Debian's chromium package"; exit 1; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# pytest exits 5 when it collects no test: make treats any non-zero exit as failure.
+test: $(STAMP) chromium lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_vector_env.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
