@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,23 +39,24 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 
 @pytest.fixture(scope="session")
 def served_dashboard() -> Iterator[str]:
-    """The real ``workbench serve`` in a subprocess; yields its base URL."""
+    """The README's ``make serve`` in a subprocess (its own process group); yields its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
+        ["make", "--no-print-directory", "serve", f"PORT={port}"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/", process)
         yield url
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
