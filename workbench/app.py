@@ -8,7 +8,7 @@ import panel as pn
 from tornado.web import RequestHandler
 
 from environments import ENVIRONMENTS
-from widgets import EnvironmentGallery
+from widgets import EnvironmentGallery, LiveRollout
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
 pn.config.inline = True
@@ -17,6 +17,12 @@ pn.config.inline = True
 def create_app() -> pn.template.BaseTemplate:
     """One dashboard page per browser session."""
     template = pn.template.BootstrapTemplate(title="RL Workbench")
+    intro = pn.pane.Markdown(
+        "## Live\n\nEight points take smoothed random steps through Sutton's four rooms; "
+        "their trails stream into the plot as they go. Training runs will stream the same way.",
+        width=320,
+    )
+    template.main.append(pn.Row(LiveRollout(), intro))
     template.main.append(EnvironmentGallery())
     return template
 
