@@ -1,0 +1,191 @@
+"""The live run engine: store, configs, lifecycle, executors, checkpoints and faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from workbench.runs import CheckpointError, KnobError, Run, RunError, RunStore
+from workbench.trainers.regression import RegressionConfig, RegressionTrainer
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "home")
+
+
+def test_store_uses_wal_and_a_reader_is_not_blocked_by_an_open_write(store):
+    assert store._connect().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    record = store.create_run("r", "regression", {})
+    store.add_scalars(record.id, [(1, "a", 1.0)])
+    writer = sqlite3.connect(store.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO scalars VALUES (?, 2, 'a', 2.0, 0)", (record.id,))
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append(store.scalars(record.id, "a")))
+    reader.start()
+    reader.join(timeout=5)
+    writer.execute("COMMIT")
+    assert seen and [row[1] for row in seen[0]] == [1]  # the committed row, at once
+
+
+def test_home_defaults_to_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RL_WORKBENCH_HOME", str(tmp_path / "elsewhere"))
+    assert RunStore().home == tmp_path / "elsewhere"
+
+
+def test_out_of_range_and_unknown_knobs_are_refused_before_a_run_exists(store):
+    with pytest.raises(
+        KnobError, match=r"learning_rate=-1 refused: learning_rate must be in \[1e-06, 10000"
+    ):
+        Run.create(RegressionTrainer, store=store, learning_rate=-1)
+    with pytest.raises(KnobError, match="unknown knob 'depth'"):
+        Run.create("regression", store=store, depth=3)
+    assert store.list_runs() == []
+    assert RegressionConfig.hot_knobs()[0] == "learning_rate"
+    assert "width" in RegressionConfig.structural_knobs()
+
+
+def test_thread_run_learns_pauses_resumes_and_records_knob_changes(store):
+    run = Run.create(RegressionTrainer, store=store, total_steps=100_000, step_delay=0.001)
+    run.start("thread")
+    assert run.wait_for_step(100) >= 100
+    assert run.agent is not None  # the live torch module, in this process
+    run.pause()
+    assert run.wait(states=("paused",), timeout=10) == "paused"
+    paused_at = run.step
+    threading.Event().wait(0.4)
+    assert run.step == paused_at
+    run.update(learning_rate=0.05)
+    run.resume()
+    assert run.wait_for_step(paused_at + 200) >= paused_at + 200
+    knob_events = store.events(run.id, "knob")
+    assert knob_events and knob_events[0][3]["changes"] == {"learning_rate": 0.05}
+    assert knob_events[0][1] >= paused_at
+    assert run.config["learning_rate"] == 0.05
+    assert run.stop() == "stopped"
+    steps, losses = run.scalars("losses/mse")
+    assert np.all(np.diff(steps) > 0)
+    assert losses[-100:].mean() < losses[:20].mean() / 3  # it learned
+    with pytest.raises(KnobError, match="width is structural: fork the run"):
+        run.update(width=8)
+
+
+def test_stopped_run_resumes_from_its_checkpoint_step(store):
+    run = Run.create(
+        RegressionTrainer, store=store, total_steps=100_000, checkpoint_every=50, step_delay=0.001
+    )
+    run.start()
+    run.wait_for_step(120)
+    assert run.stop() == "stopped"
+    stopped_at = run.step
+    assert store.checkpoints(run.id)[-1][0] == stopped_at
+    run.resume()
+    run.wait_for_step(stopped_at + 30)
+    run.stop()
+    steps, _ = run.scalars("losses/mse")
+    # Continued from the checkpoint: no step repeated or skipped across the restart.
+    np.testing.assert_array_equal(steps, np.arange(1, steps[-1] + 1))
+    assert steps[-1] >= stopped_at + 30
+    assert any(
+        "resumed from the checkpoint at step" in e[3]["text"] for e in store.events(run.id, "log")
+    )
+
+
+def test_run_finishes_at_total_steps_and_cannot_be_started_again(store):
+    run = Run.create(RegressionTrainer, store=store, total_steps=300)
+    run.start()
+    assert run.wait(timeout=30) == "finished"
+    assert run.step == 300
+    with pytest.raises(RunError, match="is finished"):
+        run.start()
+    with pytest.raises(RunError, match="cannot pause"):
+        run.pause()
+
+
+def test_fork_starts_from_the_parent_checkpoint_where_shapes_allow(store):
+    parent = Run.create(RegressionTrainer, store=store, total_steps=400)
+    parent.start()
+    assert parent.wait(timeout=30) == "finished"
+    same = parent.fork(learning_rate=0.02, total_steps=450)
+    wider = parent.fork(width=64, total_steps=450)
+    assert same.record.parent_id == parent.id and same.record.fork_step == 400
+    for child in (same, wider):
+        child.start()
+        assert child.wait(timeout=30) == "finished"
+    logs = [e[3]["text"] for e in store.events(wider.id, "log")]
+    assert any("not loaded (shapes differ): 0.bias, 0.weight, 2.weight" in t for t in logs)
+    # The narrow child kept the parent's fit: its first losses are already low.
+    _, parent_loss = parent.scalars("losses/mse")
+    steps, child_loss = same.scalars("losses/mse")
+    assert steps[0] == 401
+    assert child_loss[:10].mean() < parent_loss[:10].mean() / 3
+
+
+def test_subprocess_killed_with_sigkill_marks_the_run_failed(store):
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**8, step_delay=0.001)
+    run.start("subprocess")
+    assert run.wait_for_step(20, timeout=60) >= 20
+    os.kill(run.record.pid, signal.SIGKILL)
+    assert run.wait(timeout=20) == "failed"
+    assert "killed by signal 9 (SIGKILL)" in run.record.message
+
+
+def test_subprocess_run_obeys_pause_update_and_stop(store):
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**8, step_delay=0.001)
+    run.start("subprocess")
+    run.wait_for_step(20, timeout=60)
+    run.update(learning_rate=0.02)
+    run.pause()
+    assert run.wait(states=("paused",), timeout=20) == "paused"
+    run.resume()
+    assert run.wait(states=("running",), timeout=20) == "running"
+    assert run.stop() == "stopped"
+    assert store.events(run.id, "knob")[0][3]["changes"] == {"learning_rate": 0.02}
+
+
+def test_corrupt_checkpoint_gives_a_clear_error_and_the_earlier_one_loads(store):
+    run = Run.create(RegressionTrainer, store=store, total_steps=200, checkpoint_every=100)
+    run.start()
+    assert run.wait(timeout=30) == "finished"
+    first_step, last = store.checkpoints(run.id)[0][0], store.checkpoints(run.id)[-1][1]
+    last.write_bytes(last.read_bytes()[:100])  # truncated
+    with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt or truncated"):
+        store.load_checkpoint(last)
+    step, state, problems = store.latest_good_checkpoint(run.id)
+    assert step == first_step == 100 and "corrupt or truncated" in problems[0]
+    assert "model" in state["trainer"]
+
+
+def test_non_finite_loss_pauses_the_run_and_keeps_the_last_good_checkpoint(store):
+    run = Run.create(
+        RegressionTrainer, store=store, total_steps=10**6, checkpoint_every=0, learning_rate=1e-2
+    )
+    run.start()
+    run.wait_for_step(60)
+    run.checkpoint()
+    run.wait(states=("never",), timeout=0.5)
+    assert len(store.checkpoints(run.id)) == 1
+    run.update(learning_rate=1e4)  # SGD diverges: the loss overflows to inf, then NaN
+    assert run.wait(states=("paused",), timeout=30) == "paused"
+    assert "non-finite loss losses/mse" in run.record.message
+    assert "last good checkpoint" in run.record.message
+    step, state, _ = store.latest_good_checkpoint(run.id)
+    assert all(np.isfinite(t.numpy()).all() for t in state["trainer"]["model"].values())
+    run.update(learning_rate=1e-2)
+    run.resume()
+    assert run.wait(states=("running",), timeout=10) == "running"
+    run.wait(states=("never",), timeout=1.0)  # train on for a second
+    assert run.state == "running"
+    run.stop()
+    assert any(
+        f"resumed from the checkpoint at step {step}" in e[3]["text"]
+        for e in store.events(run.id, "log")
+    )
+    _, losses = run.scalars("losses/mse")
+    assert np.isfinite(losses).all() and losses[-10:].mean() < 1.0

@@ -1,0 +1,90 @@
+"""Configs: every knob of a trainer declared once, as a ``param`` parameter.
+
+A knob has bounds (or a list of objects), a docstring, and a flag in its ``metadata``:
+*hot* knobs are applied at the next update boundary of a running run (learning rates,
+coefficients, discount); *structural* knobs need a new run (network width, environment).
+The objective panel in the UI, the CLI and the API all validate through this class, so an
+out-of-range value is refused with the same message everywhere.
+
+    class MyConfig(Config):
+        learning_rate = param.Number(3e-4, bounds=(1e-6, 1.0), doc="Adam step size.", metadata=HOT)
+        width = param.Integer(64, bounds=(1, 4096), doc="Hidden units per layer.")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+import param
+
+HOT: dict[str, Any] = {"hot": True}
+
+
+class KnobError(ValueError):
+    """A knob change that is refused, with the reason."""
+
+
+class Config(param.Parameterized):
+    """Base of all trainer configs. Knobs are the parameters other than ``name``."""
+
+    @classmethod
+    def knob_names(cls) -> list[str]:
+        return [name for name in cls.param if name != "name"]
+
+    @classmethod
+    def is_hot(cls, knob: str) -> bool:
+        return bool((cls.param[knob].metadata or {}).get("hot"))
+
+    @classmethod
+    def hot_knobs(cls) -> list[str]:
+        return [name for name in cls.knob_names() if cls.is_hot(name)]
+
+    @classmethod
+    def structural_knobs(cls) -> list[str]:
+        return [name for name in cls.knob_names() if not cls.is_hot(name)]
+
+    @classmethod
+    def check(cls, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate knob values without applying them; returns them as given.
+
+        Raises :class:`KnobError` naming the knob and the allowed values.
+        """
+        probe = cls()
+        for knob, value in changes.items():
+            if knob not in cls.knob_names():
+                raise KnobError(
+                    f"unknown knob {knob!r} for {cls.__name__}; knobs: {', '.join(cls.knob_names())}"
+                )
+            try:
+                setattr(probe, knob, value)
+            except ValueError as error:
+                raise KnobError(
+                    f"{knob}={value!r} refused: {describe(cls, knob)} ({error})"
+                ) from None
+        return dict(changes)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """A config from saved knob values (unknown keys are refused)."""
+        return cls(**cls.check(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.knob_names()}
+
+    def changed(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied (validated)."""
+        return type(self)(**{**self.to_dict(), **self.check(changes)})
+
+
+def describe(cls: type[Config], knob: str) -> str:
+    """One line: what values ``knob`` accepts."""
+    parameter = cls.param[knob]
+    bounds = getattr(parameter, "bounds", None)
+    objects = getattr(parameter, "objects", None)
+    if bounds is not None:
+        low, high = bounds
+        return f"{knob} must be in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+    if objects:
+        return f"{knob} must be one of {list(objects)}"
+    return f"{knob} must be a {type(parameter).__name__}"

@@ -1,0 +1,288 @@
+"""Runs: one training loop each, started in a thread or a subprocess, steered through the
+run store.
+
+Every steering call (pause, resume, stop, update, checkpoint) is a command row in the store
+that the trainer picks up at its next update boundary. The same path serves both
+executors, so a run behaves the same whether it trains in the notebook's process or in a
+subprocess of the dashboard.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from workbench.runs.config import Config, KnobError
+from workbench.runs.store import RunRecord, RunStore
+from workbench.runs.trainer import Trainer, execute_run, resolve_trainer, trainer_name
+
+EXECUTORS = ("thread", "subprocess")
+FINAL_STATES = ("finished", "failed", "stopped")
+
+
+_THREAD_RUNS: list[Run] = []
+
+
+@atexit.register
+def _stop_thread_runs() -> None:
+    """At interpreter exit, stop in-thread runs cleanly (each checkpoints) rather than
+    killing their daemon threads mid-step."""
+    live = [run for run in _THREAD_RUNS if run._thread is not None and run._thread.is_alive()]
+    for run in live:
+        if run.state in ("running", "paused"):
+            run.store.add_command(run.id, "stop")
+    for run in live:
+        run._thread.join(timeout=10)
+
+
+class RunError(RuntimeError):
+    """A lifecycle call that does not fit the run's state."""
+
+
+class Run:
+    """A handle on one run in a :class:`RunStore`; cheap to create, reads state afresh."""
+
+    def __init__(
+        self, store: RunStore, run_id: str, trainer_class: type[Trainer] | None = None
+    ) -> None:
+        self.store = store
+        self.id = run_id
+        self._trainer_class = trainer_class
+        self._trainer: Trainer | None = None
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+
+    # ---- creation ------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        trainer: str | type[Trainer],
+        config: Config | None = None,
+        *,
+        store: RunStore | None = None,
+        name: str | None = None,
+        **knobs: Any,
+    ) -> Run:
+        """A new run in state ``created``. Knobs are validated now, before anything starts."""
+        trainer_class = resolve_trainer(trainer) if isinstance(trainer, str) else trainer
+        if config is None:
+            config = trainer_class.Config(**trainer_class.Config.check(knobs))
+        elif knobs:
+            config = config.changed(**knobs)
+        store = store or RunStore()
+        record = store.create_run(
+            name or trainer_class.__name__, trainer_name(trainer_class), config.to_dict()
+        )
+        return cls(store, record.id, trainer_class)
+
+    @classmethod
+    def open(cls, run_id: str, store: RunStore | None = None) -> Run:
+        store = store or RunStore()
+        store.get_run(run_id)  # raises KeyError for an unknown id
+        return cls(store, run_id)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def record(self) -> RunRecord:
+        return self.store.get_run(self.id)
+
+    @property
+    def state(self) -> str:
+        return self.record.state
+
+    @property
+    def step(self) -> int:
+        return self.record.step
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record.config
+
+    @property
+    def trainer_class(self) -> type[Trainer]:
+        if self._trainer_class is None:
+            self._trainer_class = resolve_trainer(self.record.trainer)
+        return self._trainer_class
+
+    @property
+    def agent(self) -> Any:
+        """The live learner; only a run in a thread executor of this process has one here."""
+        if self._trainer is None:
+            raise RunError(
+                f"run {self.id} has no live agent in this process (start it with executor='thread')"
+            )
+        return self._trainer.agent
+
+    def scalars(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one scalar."""
+        rows = self.store.scalars(self.id, name)
+        return np.array([r[1] for r in rows], dtype=np.int64), np.array([r[3] for r in rows])
+
+    def __repr__(self) -> str:
+        record = self.record
+        return f"Run({record.id!r}, {record.name!r}, state={record.state!r}, step={record.step})"
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self, executor: str = "thread") -> Run:
+        """Start a created run, or restart a stopped or failed one from its last checkpoint."""
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+        state = self.state
+        if state in ("running", "paused") or self._alive():
+            raise RunError(f"run {self.id} is already {state}")
+        if state == "finished":
+            raise RunError(f"run {self.id} is finished; fork it (or raise total steps) to train on")
+        self.store.take_commands(self.id)  # drop commands left from an earlier execution
+        # Running from now on, so that a wait() right after start() does not return early.
+        self.store.set_state(self.id, "running", "starting")
+        if executor == "thread":
+            self._start_thread()
+        else:
+            self._start_subprocess()
+        return self
+
+    def _alive(self) -> bool:
+        return (self._thread is not None and self._thread.is_alive()) or (
+            self._process is not None and self._process.poll() is None
+        )
+
+    def _start_thread(self) -> None:
+        def remember(trainer: Trainer) -> None:
+            self._trainer = trainer
+
+        self.store.set_process(self.id, "thread", None)
+        self._thread = threading.Thread(
+            target=execute_run,
+            args=(self.store, self.id, self._trainer_class, remember),
+            name=f"run-{self.id}",
+            daemon=True,
+        )
+        self._thread.start()
+        _THREAD_RUNS[:] = [r for r in _THREAD_RUNS if r is not self and r._alive()] + [self]
+
+    def _start_subprocess(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "workbench.runs.worker",
+            "--home",
+            str(self.store.home),
+            self.id,
+        ]
+        log = open(self.store.run_folder(self.id) / "worker.log", "ab")  # noqa: SIM115 (owned by the child)
+        self._process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        self.store.set_process(self.id, "subprocess", self._process.pid)
+        threading.Thread(target=self._watch_process, args=(self._process,), daemon=True).start()
+
+    def _watch_process(self, process: subprocess.Popen) -> None:
+        """Mark the run failed when its process dies without saying how it ended."""
+        code = process.wait()
+        record = self.store.get_run(self.id)
+        if record.state in FINAL_STATES:
+            return
+        if code < 0:
+            reason = f"trainer process was killed by signal {-code} ({signal.Signals(-code).name})"
+        else:
+            reason = f"trainer process exited with code {code}"
+        self.store.add_event(
+            self.id,
+            record.step,
+            "log",
+            {"text": f"{reason}; see {self.store.run_folder(self.id) / 'worker.log'}"},
+        )
+        self.store.set_state(self.id, "failed", reason)
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def resume(self, executor: str | None = None) -> Run:
+        """Resume a paused run; restart a stopped or failed one from its last checkpoint."""
+        if self.state in ("stopped", "failed", "created"):
+            return self.start(executor or self.record.executor or "thread")
+        self._command("resume")
+        return self
+
+    def stop(self, wait: float | None = 30.0) -> str:
+        """Ask the run to stop at its next boundary (it checkpoints first). Waits up to
+        ``wait`` seconds; a subprocess that does not stop in time is killed."""
+        if self.state in FINAL_STATES:
+            return self.state
+        self._command("stop")
+        if wait is None:
+            return self.state
+        state = self.wait(timeout=wait)
+        if state not in FINAL_STATES and self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+            self.store.set_state(self.id, "stopped", f"did not stop within {wait:g} s; killed")
+        return self.state
+
+    def update(self, **changes: Any) -> None:
+        """Change hot knobs; they take effect (and are recorded) at the next boundary."""
+        config_class = self.trainer_class.Config
+        config_class.check(changes)
+        structural = [knob for knob in changes if not config_class.is_hot(knob)]
+        if structural:
+            raise KnobError(
+                f"{', '.join(structural)} {'is' if len(structural) == 1 else 'are'} structural: "
+                "fork the run to change it"
+            )
+        self._command("update", changes)
+
+    def checkpoint(self) -> None:
+        """Ask for a checkpoint at the next boundary."""
+        self._command("checkpoint")
+
+    def _command(self, kind: str, payload: dict[str, Any] | None = None) -> None:
+        state = self.state
+        if state not in ("running", "paused"):
+            raise RunError(f"cannot {kind} run {self.id}: it is {state}")
+        self.store.add_command(self.id, kind, payload)
+
+    def fork(self, name: str | None = None, **changes: Any) -> Run:
+        """A new run (state ``created``) with ``changes`` to any knobs, hot or structural,
+        starting from this run's latest checkpoint where shapes allow."""
+        record = self.record
+        config_class = self.trainer_class.Config
+        config = config_class.from_dict(record.config).changed(**changes)
+        checkpoints = self.store.checkpoints(self.id)
+        child = self.store.create_run(
+            name or f"{record.name} fork",
+            record.trainer,
+            config.to_dict(),
+            parent_id=self.id,
+            fork_step=checkpoints[-1][0] if checkpoints else None,
+        )
+        self.store.add_event(self.id, record.step, "fork", {"child": child.id, "changes": changes})
+        return Run(self.store, child.id, self._trainer_class)
+
+    def wait(self, timeout: float | None = None, states: tuple[str, ...] = FINAL_STATES) -> str:
+        """Block until the run reaches one of ``states`` (or ``timeout`` passes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (state := self.state) not in states:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        return state
+
+    def wait_for_step(self, step: int, timeout: float = 60.0) -> int:
+        """Block until the run has passed ``step`` (or ended, or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        while (record := self.record).step < step and record.state not in FINAL_STATES:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        return record.step

@@ -1,0 +1,403 @@
+"""The run store: SQLite in WAL mode plus one artifact folder per run.
+
+Everything a run produces goes through here: its row (config, state, lineage), scalars,
+snapshots (named numpy arrays, saved as ``.npz`` artifacts), events (knob changes, state
+changes, log lines), checkpoints, and the commands that steer it. Trainers in threads or
+subprocesses write; widgets and the CLI read. WAL mode lets readers proceed while a writer
+commits, so live and finished runs are read the same way.
+
+Each thread gets its own connection (sqlite3 connections must not cross threads).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    trainer TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    step INTEGER NOT NULL DEFAULT 0,
+    parent_id TEXT,
+    fork_step INTEGER,
+    executor TEXT,
+    pid INTEGER,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scalars (
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scalars_by_run ON scalars (run_id, name, step);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);
+CREATE TABLE IF NOT EXISTS snapshots (
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_run ON snapshots (run_id, name, step);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, path TEXT NOT NULL, time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+    payload TEXT NOT NULL, created_at REAL NOT NULL, consumed_at REAL
+);
+CREATE INDEX IF NOT EXISTS pending_commands ON commands (run_id, consumed_at);
+"""
+
+RUN_STATES = ("created", "running", "paused", "finished", "failed", "stopped")
+ACTIVE_STATES = ("running", "paused")
+
+
+def default_home() -> Path:
+    """``$RL_WORKBENCH_HOME`` or ``~/.rl-workbench``."""
+    return Path(os.environ.get("RL_WORKBENCH_HOME") or Path.home() / ".rl-workbench")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the ``runs`` table."""
+
+    id: str
+    name: str
+    trainer: str
+    config: dict[str, Any]
+    state: str
+    message: str
+    step: int
+    parent_id: str | None
+    fork_step: int | None
+    executor: str | None
+    pid: int | None
+    created_at: float
+    updated_at: float
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read (corrupt, truncated or missing)."""
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one:
+    temp file in the same folder, fsync, rename, fsync of the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class RunStore:
+    """SQLite (WAL) index plus artifact folders under ``home``."""
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "runs.sqlite"
+        self._local = threading.local()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    # ---- connections ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, fast per commit
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    def _write(self, sql: str, rows: Iterable[tuple] | tuple = ()) -> None:
+        db = self._connect()
+        if isinstance(rows, tuple):
+            db.execute(sql, rows)
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def run_folder(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    # ---- runs ----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        name: str,
+        trainer: str,
+        config: Mapping[str, Any],
+        parent_id: str | None = None,
+        fork_step: int | None = None,
+    ) -> RunRecord:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        now = time.time()
+        self._write(
+            "INSERT INTO runs (id, name, trainer, config, state, parent_id, fork_step, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?)",
+            (run_id, name, trainer, json.dumps(dict(config)), parent_id, fork_step, now, now),
+        )
+        self.run_folder(run_id).mkdir(parents=True, exist_ok=True)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        row = self._connect().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        return _record(row)
+
+    def list_runs(self) -> list[RunRecord]:
+        rows = self._connect().execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+        return [_record(row) for row in rows]
+
+    def set_state(
+        self, run_id: str, state: str, message: str = "", step: int | None = None
+    ) -> None:
+        if state not in RUN_STATES:
+            raise ValueError(f"state must be one of {RUN_STATES}, got {state!r}")
+        now = time.time()
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if step is None:
+                step = db.execute("SELECT step FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            db.execute(
+                "UPDATE runs SET state = ?, message = ?, step = ?, updated_at = ? WHERE id = ?",
+                (state, message, step, now, run_id),
+            )
+            db.execute(
+                "INSERT INTO events VALUES (?, ?, 'state', ?, ?)",
+                (run_id, step, json.dumps({"state": state, "message": message}), now),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def set_process(self, run_id: str, executor: str, pid: int | None) -> None:
+        self._write("UPDATE runs SET executor = ?, pid = ? WHERE id = ?", (executor, pid, run_id))
+
+    def set_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        self._write("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(dict(config)), run_id))
+
+    def set_step(self, run_id: str, step: int) -> None:
+        self._write(
+            "UPDATE runs SET step = ?, updated_at = ? WHERE id = ?", (step, time.time(), run_id)
+        )
+
+    # ---- scalars, events, snapshots ----------------------------------------------------
+
+    def add_scalars(self, run_id: str, rows: Iterable[tuple[int, str, float]]) -> None:
+        now = time.time()
+        self._write(
+            "INSERT INTO scalars VALUES (?, ?, ?, ?, ?)",
+            [(run_id, int(step), name, float(value), now) for step, name, value in rows],
+        )
+
+    def scalars(
+        self, run_id: str, name: str | None = None, after_rowid: int = 0
+    ) -> list[tuple[int, int, str, float]]:
+        """Rows (rowid, step, name, value) logged after ``after_rowid``, in order."""
+        sql = "SELECT rowid, step, name, value FROM scalars WHERE run_id = ? AND rowid > ?"
+        args: tuple = (run_id, after_rowid)
+        if name is not None:
+            sql += " AND name = ?"
+            args += (name,)
+        return [tuple(row) for row in self._connect().execute(sql + " ORDER BY rowid", args)]
+
+    def scalar_names(self, run_id: str) -> list[str]:
+        rows = self._connect().execute(
+            "SELECT DISTINCT name FROM scalars WHERE run_id = ? ORDER BY name", (run_id,)
+        )
+        return [row[0] for row in rows]
+
+    def last_scalars(self, run_id: str) -> dict[str, float]:
+        """The latest value of each scalar of a run."""
+        rows = self._connect().execute(
+            "SELECT name, value FROM scalars WHERE rowid IN "
+            "(SELECT MAX(rowid) FROM scalars WHERE run_id = ? GROUP BY name)",
+            (run_id,),
+        )
+        return {name: value for name, value in rows}
+
+    def add_event(self, run_id: str, step: int, kind: str, payload: Mapping[str, Any]) -> None:
+        self._write(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+            (run_id, int(step), kind, json.dumps(dict(payload)), time.time()),
+        )
+
+    def events(
+        self, run_id: str, kind: str | None = None, after_rowid: int = 0
+    ) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """Rows (rowid, step, kind, payload) after ``after_rowid``, in order."""
+        sql = "SELECT rowid, step, kind, payload FROM events WHERE run_id = ? AND rowid > ?"
+        args: tuple = (run_id, after_rowid)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args += (kind,)
+        rows = self._connect().execute(sql + " ORDER BY rowid", args)
+        return [(rowid, step, k, json.loads(payload)) for rowid, step, k, payload in rows]
+
+    def add_snapshot(
+        self, run_id: str, step: int, name: str, arrays: Mapping[str, np.ndarray]
+    ) -> None:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        path = self.run_folder(run_id) / "snapshots" / f"{safe}-{int(step):012d}.npz"
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        atomic_write(path, buffer.getvalue())
+        self._write(
+            "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)",
+            (run_id, int(step), name, str(path.relative_to(self.home)), time.time()),
+        )
+
+    def snapshots(self, run_id: str, name: str, after_rowid: int = 0) -> list[tuple[int, int]]:
+        """(rowid, step) of each snapshot ``name`` after ``after_rowid``."""
+        rows = self._connect().execute(
+            "SELECT rowid, step FROM snapshots WHERE run_id = ? AND name = ? AND rowid > ?"
+            " ORDER BY rowid",
+            (run_id, name, after_rowid),
+        )
+        return [tuple(row) for row in rows]
+
+    def load_snapshot(
+        self, run_id: str, name: str, step: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Arrays of snapshot ``name`` at ``step`` (default: the latest)."""
+        sql = "SELECT path FROM snapshots WHERE run_id = ? AND name = ?"
+        args: tuple = (run_id, name)
+        if step is not None:
+            sql += " AND step = ?"
+            args += (int(step),)
+        row = self._connect().execute(sql + " ORDER BY rowid DESC LIMIT 1", args).fetchone()
+        if row is None:
+            raise KeyError(
+                f"run {run_id!r} has no snapshot {name!r}"
+                + (f" at step {step}" if step is not None else "")
+            )
+        with np.load(self.home / row[0], allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def save_checkpoint(self, run_id: str, step: int, state: Mapping[str, Any]) -> Path:
+        """Save a torch checkpoint atomically and index it."""
+        import torch
+
+        path = self.run_folder(run_id) / "checkpoints" / f"step-{int(step):012d}.pt"
+        buffer = io.BytesIO()
+        torch.save(dict(state), buffer)
+        atomic_write(path, buffer.getvalue())
+        self._write(
+            "INSERT INTO checkpoints VALUES (?, ?, ?, ?)",
+            (run_id, int(step), str(path.relative_to(self.home)), time.time()),
+        )
+        return path
+
+    def checkpoints(self, run_id: str) -> list[tuple[int, Path]]:
+        """(step, path) of a run's checkpoints, oldest first."""
+        rows = self._connect().execute(
+            "SELECT step, path FROM checkpoints WHERE run_id = ? ORDER BY step, rowid", (run_id,)
+        )
+        return [(step, self.home / path) for step, path in rows]
+
+    @staticmethod
+    def load_checkpoint(path: Path) -> dict[str, Any]:
+        """Load a checkpoint with ``torch.load(weights_only=True)``: tensors, arrays and plain
+        values only, never arbitrary pickled objects."""
+        import torch
+
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise CheckpointError(f"checkpoint {path} is missing") from None
+        except Exception as error:  # torch raises several types for damaged files
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt or truncated and cannot be loaded "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+            ) from error
+
+    def latest_good_checkpoint(self, run_id: str) -> tuple[int, dict[str, Any], list[str]] | None:
+        """The newest checkpoint that loads, with one message per newer one that did not."""
+        problems: list[str] = []
+        for step, path in reversed(self.checkpoints(run_id)):
+            try:
+                return step, self.load_checkpoint(path), problems
+            except CheckpointError as error:
+                problems.append(str(error))
+        if problems:
+            raise CheckpointError("no checkpoint of this run loads: " + "; ".join(problems))
+        return None
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def add_command(self, run_id: str, kind: str, payload: Mapping[str, Any] | None = None) -> None:
+        self._write(
+            "INSERT INTO commands (run_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+            (run_id, kind, json.dumps(dict(payload or {})), time.time()),
+        )
+
+    def take_commands(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """Pending commands of a run, oldest first, marked consumed."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = db.execute(
+                "SELECT id, kind, payload FROM commands WHERE run_id = ? AND consumed_at IS NULL"
+                " ORDER BY id",
+                (run_id,),
+            ).fetchall()
+            if rows:
+                db.executemany(
+                    "UPDATE commands SET consumed_at = ? WHERE id = ?",
+                    [(time.time(), row[0]) for row in rows],
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return [(kind, json.loads(payload)) for _, kind, payload in rows]
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    values = dict(row)
+    values["config"] = json.loads(values["config"])
+    return RunRecord(**values)

@@ -1,0 +1,319 @@
+"""The trainer protocol and the context a trainer talks to.
+
+A trainer owns its training loop and calls ``ctx.boundary(step)`` at every update
+boundary. That one call is where the run is steered: hot knob changes are applied (and
+recorded at that step), a pause blocks, a stop raises :class:`StopTraining`, and due
+checkpoints are written. Wrapping your own loop takes a few lines::
+
+    class MyTrainer(Trainer):
+        Config = MyConfig
+
+        def train(self):
+            for step in range(self.ctx.step, self.config.total_steps):
+                loss = self.update()                     # your code
+                self.ctx.log_scalar("losses/loss", loss, step)
+                self.ctx.boundary(step + 1)
+
+        def state_dict(self):
+            return {"model": self.model.state_dict()}
+
+        def load_state_dict(self, state, strict=True):
+            self.model.load_state_dict(state["model"])
+            return []
+
+The trainer never touches a widget: everything it reports goes to the run store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from workbench.runs.config import Config, KnobError
+from workbench.runs.store import CheckpointError, RunStore
+
+# Registered trainers, by the short name the dashboard and the CLI use.
+TRAINERS: dict[str, str] = {
+    "regression": "workbench.trainers.regression:RegressionTrainer",
+    "sb3": "workbench.trainers.sb3:SB3Trainer",
+}
+
+
+class StopTraining(Exception):
+    """Raised by :meth:`RunContext.boundary` when the run was asked to stop."""
+
+
+class Trainer(ABC):
+    """Base class of trainers. Subclasses set ``Config`` and implement ``train``."""
+
+    Config: ClassVar[type[Config]]
+
+    def __init__(self, config: Config, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    @property
+    def agent(self) -> Any:
+        """The live learner (in a thread executor, ``run.agent`` returns it)."""
+        return None
+
+    @abstractmethod
+    def train(self) -> None:
+        """Train until done, calling ``self.ctx.boundary(step)`` at each update boundary."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint holds: tensors, arrays and plain values only."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> list[str]:
+        """Restore from a checkpoint. With ``strict=False`` (a fork), skip entries whose
+        shapes do not fit and return their names."""
+        return []
+
+    def apply(self, changes: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Push hot knob changes (already set on ``self.config``) into the learner. The
+        default does nothing: right for trainers that read ``self.config`` every step."""
+
+
+def resolve_trainer(name: str) -> type[Trainer]:
+    """A registered trainer name, or ``module:Class`` for your own."""
+    path = TRAINERS.get(name, name)
+    if ":" not in path:
+        raise KeyError(
+            f"unknown trainer {name!r}; registered: {', '.join(TRAINERS)} (or 'module:Class')"
+        )
+    module, _, attribute = path.partition(":")
+    trainer = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(trainer, type) and issubclass(trainer, Trainer)):
+        raise TypeError(f"{path} is not a Trainer subclass")
+    return trainer
+
+
+def trainer_name(trainer: type[Trainer]) -> str:
+    """The registered name of a trainer class, else its ``module:Class`` path."""
+    path = f"{trainer.__module__}:{trainer.__qualname__}"
+    return next((name for name, p in TRAINERS.items() if p == path), path)
+
+
+class RunContext:
+    """What a running trainer reports to and is steered by (one per run execution)."""
+
+    # Seconds between flushes of buffered scalars, and between looks for new commands.
+    flush_interval = 0.5
+    poll_interval = 0.1
+
+    def __init__(self, store: RunStore, run_id: str, config: Config) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.config = config
+        self.step = 0
+        self.trainer: Trainer | None = None
+        self.stop_requested = False
+        self.paused = False
+        self.last_checkpoint_step: int | None = None
+        self._scalars: list[tuple[int, str, float]] = []
+        self._last_flush = self._last_poll = 0.0
+        self._non_finite: str | None = None
+
+    # ---- reporting -------------------------------------------------------------------
+
+    def log_scalar(self, name: str, value: float, step: int | None = None) -> None:
+        value = float(value)
+        step = self.step if step is None else int(step)
+        if not math.isfinite(value) and "loss" in name.lower() and self._non_finite is None:
+            self._non_finite = f"{name} = {value} at step {step}"
+        self._scalars.append((step, name, value))
+
+    def log_scalars(self, values: Mapping[str, float], step: int | None = None) -> None:
+        for name, value in values.items():
+            self.log_scalar(name, value, step)
+
+    def log_snapshot(
+        self, name: str, arrays: Mapping[str, np.ndarray], step: int | None = None
+    ) -> None:
+        self.store.add_snapshot(self.run_id, self.step if step is None else step, name, arrays)
+
+    def log(self, text: str) -> None:
+        self.store.add_event(self.run_id, self.step, "log", {"text": text})
+
+    def flush(self) -> None:
+        if self._scalars:
+            self.store.add_scalars(self.run_id, self._scalars)
+            self._scalars = []
+        self.store.set_step(self.run_id, self.step)
+        self._last_flush = time.monotonic()
+
+    # ---- steering ------------------------------------------------------------------------
+
+    def boundary(self, step: int) -> None:
+        """Call at every update boundary: applies commands, blocks while paused, raises
+        :class:`StopTraining` on stop, writes due checkpoints."""
+        self.step = int(step)
+        now = time.monotonic()
+        if self._non_finite is not None:
+            self._pause_for_non_finite()
+        if now - self._last_flush >= self.flush_interval:
+            self.flush()
+        if now - self._last_poll >= self.poll_interval:
+            self._apply_commands()
+        while self.paused and not self.stop_requested:
+            time.sleep(self.poll_interval / 2)
+            self._apply_commands()
+        if self.stop_requested:
+            raise StopTraining
+        every = getattr(self.config, "checkpoint_every", 0)
+        if every and self.step - (self.last_checkpoint_step or 0) >= every:
+            self.save_checkpoint()
+
+    def _apply_commands(self) -> None:
+        self._last_poll = time.monotonic()
+        for kind, payload in self.store.take_commands(self.run_id):
+            if kind == "pause" and not self.paused:
+                self.paused = True
+                self.flush()
+                self.store.set_state(self.run_id, "paused", payload.get("message", ""), self.step)
+            elif kind == "resume" and self.paused:
+                self.paused = False
+                self.store.set_state(self.run_id, "running", "", self.step)
+            elif kind == "stop":
+                self.stop_requested = True
+            elif kind == "update":
+                self._apply_update(payload)
+            elif kind == "checkpoint":
+                self.save_checkpoint()
+
+    def _apply_update(self, changes: Mapping[str, Any]) -> None:
+        try:
+            type(self.config).check(changes)
+        except KnobError as error:  # validated by the sender too; refuse, keep training
+            self.log(f"knob change refused: {error}")
+            return
+        before = {knob: getattr(self.config, knob) for knob in changes}
+        self.config.param.update(**changes)
+        if self.trainer is not None:
+            self.trainer.apply(changes)
+        self.store.set_config(self.run_id, self.config.to_dict())
+        self.store.add_event(
+            self.run_id, self.step, "knob", {"changes": dict(changes), "before": before}
+        )
+
+    def _pause_for_non_finite(self) -> None:
+        where = self._non_finite
+        self._non_finite = None
+        self._scalars = [row for row in self._scalars if math.isfinite(row[2])]
+        kept = (
+            f"the last good checkpoint (step {self.last_checkpoint_step}) is kept"
+            if self.last_checkpoint_step is not None
+            else "no checkpoint was written yet"
+        )
+        message = (
+            f"paused: non-finite loss {where}; {kept}. Change a knob (a lower learning rate?) "
+            "and resume: training restarts from that checkpoint."
+        )
+        self.log(message)
+        self.paused = True
+        self.flush()
+        self.store.set_state(self.run_id, "paused", message, self.step)
+        while self.paused and not self.stop_requested:
+            time.sleep(self.poll_interval / 2)
+            self._apply_commands()
+        if not self.stop_requested and self.trainer is not None:
+            restored = self.store.latest_good_checkpoint(self.run_id)
+            if restored is not None:
+                self.trainer.load_state_dict(restored[1]["trainer"])
+                self.step = restored[0]
+                self.log(f"resumed from the checkpoint at step {restored[0]}")
+
+    def save_checkpoint(self) -> None:
+        if self.trainer is None:
+            return
+        state = {"step": self.step, "trainer": self.trainer.state_dict()}
+        self.store.save_checkpoint(self.run_id, self.step, state)
+        self.last_checkpoint_step = self.step
+
+
+def execute_run(
+    store: RunStore,
+    run_id: str,
+    trainer_class: type[Trainer] | None = None,
+    on_trainer: Callable[[Trainer], None] | None = None,
+) -> str:
+    """Run (or resume) a run to its end in the calling thread; returns the final state.
+
+    Resumes from the run's newest checkpoint that loads; a fork starts from its parent's
+    checkpoint where shapes allow. Any exception marks the run failed with the reason.
+    """
+    record = store.get_run(run_id)
+    ctx: RunContext | None = None
+    try:
+        trainer_class = trainer_class or resolve_trainer(record.trainer)
+        config = trainer_class.Config.from_dict(record.config)
+        ctx = RunContext(store, run_id, config)
+        trainer = trainer_class(config, ctx)
+        ctx.trainer = trainer
+        if on_trainer is not None:
+            on_trainer(trainer)
+        _restore(store, record, trainer, ctx)
+        store.set_state(run_id, "running", "", ctx.step)
+        try:
+            trainer.train()
+            final, message = "finished", ""
+        except StopTraining:
+            final, message = "stopped", "stopped by request"
+        if ctx.stop_requested:
+            final, message = "stopped", "stopped by request"
+        ctx.save_checkpoint()
+        ctx.flush()
+        store.set_state(run_id, final, message, ctx.step)
+        return final
+    except Exception as error:
+        if ctx is not None:
+            ctx._scalars = [row for row in ctx._scalars if math.isfinite(row[2])]
+            ctx.flush()
+        detail = traceback.format_exc(limit=8)
+        store.add_event(run_id, ctx.step if ctx else 0, "log", {"text": detail})
+        store.set_state(run_id, "failed", f"{type(error).__name__}: {error}")
+        return "failed"
+
+
+def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) -> None:
+    own = store.latest_good_checkpoint(record.id)
+    if own is not None:
+        step, state, problems = own
+        for problem in problems:
+            ctx.log(f"skipped a damaged checkpoint: {problem}")
+        trainer.load_state_dict(state["trainer"])
+        ctx.step = ctx.last_checkpoint_step = step
+        ctx.log(f"resumed from the checkpoint at step {step}")
+        return
+    if record.parent_id is None:
+        return
+    parent = store.latest_good_checkpoint(record.parent_id)
+    if parent is None:
+        ctx.log("parent has no checkpoint: the fork starts from scratch")
+        return
+    skipped = trainer.load_state_dict(parent[1]["trainer"], strict=False)
+    ctx.step = parent[0]  # the child's curves continue the parent's
+    ctx.log(
+        f"forked from run {record.parent_id} at step {parent[0]}"
+        + (f"; not loaded (shapes differ): {', '.join(skipped)}" if skipped else "")
+    )
+
+
+__all__ = [
+    "TRAINERS",
+    "CheckpointError",
+    "RunContext",
+    "StopTraining",
+    "Trainer",
+    "execute_run",
+    "resolve_trainer",
+    "trainer_name",
+]

@@ -1,0 +1,1 @@
+"""Trainers that plug into the live Run engine, one file each."""
