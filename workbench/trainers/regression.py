@@ -17,6 +17,7 @@ from torch import nn
 
 from workbench.runs.config import HOT, Config
 from workbench.runs.trainer import Trainer
+from workbench.trainers.common import load_matching
 
 
 class RegressionConfig(Config):
@@ -93,12 +94,3 @@ class RegressionTrainer(Trainer):
             self.optimizer.load_state_dict(state["optimizer"])
             return []
         return load_matching(self.model, state["model"])
-
-
-def load_matching(module: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
-    """Load the entries of ``state`` whose names and shapes match ``module``; return the
-    names of those skipped."""
-    own = module.state_dict()
-    fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    module.load_state_dict(fits, strict=False)
-    return sorted(set(state) - set(fits))
