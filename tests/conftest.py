@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -37,26 +38,33 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def served_dashboard() -> Iterator[str]:
-    """The README's ``make serve`` in a subprocess (its own process group); yields its URL."""
+class Served(NamedTuple):
+    url: str
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def served_dashboard(tmp_path_factory) -> Iterator[Served]:
+    """The README's ``make serve`` in a subprocess (its own process group) over a fresh
+    workbench home, with its embedded demo run training."""
     port = free_port()
+    home = tmp_path_factory.mktemp("workbench-home")
     process = subprocess.Popen(
         ["make", "--no-print-directory", "serve", f"PORT={port}"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RL_WORKBENCH_HOME": str(home)},
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/", process)
-        yield url
+        yield Served(url, home)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)  # the server stops its demo run, then exits
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)

@@ -34,9 +34,9 @@ def test_serve_rejects_an_out_of_range_port(capsys):
 
 
 def test_served_dashboard_answers_over_http_and_lists_environments(served_dashboard):
-    with urllib.request.urlopen(served_dashboard + "/", timeout=10) as response:
+    with urllib.request.urlopen(served_dashboard.url + "/", timeout=10) as response:
         page = response.read().decode()
     assert "<title>RL Workbench</title>" in page
-    with urllib.request.urlopen(served_dashboard + "/api/environments", timeout=10) as response:
+    with urllib.request.urlopen(served_dashboard.url + "/api/environments", timeout=10) as response:
         listed = json.loads(response.read())
     assert [item["id"] for item in listed] == [info.id for info in ENVIRONMENTS]

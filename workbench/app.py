@@ -1,30 +1,40 @@
-"""The served Panel dashboard (``workbench serve``, ``make serve``)."""
+"""The served Panel dashboard (``workbench serve``, ``make serve``).
+
+Pages: Live (one run: controls, chart, objective, rollout), Runs (the table and an overlay
+of the selected runs), Environments (the foundation's gallery). Every browser session gets
+its own widgets and refresh loop over the one shared run store, so several pages see the
+same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
+the server down.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
 
 import panel as pn
 from tornado.web import RequestHandler
 
 from environments import ENVIRONMENTS
-from widgets import EnvironmentGallery, LiveRollout
+from widgets import EnvironmentGallery, LiveRollout, LiveSession, RunsTable, RunView, ScalarChart
+from workbench.runs import Run, RunStore
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
-pn.config.inline = True
+# Tabulator (the runs table) is named so its JavaScript is in the page from the start.
+pn.extension("tabulator", inline=True)
 
-
-def create_app() -> pn.template.BaseTemplate:
-    """One dashboard page per browser session."""
-    template = pn.template.BootstrapTemplate(title="RL Workbench")
-    intro = pn.pane.Markdown(
-        "## Live\n\nEight points take smoothed random steps through Sutton's four rooms; "
-        "their trails stream into the plot as they go. Training runs will stream the same way.",
-        width=320,
-    )
-    template.main.append(pn.Row(LiveRollout(), intro))
-    template.main.append(EnvironmentGallery())
-    return template
+DEMO_NAME = "demo: PPO in the U-maze"
+DEMO_KNOBS = {
+    "algorithm": "PPO",
+    "env_id": "workbench/PointMaze-UMaze-v0",
+    "reward_mode": "dense",
+    "total_timesteps": 2_000_000,
+    "eval_every": 4_000,
+}
 
 
 class EnvironmentsHandler(RequestHandler):
@@ -36,16 +46,116 @@ class EnvironmentsHandler(RequestHandler):
         self.write(json.dumps([{"id": e.id, "description": e.description} for e in ENVIRONMENTS]))
 
 
-def serve(host: str = "127.0.0.1", port: int = 5006, show: bool = False) -> None:
-    """Serve the dashboard; binds to 127.0.0.1 unless told otherwise."""
+def start_demo_run(store: RunStore) -> Run:
+    """The embedded default run: reuse a live one, else start a new one."""
+    for record in reversed(store.list_runs()):
+        if record.name == DEMO_NAME and record.state in ("running", "paused"):
+            return Run(store, record.id)
+    run = Run.create("sb3", store=store, name=DEMO_NAME, **DEMO_KNOBS)
+    return run.start("subprocess")
+
+
+class Dashboard:
+    """The page of one browser session."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.session = LiveSession(store)
+        runs = store.list_runs()
+        live = [r for r in runs if r.state in ("running", "paused")]
+        first = (live or runs or [None])[-1]
+        self.run_select = pn.widgets.Select(
+            name="run", options=self._options(), css_classes=["run-select"]
+        )
+        if first is not None:
+            self.run_select.value = first.id
+        self.run_view = RunView(
+            session=self.session, run_id=first.id if first else "", executor="subprocess"
+        )
+        self.run_select.param.watch(
+            lambda e: setattr(self.run_view, "run_id", e.new or ""), "value"
+        )
+        self.new_button = pn.widgets.Button(
+            name="New PPO run", button_type="success", css_classes=["new-run"]
+        )
+        self.new_button.on_click(lambda _: self._new_run())
+        self.runs_table = RunsTable(self.session)
+        self.compare_chart = ScalarChart(self.session, run_ids=[])
+        self.runs_table.param.watch(
+            lambda e: setattr(self.compare_chart, "run_ids", e.new), "selection"
+        )
+        self.session.register(self)
+
+    def _options(self) -> dict[str, str]:
+        return {f"{r.name} ({r.id}, {r.state})": r.id for r in reversed(self.store.list_runs())}
+
+    def _new_run(self) -> None:
+        run = Run.create(
+            "sb3",
+            store=self.store,
+            name="PPO in the U-maze",
+            **{**DEMO_KNOBS, "total_timesteps": 200_000},
+        )
+        run.start("subprocess")
+        self.refresh()
+        self.run_select.value = run.id
+
+    def refresh(self) -> None:
+        options = self._options()
+        if options != self.run_select.options:
+            self.run_select.options = options
+
+    def page(self) -> pn.template.BaseTemplate:
+        template = pn.template.BootstrapTemplate(title="RL Workbench")
+        template.sidebar.extend([self.run_select, self.new_button])
+        intro = pn.pane.Markdown(
+            "Eight points take smoothed random steps through Sutton's four rooms; "
+            "their trails stream into the plot as they go.",
+            width=320,
+        )
+        tabs = pn.Tabs(
+            ("Live", self.run_view),
+            ("Runs", pn.Column(self.runs_table, self.compare_chart, sizing_mode="stretch_width")),
+            ("Environments", pn.Column(pn.Row(LiveRollout(), intro), EnvironmentGallery())),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+        template.main.append(tabs)
+        return template
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5006,
+    show: bool = False,
+    home: str | Path | None = None,
+    password: str | None = None,
+    demo: bool = True,
+) -> None:
+    """Serve the dashboard; binds to 127.0.0.1 unless told otherwise. With ``password``,
+    every page asks for it (basic auth)."""
+    store = RunStore(home)
+    demo_run = start_demo_run(store) if demo else None
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
-    print(f"RL Workbench dashboard on http://{host}:{port}/", flush=True)
-    pn.serve(
-        {"/": create_app},
-        address=host,
-        port=port,
-        show=show,
-        title="RL Workbench",
-        websocket_origin=origins,
-        extra_patterns=[(r"/api/environments", EnvironmentsHandler)],
-    )
+    auth = {"basic_auth": password, "cookie_secret": secrets.token_hex(32)} if password else {}
+    print(f"RL Workbench dashboard on http://{host}:{port}/ (runs in {store.home})", flush=True)
+
+    def stop_demo() -> None:
+        if demo_run is not None and demo_run.state in ("running", "paused"):
+            demo_run.stop(wait=10)  # it checkpoints; resumable on the next start
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds into `finally`
+    try:
+        pn.serve(
+            {"/": lambda: Dashboard(store).page()},
+            address=host,
+            port=port,
+            show=show,
+            title="RL Workbench",
+            websocket_origin=origins,
+            extra_patterns=[(r"/api/environments", EnvironmentsHandler)],
+            **auth,
+        )
+    finally:
+        stop_demo()

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _store(args: argparse.Namespace):
+    from workbench.runs import RunStore
+
+    return RunStore(args.home)
 
 
 def _list_environments(_: argparse.Namespace) -> int:
@@ -19,7 +29,121 @@ def _list_environments(_: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from workbench.app import serve
 
-    serve(host=args.host, port=args.port, show=args.show)
+    serve(
+        host=args.host,
+        port=args.port,
+        show=args.show,
+        home=args.home,
+        password=args.password,
+        demo=not args.no_demo,
+    )
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Trainer name and knobs from ``CONFIG`` (a trainer name or a TOML/JSON file) and ``--set``."""
+    from workbench.runs.config import parse_knob
+    from workbench.runs.trainer import resolve_trainer
+
+    knobs: dict[str, Any] = {}
+    source = Path(args.config)
+    if source.suffix in (".toml", ".json"):
+        if not source.is_file():
+            raise FileNotFoundError(f"config file {source} does not exist")
+        data = (
+            tomllib.loads(source.read_text())
+            if source.suffix == ".toml"
+            else json.loads(source.read_text())
+        )
+        trainer = data.pop("trainer", "sb3")
+        knobs.update(data)
+    else:
+        trainer = args.config
+    config_class = resolve_trainer(trainer).Config
+    for assignment in args.set or []:
+        knob, sep, text = assignment.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KNOB=VALUE, got {assignment!r}")
+        knobs[knob.strip()] = parse_knob(config_class, knob.strip(), text.strip())
+    config_class.check(knobs)
+    return trainer, knobs
+
+
+def _train(args: argparse.Namespace) -> int:
+    from workbench.runs import Run
+
+    trainer, knobs = _config_from_args(args)
+    run = Run.create(trainer, store=_store(args), name=args.name, **knobs)
+    print(f"run {run.id} ({trainer}) in {run.store.home}", flush=True)
+    run.start(executor="thread")
+    try:
+        while (state := run.wait(timeout=args.progress_every)) in ("running", "paused"):
+            record = run.record
+            latest = run.store.last_scalars(run.id)
+            shown = ", ".join(f"{k} {latest[k]:.4g}" for k in sorted(latest)[:4])
+            print(f"step {record.step:>10}  {state:8} {shown}", flush=True)
+    except KeyboardInterrupt:
+        print("stopping (checkpointing first)...", flush=True)
+        state = run.stop()
+    record = run.record
+    print(
+        f"run {run.id} {state} at step {record.step}"
+        + (f": {record.message}" if record.message else "")
+    )
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def _runs_list(args: argparse.Namespace) -> int:
+    runs = _store(args).list_runs()
+    if not runs:
+        print("no runs yet")
+        return 0
+    print(f"{'id':24} {'name':24} {'trainer':12} {'state':9} {'step':>10}  parent")
+    for run in runs:
+        print(
+            f"{run.id:24} {run.name[:24]:24} {run.trainer[:12]:12} {run.state:9} {run.step:>10}  {run.parent_id or ''}"
+        )
+    return 0
+
+
+def _runs_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    run = store.get_run(args.run_id)
+    print(f"run      {run.id}\nname     {run.name}\ntrainer  {run.trainer}\nstate    {run.state}")
+    if run.message:
+        print(f"message  {run.message}")
+    print(f"step     {run.step}")
+    if run.parent_id:
+        print(f"parent   {run.parent_id} (forked at step {run.fork_step})")
+    print("config")
+    for knob, value in run.config.items():
+        print(f"  {knob:20} {value}")
+    latest = store.last_scalars(run.id)
+    if latest:
+        print("latest scalars")
+        for name in sorted(latest):
+            print(f"  {name:32} {latest[name]:.6g}")
+    checkpoints = store.checkpoints(run.id)
+    if checkpoints:
+        print(
+            f"checkpoints  {len(checkpoints)}, latest at step {checkpoints[-1][0]}: {checkpoints[-1][1]}"
+        )
+    return 0
+
+
+def _runs_export(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    store = _store(args)
+    store.get_run(args.run_id)
+    rows = store.scalars(args.run_id)
+    frame = pd.DataFrame([r[1:] for r in rows], columns=["step", "name", "value"])
+    output = Path(args.output or f"{args.run_id}.{args.format}")
+    if args.format == "csv":
+        frame.to_csv(output, index=False)
+    else:
+        frame.to_parquet(output, index=False)
+    print(f"wrote {len(frame)} scalar rows to {output}")
     return 0
 
 
@@ -38,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="workbench",
         description="RL Workbench: train, watch and analyse reinforcement learning agents.",
     )
+    parser.add_argument(
+        "--home",
+        default=None,
+        help="workbench home with the run store (default: $RL_WORKBENCH_HOME or ~/.rl-workbench)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     envs = commands.add_parser("envs", help="list the registered environments, one per line")
@@ -46,8 +175,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboard in a browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=5006, help="port to bind (default: 5006)")
+    serve.add_argument("--password", default=None, help="require this password (basic auth)")
+    serve.add_argument(
+        "--no-demo", action="store_true", help="do not start the embedded default run"
+    )
     serve.add_argument("--show", action="store_true", help="open a browser tab")
     serve.set_defaults(handler=_serve)
+
+    train = commands.add_parser("train", help="train headless; the dashboard shows the run")
+    train.add_argument(
+        "config",
+        metavar="CONFIG",
+        help="a trainer name (sb3, regression) or a .toml/.json config file",
+    )
+    train.add_argument(
+        "--set", action="append", metavar="KNOB=VALUE", help="set a knob (repeatable)"
+    )
+    train.add_argument("--name", default=None, help="run name")
+    train.add_argument(
+        "--progress-every", type=float, default=5.0, help="seconds between progress lines"
+    )
+    train.set_defaults(handler=_train)
+
+    runs = commands.add_parser("runs", help="list, show or export runs")
+    runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    runs_commands.add_parser("list", help="all runs, oldest first").set_defaults(handler=_runs_list)
+    show = runs_commands.add_parser("show", help="one run: config, state, latest scalars")
+    show.add_argument("run_id")
+    show.set_defaults(handler=_runs_show)
+    export = runs_commands.add_parser("export", help="a run's scalars as CSV or Parquet")
+    export.add_argument("run_id")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--output", default=None, help="file to write (default: RUN_ID.FORMAT)")
+    export.set_defaults(handler=_runs_export)
     return parser
 
 
@@ -57,7 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:  # bad input: one clear line
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"workbench {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

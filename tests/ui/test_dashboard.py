@@ -1,16 +1,130 @@
-"""The served dashboard in a real browser."""
+"""The served dashboard in a real browser: live runs, steering, forks, environments."""
 
 from __future__ import annotations
 
 import re
+import time
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from environments import ENVIRONMENTS
+from workbench.runs import Run, RunStore
 
 
-def test_dashboard_lists_and_draws_every_environment(page, page_problems, served_dashboard):
-    page.goto(served_dashboard + "/")
+def _number(page: Page, css: str) -> int:
+    text = page.locator(f"{css}:visible").get_by_text(re.compile(r"\d+")).inner_text()
+    return int(re.search(r"(\d+)", text).group(1))
+
+
+def _open_live_page(page: Page, url: str) -> None:
+    page.goto(url + "/")
+    expect(page.locator(".run-state:visible")).to_contain_text("running", timeout=60_000)
+    expect(page.locator(".scalar-chart .bk-Canvas:visible").first).to_be_visible(timeout=30_000)
+
+
+def _grows(page: Page, css: str, seconds: float = 20.0) -> bool:
+    first = _number(page, css)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        if _number(page, css) > first:
+            return True
+    return False
+
+
+def _tab(page: Page, name: str) -> None:
+    page.locator(".bk-tab", has_text=name).click()
+
+
+def test_step_counter_and_chart_grow_while_the_demo_run_trains(
+    page, page_problems, served_dashboard
+):
+    _open_live_page(page, served_dashboard.url)
+    chart = page.locator(".scalar-chart .bk-Canvas:visible").first
+    # The first episodes end after 200 steps x 4 copies; give the chart time to draw.
+    expect(page.locator(".rollout-caption:visible")).to_contain_text(
+        "evaluation at step", timeout=60_000
+    )
+    before = chart.screenshot()
+    assert _grows(page, ".run-step")
+    deadline = time.monotonic() + 30
+    while chart.screenshot() == before and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
+    assert chart.screenshot() != before, "the chart did not change while the run trained"
+    assert page_problems == []
+
+
+def test_pause_stops_the_counter_and_resume_restarts_it(page, page_problems, served_dashboard):
+    _open_live_page(page, served_dashboard.url)
+    page.locator(".run-pause button").click()
+    expect(page.locator(".run-state:visible")).to_contain_text("paused", timeout=20_000)
+    paused_at = _number(page, ".run-step")
+    page.wait_for_timeout(2_000)
+    assert _number(page, ".run-step") == paused_at
+    page.locator(".run-resume button").click()
+    expect(page.locator(".run-state:visible")).to_contain_text("running", timeout=20_000)
+    assert _grows(page, ".run-step")
+    assert page_problems == []
+
+
+def test_hot_knob_change_is_applied_and_marked_and_bad_values_are_refused(
+    page, page_problems, served_dashboard
+):
+    _open_live_page(page, served_dashboard.url)
+    learning_rate = page.locator(".knob-learning_rate input")
+    learning_rate.fill("-5")
+    page.locator(".apply-knobs button").click()
+    expect(page.locator(".objective-feedback:visible")).to_contain_text(
+        "refused: learning_rate=-5.0 refused: learning_rate must be in", timeout=10_000
+    )
+    learning_rate.fill("0.0001")
+    page.locator(".apply-knobs button").click()
+    expect(page.locator(".objective-feedback:visible")).to_contain_text(
+        "applied at the next update", timeout=10_000
+    )
+    expect(page.locator(".knob-markers:visible")).to_contain_text(
+        "learning_rate=0.0001", timeout=30_000
+    )
+    store = RunStore(served_dashboard.home)
+    demo = next(r for r in store.list_runs() if r.name.startswith("demo"))
+    assert store.get_run(demo.id).config["learning_rate"] == 0.0001
+    assert page_problems == []
+
+
+def test_fork_creates_a_second_run_that_appears_in_the_runs_table(
+    page, page_problems, served_dashboard
+):
+    _open_live_page(page, served_dashboard.url)
+    page.locator(".knob-net_width input").fill("32")
+    page.locator(".fork-run button").click()
+    expect(page.locator(".objective-feedback:visible")).to_contain_text(
+        "forked run", timeout=30_000
+    )
+    _tab(page, "Runs")
+    rows = page.locator(".runs-table .tabulator-row:visible")
+    expect(rows).to_have_count(2, timeout=30_000)
+    expect(rows.filter(has_text="fork")).to_have_count(1)
+    store = RunStore(served_dashboard.home)
+    child = next(r for r in store.list_runs() if r.parent_id)
+    assert child.config["net_width"] == 32
+    Run(store, child.id).stop(wait=30)  # free the CPU for the other tests
+    assert page_problems == []
+
+
+def test_two_pages_at_once_both_update(browser, served_dashboard):
+    pages = [browser.new_page() for _ in range(2)]
+    try:
+        for page in pages:
+            _open_live_page(page, served_dashboard.url)
+        assert all(_grows(page, ".run-step") for page in pages)
+    finally:
+        for page in pages:
+            page.close()
+
+
+def test_environments_page_lists_and_draws_every_environment(page, page_problems, served_dashboard):
+    page.goto(served_dashboard.url + "/")
+    _tab(page, "Environments")
     cards = page.locator(".environment-card:visible")
     expect(cards).to_have_count(len(ENVIRONMENTS), timeout=30_000)
     for info in ENVIRONMENTS:
@@ -19,21 +133,10 @@ def test_dashboard_lists_and_draws_every_environment(page, page_problems, served
     expect(pictures).to_have_count(len(ENVIRONMENTS))
     widths = pictures.evaluate_all("images => images.map(i => i.complete ? i.naturalWidth : 0)")
     assert min(widths) > 0, widths
-    assert page_problems == []
-
-
-def _steps_shown(page) -> int:
-    text = page.locator(".rollout-steps:visible").get_by_text(re.compile(r"\d+")).inner_text()
-    return int(re.search(r"(\d+)", text).group(1))
-
-
-def test_dashboard_live_plot_streams_while_the_page_is_open(page, page_problems, served_dashboard):
-    page.goto(served_dashboard + "/")
+    # The walkers' plot streams too.
     plot = page.locator(".rollout-plot .bk-Canvas:visible").first
     expect(plot).to_be_visible(timeout=30_000)
-    expect(page.locator(".rollout-steps:visible")).to_contain_text("steps", timeout=30_000)
-    first_count, first_picture = _steps_shown(page), plot.screenshot()
+    first = plot.screenshot()
     page.wait_for_timeout(2_000)
-    assert _steps_shown(page) > first_count
-    assert plot.screenshot() != first_picture
+    assert plot.screenshot() != first
     assert page_problems == []

@@ -88,3 +88,27 @@ def describe(cls: type[Config], knob: str) -> str:
     if objects:
         return f"{knob} must be one of {list(objects)}"
     return f"{knob} must be a {type(parameter).__name__}"
+
+
+def parse_knob(config_class: type[Config], knob: str, text: str) -> Any:
+    """A knob value from typed text (CLI ``--set``, a dashboard input), converted by the
+    knob's declared type; never ``eval``. Range checks are :meth:`Config.check`'s."""
+    if knob not in config_class.knob_names():
+        raise KnobError(
+            f"unknown knob {knob!r} for {config_class.__name__}; knobs: {', '.join(config_class.knob_names())}"
+        )
+    parameter = config_class.param[knob]
+    text = str(text).strip()
+    try:
+        if isinstance(parameter, param.Boolean):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(parameter, param.Integer):
+            return int(text)
+        if isinstance(parameter, param.Number):
+            return float(text)
+    except ValueError:
+        kind = "whole number" if isinstance(parameter, param.Integer) else "number"
+        raise KnobError(f"{knob}={text!r} refused: {knob} must be a {kind}") from None
+    return text

@@ -1,0 +1,80 @@
+"""The live rollout view: a run's latest evaluation trajectory drawn over its environment."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from environments.rendering import draw_cells
+from widgets.live import LiveSession
+
+
+class RolloutView(pn.viewable.Viewer):
+    """Draws snapshot ``rollout`` (positions, goal) of a run as it is recorded."""
+
+    run_id = param.String(default="", doc="Run shown.")
+    size = param.Integer(default=320, bounds=(100, 2000), doc="Plot width in pixels.")
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self._cursor = 0
+        self._pipe = hv.streams.Pipe(data={"positions": np.zeros((0, 2)), "step": 0})
+        self.caption = pn.widgets.StaticText(
+            name="rollout", value="none yet", css_classes=["rollout-caption"]
+        )
+        session.register(self)
+        self._new_run()
+
+    @param.depends("run_id", watch=True)
+    def _new_run(self) -> None:
+        self._cursor = 0
+        self._maze = None
+        if self.run_id:
+            env_id = self.session.store.get_run(self.run_id).config.get("env_id", "")
+            if env_id and env_id in gym.registry:
+                self._maze = getattr(gym.make(env_id).unwrapped, "task", None)
+                self._maze = getattr(self._maze, "maze", None)
+        self._pipe.send({"positions": np.zeros((0, 2)), "step": 0})
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.run_id:
+            return
+        store = self.session.store
+        new = store.snapshots(self.run_id, "rollout", after_rowid=self._cursor)
+        if not new:
+            return
+        self._cursor, step = new[-1]
+        arrays = store.load_snapshot(self.run_id, "rollout", step)
+        self.caption.value = f"deterministic evaluation at step {step}"
+        self._pipe.send({**arrays, "step": step})
+
+    def _plot(self, data: dict) -> hv.Overlay:
+        positions = data["positions"]
+        path = hv.Path([positions], ["x", "y"]).opts(color="#d62728", line_width=2)
+        ends = hv.Points(positions[-1:], ["x", "y"]).opts(color="#d62728", size=8)
+        layers = path * ends
+        if "goal" in data:
+            layers *= hv.Points(data["goal"][None, :2], ["x", "y"]).opts(
+                color="#2ca02c", size=14, marker="circle"
+            )
+        maze = self._maze
+        if maze is not None:
+            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
+            layers = picture * layers
+            height = round(self.size * maze.height / maze.width)
+        else:
+            height = self.size
+        return layers.opts(
+            hv.opts.Overlay(
+                frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
+            )
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        plot = hv.DynamicMap(self._plot, streams=[self._pipe])
+        return pn.Column(self.caption, pn.pane.HoloViews(plot, css_classes=["rollout-view"]))

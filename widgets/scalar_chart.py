@@ -1,0 +1,163 @@
+"""Live scalar charts: one metric of several runs overlaid, smoothed, with a marker at
+every knob change."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from widgets.live import LiveSession
+
+
+def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
+    """TensorBoard's debiased exponential moving average (0: raw values)."""
+    if smoothing <= 0 or len(values) == 0:
+        return values
+    out = np.empty_like(values, dtype=np.float64)
+    last, weight = 0.0, 0.0
+    for i, value in enumerate(values):
+        last = smoothing * last + (1 - smoothing) * value
+        weight = smoothing * weight + (1 - smoothing)
+        out[i] = last / weight
+    return out
+
+
+def downsample(
+    steps: np.ndarray, values: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Halve long series by averaging neighbouring pairs until at most ``max_points``."""
+    while len(steps) > max_points:
+        n = len(steps) // 2 * 2
+        tail_steps, tail_values = steps[n:], values[n:]
+        steps = np.concatenate([steps[:n].reshape(-1, 2)[:, 1], tail_steps])
+        values = np.concatenate([values[:n].reshape(-1, 2).mean(axis=1), tail_values])
+    return steps, values
+
+
+class _Series:
+    """What the chart holds of one run: bounded points, the last row read, knob changes."""
+
+    def __init__(self) -> None:
+        self.steps = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros(0)
+        self.cursor = 0
+        self.event_cursor = 0
+        self.markers: list[tuple[int, str]] = []
+
+
+class ScalarChart(pn.viewable.Viewer):
+    """One metric of the selected runs, live."""
+
+    run_ids = param.List(default=[], item_type=str, doc="Runs overlaid.")
+    metric = param.String(default="charts/episodic_return", doc="Scalar name.")
+    smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), doc="EMA smoothing weight.")
+    max_points = param.Integer(default=1_000, bounds=(10, 100_000), doc="Points kept per run.")
+    height = param.Integer(default=320, bounds=(100, 2000), doc="Plot height in pixels.")
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self._series: dict[str, _Series] = {}
+        self._pipe = hv.streams.Pipe(data={})
+        self._plotted_keys: tuple[str, ...] = ()
+        self.metric_select = pn.widgets.Select(
+            name="metric", options=[self.metric], value=self.metric
+        )
+        self.metric_select.link(self, value="metric")
+        self.smoothing_slider = pn.widgets.FloatSlider.from_param(self.param.smoothing, step=0.01)
+        self.markers_text = pn.widgets.StaticText(
+            name="knob changes", value="none", css_classes=["knob-markers"]
+        )
+        self._pane = pn.pane.HoloViews(
+            self._dynamic_map(), sizing_mode="stretch_width", css_classes=["scalar-chart"]
+        )
+        session.register(self)
+        self.refresh(force=True)
+
+    @param.depends("run_ids", "metric", watch=True)
+    def _reset(self) -> None:
+        self._series = {run_id: _Series() for run_id in self.run_ids}
+        self.refresh(force=True)
+
+    @param.depends("smoothing", watch=True)
+    def _resmooth(self) -> None:
+        self._pipe.send(self._pipe.data)
+
+    def refresh(self, force: bool = False) -> None:
+        store = self.session.store
+        changed = force
+        for run_id in self.run_ids:
+            series = self._series.setdefault(run_id, _Series())
+            rows = store.scalars(run_id, self.metric, after_rowid=series.cursor)
+            if rows:
+                series.cursor = rows[-1][0]
+                steps = np.array([r[1] for r in rows], dtype=np.int64)
+                values = np.array([r[3] for r in rows])
+                series.steps, series.values = downsample(
+                    np.concatenate([series.steps, steps]),
+                    np.concatenate([series.values, values]),
+                    self.max_points,
+                )
+                changed = True
+            events = store.events(run_id, "knob", after_rowid=series.event_cursor)
+            if events:
+                series.event_cursor = events[-1][0]
+                for _, step, _, payload in events:
+                    text = ", ".join(
+                        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in payload["changes"].items()
+                    )
+                    series.markers.append((step, text))
+                changed = True
+        if self.run_ids:
+            names = store.scalar_names(self.run_ids[0])
+            if names and names != self.metric_select.options:
+                self.metric_select.options = sorted(set(names) | {self.metric})
+        if changed:
+            markers = [m for run_id in self.run_ids for m in self._series[run_id].markers]
+            self.markers_text.value = "; ".join(f"step {s}: {t}" for s, t in markers[-5:]) or "none"
+            self._publish()
+
+    def _publish(self) -> None:
+        """Stream the series to the plot. When the set of curves changes, build a new plot
+        instead: BokehJS fails on a live legend whose entries change ("cannot find a view
+        for Legend")."""
+        data = {run_id: s for run_id, s in self._series.items() if len(s.steps) or s.markers}
+        keys = tuple(run_id for run_id, s in data.items() if len(s.steps))
+        if keys != self._plotted_keys:
+            self._plotted_keys = keys
+            self._pipe = hv.streams.Pipe(data=data)
+            self._pane.object = self._dynamic_map()
+        else:
+            self._pipe.send(data)
+
+    def _plot(self, data: dict[str, _Series]) -> hv.Overlay:
+        curves = {
+            run_id: hv.Curve((s.steps, ema(s.values, self.smoothing)), "step", "value")
+            for run_id, s in data.items()
+            if len(s.steps)
+        }
+        overlay = hv.NdOverlay(
+            curves or {"no data yet": hv.Curve([], "step", "value")}, kdims="run"
+        )
+        marker_steps = [step for s in data.values() for step, _ in s.markers]
+        lines = hv.VLines(marker_steps).opts(color="#d62728", line_dash="dashed", line_width=2)
+        return (overlay * lines).opts(
+            # framewise: axes follow the data as it streams in.
+            hv.opts.Curve(tools=["hover"], line_width=2, framewise=True),
+            hv.opts.NdOverlay(legend_position="bottom_right", framewise=True),
+            hv.opts.Overlay(responsive=True, height=self.height, title=self.metric, framewise=True),
+        )
+
+    def _dynamic_map(self) -> hv.DynamicMap:
+        return hv.DynamicMap(self._plot, streams=[self._pipe])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self.metric_select, self.smoothing_slider),
+            self._pane,
+            self.markers_text,
+            sizing_mode="stretch_width",
+        )
