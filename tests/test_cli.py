@@ -7,9 +7,11 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from environments import ENVIRONMENTS
+from tests.conftest import free_port, wait_for_http
 from workbench.cli import main
 
 WORKBENCH = Path(__import__("sys").executable).parent / "workbench"
@@ -40,3 +42,104 @@ def test_served_dashboard_answers_over_http_and_lists_environments(served_dashbo
     with urllib.request.urlopen(served_dashboard.url + "/api/environments", timeout=10) as response:
         listed = json.loads(response.read())
     assert [item["id"] for item in listed] == [info.id for info in ENVIRONMENTS]
+
+
+def test_train_runs_headless_and_runs_list_show_export_read_it(tmp_path, capsys):
+    home = str(tmp_path / "home")
+    config = tmp_path / "fit.toml"
+    config.write_text('trainer = "regression"\ntotal_steps = 200\nwidth = 8\n')
+    assert (
+        main(
+            [
+                "--home",
+                home,
+                "train",
+                str(config),
+                "--set",
+                "learning_rate=0.05",
+                "--progress-every",
+                "0.2",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    run_id = out.split()[1]
+    assert f"run {run_id} finished at step 200" in out
+    assert main(["--home", home, "runs", "list"]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["--home", home, "runs", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "learning_rate" in shown and "0.05" in shown and "losses/mse" in shown
+    for fmt in ("csv", "parquet"):
+        target = tmp_path / f"scalars.{fmt}"
+        assert (
+            main(
+                ["--home", home, "runs", "export", run_id, "--format", fmt, "--output", str(target)]
+            )
+            == 0
+        )
+        frame = pd.read_csv(target) if fmt == "csv" else pd.read_parquet(target)
+        assert list(frame.columns) == ["step", "name", "value"]
+        assert (frame["name"] == "losses/mse").sum() == 200
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "regression", "--set", "learning_rate=-1"],
+            "learning_rate=-1.0 refused: learning_rate must be in",
+        ),
+        (
+            ["train", "regression", "--set", "width=wide"],
+            "width='wide' refused: width must be a whole number",
+        ),
+        (
+            ["train", "sb3", "--set", "env_id=CartPole-v1"],
+            "env_id='CartPole-v1' refused: env_id must be one of",
+        ),
+        (["train", "nope"], "unknown trainer 'nope'"),
+        (["runs", "show", "missing-run"], "no run 'missing-run'"),
+    ],
+)
+def test_bad_cli_input_is_refused_with_a_message_and_creates_nothing(
+    tmp_path, capsys, argv, message
+):
+    home = str(tmp_path / "home")
+    assert main(["--home", home, *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["--home", home, "runs", "list"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+
+
+def test_serve_with_a_password_asks_for_it(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(WORKBENCH),
+            "--home",
+            str(tmp_path),
+            "serve",
+            "--port",
+            str(port),
+            "--password",
+            "s3cret",
+            "--no-demo",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/login", process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.url.endswith("/login") or "login" in response.read().decode().lower()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/login", data=b"username=user&password=wrong", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert "<title>RL Workbench</title>" not in response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

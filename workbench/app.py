@@ -87,7 +87,7 @@ class Dashboard:
         self.session.register(self)
 
     def _options(self) -> dict[str, str]:
-        return {f"{r.name} ({r.id}, {r.state})": r.id for r in reversed(self.store.list_runs())}
+        return {f"{r.name} ({r.id})": r.id for r in reversed(self.store.list_runs())}
 
     def _new_run(self) -> None:
         run = Run.create(

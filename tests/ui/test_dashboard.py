@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 
 from playwright.sync_api import Page, expect
@@ -139,4 +141,22 @@ def test_environments_page_lists_and_draws_every_environment(page, page_problems
     first = plot.screenshot()
     page.wait_for_timeout(2_000)
     assert plot.screenshot() != first
+    assert page_problems == []
+
+
+def test_killing_the_trainer_fails_its_run_and_the_server_keeps_serving(
+    page, page_problems, served_dashboard
+):
+    store = RunStore(served_dashboard.home)
+    demo = next(r for r in store.list_runs() if r.name.startswith("demo"))
+    assert demo.executor == "subprocess" and demo.pid
+    os.kill(demo.pid, signal.SIGKILL)
+    assert Run(store, demo.id).wait(timeout=30) == "failed"
+    assert "killed by signal 9 (SIGKILL)" in store.get_run(demo.id).message
+    page.goto(served_dashboard.url + "/")
+    page.locator(".run-select select").select_option(label=f"{demo.name} ({demo.id})")
+    expect(page.locator(".run-state:visible")).to_contain_text("failed", timeout=30_000)
+    expect(page.locator(".run-message:visible")).to_contain_text(
+        "killed by signal 9", timeout=30_000
+    )
     assert page_problems == []
