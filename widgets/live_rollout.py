@@ -35,6 +35,7 @@ class LiveRollout(pn.viewable.Viewer):
     max_steps = param.Integer(default=100_000, bounds=(1, None), doc="Stop after this many steps.")
     seed = param.Integer(default=0, doc="Seed of the environment and of the actions.")
     steps = param.Integer(default=0, doc="Environment steps taken so far (read-only).")
+    autostart = param.Boolean(default=True, doc="Start walking when first shown.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -54,6 +55,8 @@ class LiveRollout(pn.viewable.Viewer):
         self._counter = pn.widgets.StaticText(
             name="steps", value="0", css_classes=["rollout-steps"]
         )
+        self.toggle = pn.widgets.Toggle(name="Walk", value=False, css_classes=["rollout-toggle"])
+        self.toggle.param.watch(lambda e: self.start() if e.new else self.stop(), "value")
 
     def step(self, n: int = 1) -> None:
         """Take ``n`` steps and stream the visited positions."""
@@ -79,13 +82,15 @@ class LiveRollout(pn.viewable.Viewer):
             self.stop()
 
     def start(self) -> None:
-        """Start drawing (also done when the view is first shown)."""
+        """Start drawing (done when first shown if ``autostart``)."""
         if self._callback is None or not self._callback.running:
             self._callback = pn.state.add_periodic_callback(self._tick, period=self.period_ms)
+        self.toggle.value = True
 
     def stop(self) -> None:
         if self._callback is not None:
             self._callback.stop()
+        self.toggle.value = False
 
     @property
     def running(self) -> bool:
@@ -108,8 +113,10 @@ class LiveRollout(pn.viewable.Viewer):
         return picture * trails
 
     def __panel__(self) -> pn.viewable.Viewable:
-        self.start()
+        if self.autostart:
+            self.start()
         return pn.Column(
+            self.toggle,
             self._counter,
             pn.pane.HoloViews(self._plot(), backend="bokeh", css_classes=["rollout-plot"]),
         )

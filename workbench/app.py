@@ -109,14 +109,18 @@ class Dashboard:
         template = pn.template.BootstrapTemplate(title="RL Workbench")
         template.sidebar.extend([self.run_select, self.new_button])
         intro = pn.pane.Markdown(
-            "Eight points take smoothed random steps through Sutton's four rooms; "
-            "their trails stream into the plot as they go.",
+            "Press Walk: eight points take smoothed random steps through Sutton's four rooms, "
+            "and their trails stream into the plot as they go.",
             width=320,
         )
         tabs = pn.Tabs(
             ("Live", self.run_view),
             ("Runs", pn.Column(self.runs_table, self.compare_chart, sizing_mode="stretch_width")),
-            ("Environments", pn.Column(pn.Row(LiveRollout(), intro), EnvironmentGallery())),
+            # The walkers wait for their Walk button: a hidden tab should cost nothing.
+            (
+                "Environments",
+                pn.Column(pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()),
+            ),
             dynamic=True,
             sizing_mode="stretch_width",
         )

@@ -135,7 +135,8 @@ def test_environments_page_lists_and_draws_every_environment(page, page_problems
     expect(pictures).to_have_count(len(ENVIRONMENTS))
     widths = pictures.evaluate_all("images => images.map(i => i.complete ? i.naturalWidth : 0)")
     assert min(widths) > 0, widths
-    # The walkers' plot streams too.
+    # The walkers' plot streams too, once asked to.
+    page.locator(".rollout-toggle button").click()
     plot = page.locator(".rollout-plot .bk-Canvas:visible").first
     expect(plot).to_be_visible(timeout=30_000)
     first = plot.screenshot()

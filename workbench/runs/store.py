@@ -19,7 +19,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ CREATE TABLE IF NOT EXISTS scalars (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS scalars_by_run ON scalars (run_id, name, step);
+CREATE TABLE IF NOT EXISTS latest_scalars (
+    run_id TEXT NOT NULL, name TEXT NOT NULL, step INTEGER NOT NULL, value REAL,
+    PRIMARY KEY (run_id, name)
+);
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
     time REAL NOT NULL
@@ -142,18 +147,24 @@ class RunStore:
             self._local.db = db
         return db
 
-    def _write(self, sql: str, rows: Iterable[tuple] | tuple = ()) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it commits, or none of it."""
         db = self._connect()
-        if isinstance(rows, tuple):
-            db.execute(sql, rows)
-            return
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(sql, rows)
+            yield db
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _write(self, sql: str, rows: Iterable[tuple] | tuple = ()) -> None:
+        if isinstance(rows, tuple):
+            self._connect().execute(sql, rows)  # one statement commits by itself
+            return
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     def run_folder(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
@@ -194,9 +205,7 @@ class RunStore:
         if state not in RUN_STATES:
             raise ValueError(f"state must be one of {RUN_STATES}, got {state!r}")
         now = time.time()
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             if step is None:
                 step = db.execute("SELECT step FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
             db.execute(
@@ -207,10 +216,6 @@ class RunStore:
                 "INSERT INTO events VALUES (?, ?, 'state', ?, ?)",
                 (run_id, step, json.dumps({"state": state, "message": message}), now),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def set_process(self, run_id: str, executor: str, pid: int | None) -> None:
         self._write("UPDATE runs SET executor = ?, pid = ? WHERE id = ?", (executor, pid, run_id))
@@ -227,10 +232,17 @@ class RunStore:
 
     def add_scalars(self, run_id: str, rows: Iterable[tuple[int, str, float]]) -> None:
         now = time.time()
-        self._write(
-            "INSERT INTO scalars VALUES (?, ?, ?, ?, ?)",
-            [(run_id, int(step), name, float(value), now) for step, name, value in rows],
-        )
+        rows = [(run_id, int(step), name, float(value), now) for step, name, value in rows]
+        latest = {name: (run_id, name, step, value) for run_id, step, name, value, _ in rows}
+        with self._transaction() as db:
+            db.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?, ?)", rows)
+            # The latest value of each name, kept up to date so that tables of many runs
+            # read one row per metric instead of scanning whole histories.
+            db.executemany(
+                "INSERT INTO latest_scalars VALUES (?, ?, ?, ?) ON CONFLICT (run_id, name)"
+                " DO UPDATE SET step = excluded.step, value = excluded.value",
+                list(latest.values()),
+            )
 
     def scalars(
         self, run_id: str, name: str | None = None, after_rowid: int = 0
@@ -245,16 +257,14 @@ class RunStore:
 
     def scalar_names(self, run_id: str) -> list[str]:
         rows = self._connect().execute(
-            "SELECT DISTINCT name FROM scalars WHERE run_id = ? ORDER BY name", (run_id,)
+            "SELECT name FROM latest_scalars WHERE run_id = ? ORDER BY name", (run_id,)
         )
         return [row[0] for row in rows]
 
     def last_scalars(self, run_id: str) -> dict[str, float]:
         """The latest value of each scalar of a run."""
         rows = self._connect().execute(
-            "SELECT name, value FROM scalars WHERE rowid IN "
-            "(SELECT MAX(rowid) FROM scalars WHERE run_id = ? GROUP BY name)",
-            (run_id,),
+            "SELECT name, value FROM latest_scalars WHERE run_id = ?", (run_id,)
         )
         return {name: value for name, value in rows}
 
@@ -377,9 +387,10 @@ class RunStore:
 
     def take_commands(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
         """Pending commands of a run, oldest first, marked consumed."""
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        pending = "SELECT 1 FROM commands WHERE run_id = ? AND consumed_at IS NULL LIMIT 1"
+        if self._connect().execute(pending, (run_id,)).fetchone() is None:
+            return []  # the common case, polled often: a read, no write lock
+        with self._transaction() as db:
             rows = db.execute(
                 "SELECT id, kind, payload FROM commands WHERE run_id = ? AND consumed_at IS NULL"
                 " ORDER BY id",
@@ -390,10 +401,6 @@ class RunStore:
                     "UPDATE commands SET consumed_at = ? WHERE id = ?",
                     [(time.time(), row[0]) for row in rows],
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return [(kind, json.loads(payload)) for _, kind, payload in rows]
 
 

@@ -76,6 +76,33 @@ def env_kwargs(config: SB3Config) -> dict[str, Any]:
     return {} if config.env_id == "workbench/Plane-v0" else {"reward_mode": config.reward_mode}
 
 
+def build_model(config: SB3Config) -> BaseAlgorithm:
+    """The SB3 model a config describes (also used bare, as the headless peer in
+    benchmarks/bench_live_overhead.py)."""
+    kwargs = env_kwargs(config)
+    env = make_vec_env(
+        lambda: gym.make(config.env_id, **kwargs), n_envs=config.n_envs, seed=config.seed
+    )
+    options: dict[str, Any] = {}
+    if config.algorithm in ("PPO", "A2C", "SAC"):
+        options["ent_coef"] = config.ent_coef
+    if config.algorithm == "PPO":
+        options.update(clip_range=config.clip_range, n_steps=512, batch_size=64)
+    if config.algorithm in ("SAC", "TD3"):
+        options["learning_starts"] = 1_000
+    return ALGORITHMS[config.algorithm](
+        "MlpPolicy",
+        env,
+        learning_rate=config.learning_rate,
+        gamma=config.gamma,
+        policy_kwargs={"net_arch": [config.net_width, config.net_width]},
+        seed=config.seed,
+        device=config.device,
+        verbose=0,
+        **options,
+    )
+
+
 class WorkbenchOutputFormat(KVWriter):
     """SB3 logger output that sends every numeric value to the run."""
 
@@ -132,30 +159,8 @@ class SB3Trainer(Trainer):
 
     def __init__(self, config: SB3Config, ctx: RunContext) -> None:
         super().__init__(config, ctx)
-        kwargs = env_kwargs(config)
-        self.env = make_vec_env(
-            lambda: gym.make(config.env_id, **kwargs), n_envs=config.n_envs, seed=config.seed
-        )
-        self.eval_env = gym.make(config.env_id, **kwargs)
-        algorithm = ALGORITHMS[config.algorithm]
-        options: dict[str, Any] = {}
-        if config.algorithm in ("PPO", "A2C", "SAC"):
-            options["ent_coef"] = config.ent_coef
-        if config.algorithm == "PPO":
-            options.update(clip_range=config.clip_range, n_steps=512, batch_size=64)
-        if config.algorithm in ("SAC", "TD3"):
-            options["learning_starts"] = 1_000
-        self.model = algorithm(
-            "MlpPolicy",
-            self.env,
-            learning_rate=config.learning_rate,
-            gamma=config.gamma,
-            policy_kwargs={"net_arch": [config.net_width, config.net_width]},
-            seed=config.seed,
-            device=config.device,
-            verbose=0,
-            **options,
-        )
+        self.model = build_model(config)
+        self.eval_env = gym.make(config.env_id, **env_kwargs(config))
         self.model.set_logger(Logger(None, [WorkbenchOutputFormat(ctx)]))
         self.callback = WorkbenchCallback(ctx, self)
 
