@@ -27,12 +27,21 @@ class LiveSession:
         self.period_ms = period_ms
         self.views: list[LiveView] = []
         self._callback: pn.io.PeriodicCallback | None = None
+        self._starting = False
 
     def register(self, view: LiveView) -> None:
         self.views.append(view)
         self.start()
 
     def start(self) -> None:
+        """Start refreshing once the page has loaded (at once in a notebook). A session
+        whose browser never connects (a bare HTTP GET) must not refresh: its plots would
+        reschedule their redraws forever, waiting for a document that never loads."""
+        if self._callback is None and not self._starting:
+            self._starting = True
+            pn.state.onload(self._start_now)
+
+    def _start_now(self) -> None:
         if self._callback is None or not self._callback.running:
             self._callback = pn.state.add_periodic_callback(self.refresh, period=self.period_ms)
 

@@ -114,7 +114,7 @@ class LiveRollout(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         if self.autostart:
-            self.start()
+            pn.state.onload(self.start)  # not before a browser shows it (see LiveSession)
         return pn.Column(
             self.toggle,
             self._counter,

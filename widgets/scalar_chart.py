@@ -3,6 +3,8 @@ every knob change."""
 
 from __future__ import annotations
 
+import time
+
 import holoviews as hv
 import numpy as np
 import panel as pn
@@ -55,6 +57,11 @@ class ScalarChart(pn.viewable.Viewer):
     smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), doc="EMA smoothing weight.")
     max_points = param.Integer(default=1_000, bounds=(10, 100_000), doc="Points kept per run.")
     height = param.Integer(default=320, bounds=(100, 2000), doc="Plot height in pixels.")
+    redraw_every = param.Number(
+        default=1.0,
+        bounds=(0.1, 60.0),
+        doc="Seconds between redraws (a redraw costs the server CPU).",
+    )
 
     def __init__(self, session: LiveSession, **params) -> None:
         super().__init__(**params)
@@ -62,6 +69,8 @@ class ScalarChart(pn.viewable.Viewer):
         self._series: dict[str, _Series] = {}
         self._pipe = hv.streams.Pipe(data={})
         self._plotted_keys: tuple[str, ...] = ()
+        self._last_draw = 0.0
+        self._stale = False
         self.metric_select = pn.widgets.Select(
             name="metric", options=[self.metric], value=self.metric
         )
@@ -116,6 +125,11 @@ class ScalarChart(pn.viewable.Viewer):
             if names and names != self.metric_select.options:
                 self.metric_select.options = sorted(set(names) | {self.metric})
         if changed:
+            self._stale = True
+        # Data is read every tick; the plot is redrawn at most every `redraw_every` seconds.
+        if self._stale and (force or time.monotonic() - self._last_draw >= self.redraw_every):
+            self._stale = False
+            self._last_draw = time.monotonic()
             markers = [m for run_id in self.run_ids for m in self._series[run_id].markers]
             self.markers_text.value = "; ".join(f"step {s}: {t}" for s, t in markers[-5:]) or "none"
             self._publish()
