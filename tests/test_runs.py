@@ -127,13 +127,24 @@ def test_fork_starts_from_the_parent_checkpoint_where_shapes_allow(store):
     assert child_loss[:10].mean() < parent_loss[:10].mean() / 3
 
 
-def test_subprocess_killed_with_sigkill_marks_the_run_failed(store):
-    run = Run.create(RegressionTrainer, store=store, total_steps=10**8, step_delay=0.001)
+def test_subprocess_killed_with_sigkill_fails_and_resumes_from_its_checkpoint(store):
+    run = Run.create(
+        RegressionTrainer, store=store, total_steps=10**8, step_delay=0.001, checkpoint_every=50
+    )
     run.start("subprocess")
-    assert run.wait_for_step(20, timeout=60) >= 20
+    assert run.wait_for_step(120, timeout=60) >= 120
     os.kill(run.record.pid, signal.SIGKILL)
     assert run.wait(timeout=20) == "failed"
     assert "killed by signal 9 (SIGKILL)" in run.record.message
+    checkpoint_step = store.checkpoints(run.id)[-1][0]
+    run.resume()  # a crashed run restarts from its last checkpoint, in the same executor
+    assert run.record.executor == "subprocess"
+    run.wait_for_step(checkpoint_step + 100, timeout=60)
+    assert run.stop() == "stopped"
+    assert any(
+        f"resumed from the checkpoint at step {checkpoint_step}" in e[3]["text"]
+        for e in store.events(run.id, "log")
+    )
 
 
 def test_subprocess_run_obeys_pause_update_and_stop(store):
