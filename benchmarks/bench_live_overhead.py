@@ -31,15 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from _results import machine_line, write_section  # noqa: E402
 
+from tests.ui.conftest import CHROMIUM_ARGS  # noqa: E402
+
 KNOBS = {"eval_every": 0, "checkpoint_every": 0}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def headless_child(steps: int) -> None:

@@ -121,6 +121,7 @@ class RunContext:
         self._scalars: list[tuple[int, str, float]] = []
         self._last_flush = self._last_poll = 0.0
         self._non_finite: str | None = None
+        self._restore_on_resume = False  # set by a non-finite loss: resume from a good state
 
     # ---- reporting -------------------------------------------------------------------
 
@@ -168,6 +169,9 @@ class RunContext:
             self._apply_commands()
         if self.stop_requested:
             raise StopTraining
+        if self._restore_on_resume:
+            self._restore_on_resume = False
+            self._restore_last_good_checkpoint()
         every = getattr(self.config, "checkpoint_every", 0)
         if every and self.step - (self.last_checkpoint_step or 0) >= every:
             self.save_checkpoint()
@@ -218,18 +222,16 @@ class RunContext:
             "and resume: training restarts from that checkpoint."
         )
         self.log(message)
-        self.paused = True
+        self.paused = self._restore_on_resume = True
         self.flush()
         self.store.set_state(self.run_id, "paused", message, self.step)
-        while self.paused and not self.stop_requested:
-            time.sleep(self.poll_interval / 2)
-            self._apply_commands()
-        if not self.stop_requested and self.trainer is not None:
-            restored = self.store.latest_good_checkpoint(self.run_id)
-            if restored is not None:
-                self.trainer.load_state_dict(restored[1]["trainer"])
-                self.step = restored[0]
-                self.log(f"resumed from the checkpoint at step {restored[0]}")
+
+    def _restore_last_good_checkpoint(self) -> None:
+        restored = self.store.latest_good_checkpoint(self.run_id)
+        if restored is not None and self.trainer is not None:
+            self.trainer.load_state_dict(restored[1]["trainer"])
+            self.step = restored[0]
+            self.log(f"resumed from the checkpoint at step {restored[0]}")
 
     def save_checkpoint(self) -> None:
         if self.trainer is None:
