@@ -1,0 +1,160 @@
+"""SAC gradient updates per second: ours against stable-baselines3's SAC, and against the
+machine's arithmetic ceiling.
+
+Same process, same device, same torch threads; two hidden layers of width 64, 256 and
+1024; batch 256; observations and actions of ``workbench/Plane-v0`` (2 and 2); replay
+buffers pre-filled with random transitions. The ceiling is the measured rate of a large
+matrix product divided by the matrix-product FLOPs of one update (counted from the layer
+shapes: 4 actor passes and 12 critic passes' worth, see ``update_flops``). Targets
+(issue 4): at least 3x SB3 at width 64, at least 80% of the ceiling at width 1024.
+
+    .venv/bin/python benchmarks/bench_sac.py [--seconds 3] [--device auto] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine_line, write_section
+
+import environments  # noqa: F401  (registers the ids)
+from workbench.agents.sac import SAC, ReplayBuffer, resolve_device
+
+WIDTHS = (64, 256, 1024)
+BATCH = 256
+OBS, ACT = 2, 2
+
+
+def update_flops(width: int, batch: int = BATCH) -> float:
+    """Matrix-product FLOPs of one SAC update with two hidden layers."""
+
+    def layer(n_in: int, n_out: int) -> float:
+        return 2.0 * batch * n_in * n_out
+
+    actor = layer(OBS, width) + layer(width, width) + layer(width, 2 * ACT)
+    critic = layer(OBS + ACT, width) + layer(width, width) + layer(width, 1)
+    # Target: actor + 2 target critics. Critic step: 2 critics forward + backward (x3).
+    # Actor step: actor forward + backward (x3), 2 critics forward + input gradients (x2).
+    return actor + 2 * critic + 6 * critic + 3 * actor + 4 * critic
+
+
+def rate(step, seconds: float) -> float:
+    for _ in range(3):
+        step()
+    synchronize()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or count < 5:
+        step()
+        count += 1
+    synchronize()
+    return count / (time.perf_counter() - start)
+
+
+def synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def ours(width: int, device: torch.device, seconds: float) -> float:
+    sac = SAC(OBS, -0.2 * torch.ones(ACT), 0.2 * torch.ones(ACT), hidden=width, device=device)
+    buffer = ReplayBuffer(
+        10_000,
+        {"inputs": OBS, "actions": ACT, "rewards": 1, "next_inputs": OBS, "terminated": 1},
+        device,
+    )
+    n = 10_000
+    buffer.add(
+        inputs=torch.randn(n, OBS), actions=torch.rand(n, ACT) * 0.4 - 0.2, rewards=torch.randn(n, 1),
+        next_inputs=torch.randn(n, OBS), terminated=torch.zeros(n, 1),
+    )  # fmt: skip
+    return rate(lambda: sac.update(buffer.sample(BATCH)), seconds)
+
+
+def stable_baselines(width: int, device: torch.device, seconds: float) -> float:
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3.common.logger import configure
+
+    env = gym.make("workbench/Plane-v0")
+    model = SB3SAC(
+        "MlpPolicy",
+        env,
+        policy_kwargs={"net_arch": [width, width]},
+        batch_size=BATCH,
+        device=device,
+        learning_starts=0,
+        verbose=0,
+    )
+    model.set_logger(configure(None, []))
+    rng = np.random.default_rng(0)
+    for _ in range(10_000):
+        obs = rng.normal(size=(1, OBS)).astype(np.float32)
+        model.replay_buffer.add(
+            obs,
+            rng.normal(size=(1, OBS)),
+            rng.uniform(-0.2, 0.2, (1, ACT)),
+            rng.normal(size=1),
+            np.zeros(1),
+            [{}],
+        )
+    return rate(lambda: model.train(gradient_steps=1, batch_size=BATCH), seconds)
+
+
+def matmul_flops_per_second(device: torch.device, seconds: float) -> float:
+    a = torch.randn(BATCH * 4, 1024, device=device)
+    b = torch.randn(1024, 1024, device=device)
+    per_call = 2.0 * a.shape[0] * 1024 * 1024
+    return rate(lambda: a @ b, seconds) * per_call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    ceiling_rate = matmul_flops_per_second(device, args.seconds)
+    rows = []
+    for width in WIDTHS:
+        mine = ours(width, device, args.seconds)
+        peer = stable_baselines(width, device, args.seconds)
+        ceiling = ceiling_rate / update_flops(width)
+        rows.append((width, mine, peer, mine / peer, ceiling, mine / ceiling))
+        print(
+            f"width {width:5d}: ours {mine:8.1f}/s  SB3 {peer:8.1f}/s  ratio {mine / peer:5.2f}x  ceiling {ceiling:8.1f}/s ({mine / ceiling:.0%})",
+            flush=True,
+        )
+    table = "\n".join(
+        f"| {w} | {m:,.1f} | {p:,.1f} | {r:.2f}x | {c:,.1f} | {f:.0%} |"
+        for w, m, p, r, c, f in rows
+    )
+    small, large = rows[0], rows[-1]
+    name = "cuda" if device.type == "cuda" else f"cpu, {torch.get_num_threads()} torch threads"
+    body = f"""## SAC updates per second against stable-baselines3 (issue 4, {device.type})
+
+Two hidden layers, batch 256, Plane-v0 shapes, replay pre-filled; device: {name}.
+Ceiling: measured matrix-product rate {ceiling_rate / 1e9:,.1f} GFLOP/s divided by one update's matrix-product FLOPs.
+Command: `.venv/bin/python benchmarks/bench_sac.py --seconds {args.seconds:g} --device {args.device}`
+Machine: {machine_line()}
+
+| width | ours updates/s | SB3 updates/s | ours / SB3 | ceiling updates/s | ours / ceiling |
+|---:|---:|---:|---:|---:|---:|
+{table}
+
+Targets: at least 3x SB3 at width 64: **{"met" if small[3] >= 3 else "NOT met"}** ({small[3]:.2f}x);
+at least 80% of the ceiling at width 1024: **{"met" if large[5] >= 0.8 else "NOT met"}** ({large[5]:.0%})."""
+    print(body)
+    if not args.no_write:
+        write_section(f"sac_{device.type}", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Agents written for this workbench (one readable file each)."""
