@@ -43,6 +43,7 @@ from workbench.runs.store import CheckpointError, RunStore
 TRAINERS: dict[str, str] = {
     "regression": "workbench.trainers.regression:RegressionTrainer",
     "sb3": "workbench.trainers.sb3:SB3Trainer",
+    "metra": "workbench.trainers.metra:METRATrainer",
 }
 
 

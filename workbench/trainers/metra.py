@@ -1,0 +1,239 @@
+"""Unsupervised skill discovery as a live Run: METRA (default), DIAYN or LSD on our SAC.
+
+Each epoch follows the authors' schedule: collect ``trajectories_per_epoch`` trajectories
+(one skill each, held for the whole trajectory) with the vectorized environment, then take
+``updates_per_epoch`` gradient steps once the buffer holds ``min_buffer`` transitions.
+Every ``eval_every`` epochs, 48 deterministic trajectories are recorded as snapshot
+``trajectories`` with their coverage (distinct 1x1 cells), the views' raw material.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import param
+import torch
+
+import environments
+from workbench.agents.metra import SkillDiscovery, coverage, sample_skills
+from workbench.agents.sac import ReplayBuffer
+from workbench.runs.config import HOT, Config
+from workbench.runs.trainer import RunContext, Trainer
+
+POINT_ENV_IDS = [info.id for info in environments.ENVIRONMENTS if "GridWorld" not in info.id]
+
+
+class METRAConfig(Config):
+    """Knobs of :class:`METRATrainer` (defaults: the authors' state-based settings)."""
+
+    objective = param.Selector(
+        default="metra", objects=["metra", "diayn", "lsd"], doc="Skill objective."
+    )
+    env_id = param.Selector(default="workbench/Plane-v0", objects=POINT_ENV_IDS, doc="Environment.")
+    skill_dim = param.Integer(2, bounds=(1, 64), doc="Dimension D of the skill space.")
+    skill_type = param.Selector(
+        default="continuous", objects=["continuous", "discrete"], doc="Unit vectors or one-hot."
+    )
+    hidden = param.Integer(
+        1024, bounds=(4, 4096), doc="Units per hidden layer (phi, actor, critics)."
+    )
+    buffer_size = param.Integer(
+        300_000, bounds=(1_000, 10**8), doc="Replay capacity in transitions."
+    )
+    seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed.")
+    device = param.Selector(default="auto", objects=["auto", "cpu", "cuda"], doc="Torch device.")
+    constraint = param.Selector(
+        default="mean",
+        objects=["mean", "sum"],
+        doc="Constraint: code's mean over dims or paper's sum.",
+        metadata=HOT,
+    )
+    epsilon = param.Number(
+        1e-3, bounds=(0.0, 1.0), doc="Slack of the METRA constraint.", metadata=HOT
+    )
+    dual_lr = param.Number(1e-4, bounds=(0.0, 1.0), doc="Step size of log lambda.", metadata=HOT)
+    learning_rate = param.Number(
+        1e-4, bounds=(1e-7, 1.0), doc="phi, actor, critic, alpha step size.", metadata=HOT
+    )
+    alpha = param.Number(
+        0.01, bounds=(1e-6, 10.0), doc="SAC temperature (set now; then tuned).", metadata=HOT
+    )
+    gamma = param.Number(0.99, bounds=(0.0, 1.0), doc="Discount.", metadata=HOT)
+    reward_scale = param.Number(
+        1.0, bounds=(0.0, 1e4), doc="Multiplier of the skill reward.", metadata=HOT
+    )
+    trajectories_per_epoch = param.Integer(
+        8, bounds=(1, 1024), doc="Trajectories collected per epoch.", metadata=HOT
+    )
+    updates_per_epoch = param.Integer(
+        50, bounds=(0, 100_000), doc="Gradient steps per epoch.", metadata=HOT
+    )
+    batch_size = param.Integer(
+        256, bounds=(1, 65_536), doc="Transitions per gradient step.", metadata=HOT
+    )
+    min_buffer = param.Integer(
+        10_000, bounds=(0, 10**8), doc="Transitions before updates start.", metadata=HOT
+    )
+    total_steps = param.Integer(
+        2_000_000, bounds=(1, 10**10), doc="Environment steps in all.", metadata=HOT
+    )
+    eval_every = param.Integer(
+        10, bounds=(0, None), doc="Epochs between evaluations (0: never).", metadata=HOT
+    )
+    eval_trajectories = param.Integer(
+        48, bounds=(1, 1024), doc="Deterministic evaluation trajectories.", metadata=HOT
+    )
+    checkpoint_every = param.Integer(
+        100_000, bounds=(0, None), doc="Steps between checkpoints.", metadata=HOT
+    )
+
+
+def env_kwargs(env_id: str) -> dict[str, Any]:
+    return {} if env_id == "workbench/Plane-v0" else {"reward_mode": "none"}
+
+
+def evaluation_skills(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """Skills for evaluation: evenly spaced on the circle for 2-D continuous skills, every
+    skill in turn for one-hot ones, random unit vectors otherwise."""
+    if kind == "discrete":
+        return np.eye(dim, dtype=np.float32)[np.arange(n) % dim]
+    if dim == 2:
+        angles = 2 * np.pi * np.arange(n) / n
+        return np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
+    return sample_skills(n, dim, "continuous", rng)
+
+
+class METRATrainer(Trainer):
+    """Skill discovery on a workbench point environment."""
+
+    Config = METRAConfig
+
+    def __init__(self, config: METRAConfig, ctx: RunContext) -> None:
+        super().__init__(config, ctx)
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.env = gym.make_vec(
+            config.env_id, num_envs=config.trajectories_per_epoch, **env_kwargs(config.env_id)
+        )
+        space = self.env.single_action_space
+        obs_dim = self.env.single_observation_space.shape[0]
+        self.agent_ = SkillDiscovery(
+            obs_dim, torch.as_tensor(space.low), torch.as_tensor(space.high),
+            skill_dim=config.skill_dim, skill_type=config.skill_type, objective=config.objective,
+            constraint=config.constraint, epsilon=config.epsilon, dual_lr=config.dual_lr,
+            hidden=config.hidden, learning_rate=config.learning_rate, gamma=config.gamma,
+            initial_alpha=config.alpha, reward_scale=config.reward_scale, device=config.device,
+        )  # fmt: skip
+        fields = {
+            "obs": obs_dim,
+            "next_obs": obs_dim,
+            "skills": config.skill_dim,
+            "actions": space.shape[0],
+            "terminated": 1,
+        }
+        self.buffer = ReplayBuffer(config.buffer_size, fields, self.agent_.device)
+        self.epoch = 0
+
+    @property
+    def agent(self) -> SkillDiscovery:
+        return self.agent_
+
+    def collect(self, skills: np.ndarray, deterministic: bool, store: bool) -> np.ndarray:
+        """One trajectory per skill with its own environment copy; returns the visited
+        positions (n, T + 1, 2). With ``store``, transitions go to the replay buffer."""
+        env = self.env if len(skills) == self.env.num_envs else gym.make_vec(
+            self.config.env_id, num_envs=len(skills), **env_kwargs(self.config.env_id)
+        )  # fmt: skip
+        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
+        positions = [obs[:, :2].copy()]
+        done = np.zeros(len(skills), dtype=bool)
+        while not done.all():
+            actions = self.agent_.act(obs, skills, deterministic).cpu().numpy()
+            next_obs, _, terminated, truncated, _ = env.step(actions)
+            if store:
+                self.buffer.add(
+                    obs=torch.as_tensor(obs), next_obs=torch.as_tensor(next_obs), skills=torch.as_tensor(skills),
+                    actions=torch.as_tensor(actions), terminated=torch.as_tensor(terminated, dtype=torch.float32),
+                )  # fmt: skip
+            positions.append(next_obs[:, :2].copy())
+            done |= terminated | truncated
+            obs = next_obs
+        # All copies share the time limit and never terminate early here, so the next
+        # step would reset them (NEXT_STEP auto-reset): start the next epoch fresh.
+        return np.stack(positions, axis=1)
+
+    def train(self) -> None:
+        config = self.config
+        while self.ctx.step < config.total_steps:
+            skills = sample_skills(
+                config.trajectories_per_epoch, config.skill_dim, config.skill_type, self.rng
+            )
+            paths = self.collect(skills, deterministic=False, store=True)
+            self.ctx.step += paths.shape[0] * (paths.shape[1] - 1)
+            if self.buffer.size >= config.min_buffer and config.updates_per_epoch:
+                totals: dict[str, torch.Tensor] = {}
+                for _ in range(config.updates_per_epoch):
+                    losses = self.agent_.update(self.buffer.sample(config.batch_size))
+                    for name, value in losses.items():
+                        totals[name] = totals.get(name, 0) + value
+                    self.ctx.boundary(self.ctx.step)
+                self.ctx.log_scalars(
+                    {k: (v / config.updates_per_epoch).item() for k, v in totals.items()}
+                )
+            self.epoch += 1
+            if config.eval_every and self.epoch % config.eval_every == 0:
+                self.evaluate()
+            self.ctx.boundary(self.ctx.step)
+
+    def evaluate(self) -> int:
+        """48 deterministic trajectories: snapshot ``trajectories`` and ``eval/coverage``."""
+        config = self.config
+        skills = evaluation_skills(
+            config.eval_trajectories, config.skill_dim, config.skill_type, self.rng
+        )
+        paths = self.collect(skills, deterministic=True, store=False)
+        cells = coverage(paths)
+        self.ctx.log_snapshot("trajectories", {"paths": paths.astype(np.float32), "skills": skills})
+        self.ctx.log_scalar("eval/coverage", cells)
+        return cells
+
+    def apply(self, changes: Mapping[str, Any]) -> None:
+        agent, config = self.agent_, self.config
+        if "learning_rate" in changes:
+            agent.sac.set_learning_rate(config.learning_rate)
+            for group in agent.phi_optimizer.param_groups:
+                group["lr"] = config.learning_rate
+        if "dual_lr" in changes:
+            for group in agent.dual_optimizer.param_groups:
+                group["lr"] = config.dual_lr
+        if "alpha" in changes:
+            with torch.no_grad():
+                agent.sac.log_alpha.fill_(float(np.log(config.alpha)))
+        if "gamma" in changes:
+            agent.sac.gamma = config.gamma
+        for knob in ("epsilon", "constraint", "reward_scale"):
+            if knob in changes:
+                setattr(agent, knob, getattr(config, knob))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent_.state_dict(), "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> list[str]:
+        if strict:
+            self.agent_.load_state_dict(state["agent"])
+            self.epoch = int(state["epoch"])
+            return []
+        from workbench.trainers.common import load_matching
+
+        # A fork (say METRA -> DIAYN): keep the policy and critics where shapes allow.
+        skipped = []
+        for name in ("actor", "critic", "critic_target"):
+            module = getattr(self.agent_.sac, name)
+            skipped += [
+                f"sac.{name}.{k}" for k in load_matching(module, state["agent"]["sac"][name])
+            ]
+        skipped += [f"phi.{k}" for k in load_matching(self.agent_.phi, state["agent"]["phi"])]
+        return skipped
