@@ -8,8 +8,8 @@ What makes it fast without making it obscure:
 - the actor's loss goes through the critics with detached weights, so its backward pass
   computes no critic gradients that would be thrown away.
 
-Update order (as in METRA's code, which runs on this SAC): critic step, actor step,
-temperature step, soft target update. Losses: critic ``0.5 * MSE`` per Q network, summed;
+Update order (as in METRA's code, which runs on this SAC): critic step, then actor and
+temperature steps (one optimizer: their gradients are independent), soft target update. Losses: critic ``0.5 * MSE`` per Q network, summed;
 actor ``mean(alpha * log_pi - min Q)``; temperature ``-mean(log_alpha * (log_pi + target))``.
 """
 
@@ -24,6 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# One fused kernel per optimizer step instead of a loop of small ops per parameter.
+ADAM = {"fused": True}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -197,12 +199,15 @@ class SAC:
         self.log_alpha = torch.tensor(
             math.log(initial_alpha), device=self.device, requires_grad=True
         )
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=learning_rate)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=learning_rate)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=learning_rate)
+        # The actor and the temperature share one optimizer and one backward pass: their
+        # losses touch disjoint parameters (each uses the other's value detached), so this
+        # equals two separate Adam steps, at half the per-step overhead.
+        actor_parameters = [*self.actor.parameters(), *([self.log_alpha] if autotune else [])]
+        self.actor_optimizer = torch.optim.Adam(actor_parameters, lr=learning_rate, **ADAM)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=learning_rate, **ADAM)
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        for optimizer in (self.actor_optimizer, self.critic_optimizer, self.alpha_optimizer):
+        for optimizer in (self.actor_optimizer, self.critic_optimizer):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
 
@@ -253,15 +258,10 @@ class SAC:
         self.critic_optimizer.step()
 
         actor_loss, log_prob = self.actor_loss(batch["inputs"])
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optimizer.step()
-
         alpha_loss = self.alpha_loss(log_prob)
-        if self.autotune:
-            self.alpha_optimizer.zero_grad(set_to_none=True)
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        (actor_loss + alpha_loss if self.autotune else actor_loss).backward()
+        self.actor_optimizer.step()
 
         with torch.no_grad():
             target = list(self.critic_target.parameters())
@@ -279,7 +279,6 @@ class SAC:
             "log_alpha": self.log_alpha.detach().clone(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
-            "alpha_optimizer": self.alpha_optimizer.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -290,4 +289,3 @@ class SAC:
             self.log_alpha.copy_(state["log_alpha"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
