@@ -13,6 +13,7 @@ import pytest
 from environments import ENVIRONMENTS
 from tests.conftest import free_port, wait_for_http
 from workbench.cli import main
+from workbench.runs import RunStore
 
 WORKBENCH = Path(__import__("sys").executable).parent / "workbench"
 
@@ -143,3 +144,37 @@ def test_serve_with_a_password_asks_for_it(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_train_metra_with_env_and_objective_flags(tmp_path, capsys):
+    home = str(tmp_path / "home")
+    argv = [
+        "--home",
+        home,
+        "train",
+        "metra",
+        "--env",
+        "workbench/PointMaze-UMaze-v0",
+        "--objective",
+        "lsd",
+    ]
+    argv += [
+        "--set",
+        "hidden=32",
+        "--set",
+        "total_steps=1600",
+        "--set",
+        "min_buffer=800",
+        "--set",
+        "eval_every=1",
+    ]
+    assert main(argv) == 0
+    run_id = capsys.readouterr().out.split()[1]
+    record = RunStore(home).get_run(run_id)
+    assert (
+        record.config["objective"] == "lsd"
+        and record.config["env_id"] == "workbench/PointMaze-UMaze-v0"
+    )
+    assert RunStore(home).last_scalars(run_id)["eval/coverage"] >= 1
+    assert main(["--home", home, "train", "metra", "--objective", "vic"]) == 2
+    assert "objective='vic' refused: objective must be one of" in capsys.readouterr().err

@@ -60,6 +60,10 @@ def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     else:
         trainer = args.config
     config_class = resolve_trainer(trainer).Config
+    # Shortcuts for the knobs most runs set (same validation as --set).
+    for flag, knob in (("env", "env_id"), ("objective", "objective")):
+        if getattr(args, flag, None) is not None:
+            knobs[knob] = parse_knob(config_class, knob, getattr(args, flag))
     for assignment in args.set or []:
         knob, sep, text = assignment.partition("=")
         if not sep:
@@ -191,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", metavar="KNOB=VALUE", help="set a knob (repeatable)"
     )
+    train.add_argument("--env", default=None, help="environment id (the env_id knob)")
+    train.add_argument("--objective", default=None, help="metra, diayn or lsd (metra trainer)")
     train.add_argument("--name", default=None, help="run name")
     train.add_argument(
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
