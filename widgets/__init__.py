@@ -16,10 +16,13 @@ from widgets.run_controls import RunControls  # noqa: E402
 from widgets.run_view import RunView  # noqa: E402
 from widgets.runs_table import RunsTable  # noqa: E402
 from widgets.scalar_chart import ScalarChart  # noqa: E402
+from widgets.skill_views import LatentMap, SkillTrajectories  # noqa: E402
+from widgets.skills_view import SkillsView  # noqa: E402
 
 __all__ = [
     "EnvironmentCard",
     "EnvironmentGallery",
+    "LatentMap",
     "LiveRollout",
     "LiveSession",
     "ObjectivePanel",
@@ -28,4 +31,6 @@ __all__ = [
     "RunView",
     "RunsTable",
     "ScalarChart",
+    "SkillTrajectories",
+    "SkillsView",
 ]

@@ -20,7 +20,15 @@ import panel as pn
 from tornado.web import RequestHandler
 
 from environments import ENVIRONMENTS
-from widgets import EnvironmentGallery, LiveRollout, LiveSession, RunsTable, RunView, ScalarChart
+from widgets import (
+    EnvironmentGallery,
+    LiveRollout,
+    LiveSession,
+    RunsTable,
+    RunView,
+    ScalarChart,
+    SkillsView,
+)
 from workbench.runs import Run, RunStore
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
@@ -34,6 +42,17 @@ DEMO_KNOBS = {
     "reward_mode": "dense",
     "total_timesteps": 2_000_000,
     "eval_every": 4_000,
+}
+
+
+SKILLS_NAME = "METRA in four rooms"
+SKILLS_KNOBS = {
+    "objective": "metra",
+    "env_id": "workbench/PointMaze-FourRooms-v0",
+    "hidden": 256,  # the authors' 1024 is slow on a CPU; fork to change it
+    "min_buffer": 3_200,
+    "eval_every": 2,
+    "total_steps": 2_000_000,
 }
 
 
@@ -84,10 +103,35 @@ class Dashboard:
         self.runs_table.param.watch(
             lambda e: setattr(self.compare_chart, "run_ids", e.new), "selection"
         )
+        skills = [r for r in runs if r.trainer == "metra"]
+        self.skills_select = pn.widgets.Select(
+            name="skill run", options=self._options("metra"), css_classes=["skills-select"]
+        )
+        if skills:
+            self.skills_select.value = skills[-1].id
+        self.skills_view = SkillsView(
+            self.session, run_id=skills[-1].id if skills else "", executor="subprocess"
+        )
+        self.skills_select.param.watch(
+            lambda e: setattr(self.skills_view, "run_id", e.new or ""), "value"
+        )
         self.session.register(self)
 
-    def _options(self) -> dict[str, str]:
-        return {f"{r.name} ({r.id})": r.id for r in reversed(self.store.list_runs())}
+    def _start_default_skills_run(self) -> None:
+        """The Skills page's default run, started the first time anyone opens the page."""
+        if any(r.trainer == "metra" for r in self.store.list_runs()):
+            return
+        run = Run.create("metra", store=self.store, name=SKILLS_NAME, **SKILLS_KNOBS).start(
+            "subprocess"
+        )
+        self.refresh()
+        self.skills_select.value = run.id
+
+    def _options(self, trainer: str | None = None) -> dict[str, str]:
+        runs = [
+            r for r in reversed(self.store.list_runs()) if trainer is None or r.trainer == trainer
+        ]
+        return {f"{r.name} ({r.id})": r.id for r in runs}
 
     def _new_run(self) -> None:
         run = Run.create(
@@ -101,9 +145,10 @@ class Dashboard:
         self.run_select.value = run.id
 
     def refresh(self) -> None:
-        options = self._options()
-        if options != self.run_select.options:
-            self.run_select.options = options
+        for select, trainer in ((self.run_select, None), (self.skills_select, "metra")):
+            options = self._options(trainer)
+            if options != select.options:
+                select.options = options
 
     def page(self) -> pn.template.BaseTemplate:
         template = pn.template.BootstrapTemplate(title="RL Workbench")
@@ -115,6 +160,10 @@ class Dashboard:
         )
         tabs = pn.Tabs(
             ("Live", self.run_view),
+            (
+                "Skills",
+                pn.Column(self.skills_select, self.skills_view, sizing_mode="stretch_width"),
+            ),
             ("Runs", pn.Column(self.runs_table, self.compare_chart, sizing_mode="stretch_width")),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
@@ -123,6 +172,9 @@ class Dashboard:
             ),
             dynamic=True,
             sizing_mode="stretch_width",
+        )
+        tabs.param.watch(
+            lambda e: self._start_default_skills_run() if e.new == 1 else None, "active"
         )
         template.main.append(tabs)
         return template

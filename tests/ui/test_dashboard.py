@@ -161,3 +161,33 @@ def test_killing_the_trainer_fails_its_run_and_the_server_keeps_serving(
         "killed by signal 9", timeout=30_000
     )
     assert page_problems == []
+
+
+def _caption_step(page: Page, css: str) -> int:
+    text = page.locator(f"{css}:visible").get_by_text(re.compile(r"step \d+")).inner_text()
+    return int(re.search(r"step (\d+)", text).group(1))
+
+
+def test_skills_page_starts_a_metra_run_whose_trajectories_change_as_it_trains(
+    page, page_problems, served_dashboard
+):
+    page.goto(served_dashboard.url + "/")
+    _tab(page, "Skills")
+    expect(page.locator(".trajectories-caption:visible")).to_contain_text("step", timeout=120_000)
+    view = page.locator(".trajectories-view .bk-Canvas:visible").first
+    expect(view).to_be_visible(timeout=30_000)
+    first_step, first_picture = _caption_step(page, ".trajectories-caption"), view.screenshot()
+    deadline = time.monotonic() + 120
+    while (
+        _caption_step(page, ".trajectories-caption") <= first_step and time.monotonic() < deadline
+    ):
+        page.wait_for_timeout(1_000)
+    assert _caption_step(page, ".trajectories-caption") > first_step
+    page.wait_for_timeout(1_000)
+    assert view.screenshot() != first_picture
+    expect(page.locator(".latent-caption:visible")).to_contain_text("step")
+    store = RunStore(served_dashboard.home)
+    metra = next(r for r in store.list_runs() if r.trainer == "metra")
+    assert store.last_scalars(metra.id)["eval/coverage"] >= 1
+    Run(store, metra.id).stop(wait=30)
+    assert page_problems == []

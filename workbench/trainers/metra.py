@@ -197,8 +197,27 @@ class METRATrainer(Trainer):
         paths = self.collect(skills, deterministic=True, store=False)
         cells = coverage(paths)
         self.ctx.log_snapshot("trajectories", {"paths": paths.astype(np.float32), "skills": skills})
+        grid = self.state_grid(paths)
+        embedded = self.agent_.embed(paths.reshape(-1, paths.shape[-1])).reshape(
+            *paths.shape[:2], -1
+        )
+        self.ctx.log_snapshot(
+            "latent", {"grid": grid, "phi_grid": self.agent_.embed(grid), "phi_paths": embedded}
+        )
         self.ctx.log_scalar("eval/coverage", cells)
         return cells
+
+    def state_grid(self, paths: np.ndarray) -> np.ndarray:
+        """States for the latent map: the free quarter-cell centres of a maze, or on the
+        plane a 41 x 41 grid over the square the evaluation paths reached."""
+        maze = getattr(self.env.unwrapped.task, "maze", None)
+        if maze is not None:
+            oracle = maze.geodesic(resolution=4)
+            ix, iy = np.nonzero(oracle.free)
+            return (np.stack([ix, iy], 1) + 0.5).astype(np.float32) / 4
+        reach = float(np.abs(paths).max()) + 1.0
+        axis = np.linspace(-reach, reach, 41, dtype=np.float32)
+        return np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
 
     def apply(self, changes: Mapping[str, Any]) -> None:
         agent, config = self.agent_, self.config

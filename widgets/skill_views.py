@@ -1,0 +1,163 @@
+"""Views of skill discovery runs: trajectories coloured by skill, and the latent map."""
+
+from __future__ import annotations
+
+import colorsys
+
+import gymnasium as gym
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from environments.rendering import draw_cells
+from widgets.live import LiveSession
+
+CATEGORICAL = hv.Cycle.default_cycles["Category20"]
+
+
+def to_hex(rgb: np.ndarray) -> str:
+    """``#rrggbb`` of an RGB triple in [0, 1]."""
+    return "#" + "".join(f"{round(float(np.clip(c, 0, 1)) * 255):02x}" for c in rgb[:3])
+
+
+def skill_colors(skills: np.ndarray) -> list[str]:
+    """One colour per skill: one-hot skills by a categorical palette, 2-D skills by their
+    angle on a colour wheel, higher dimensions by their first three principal components."""
+    skills = np.asarray(skills, dtype=np.float64)
+    if ((skills == 0) | (skills == 1)).all() and (skills.sum(1) == 1).all():
+        return [CATEGORICAL[i % len(CATEGORICAL)] for i in skills.argmax(1)]
+    if skills.shape[1] == 2:
+        hue = (np.arctan2(skills[:, 1], skills[:, 0]) + np.pi) / (2 * np.pi)
+        rgb = np.array([colorsys.hsv_to_rgb(h, 0.85, 0.9) for h in hue])
+    else:
+        centred = skills - skills.mean(0)
+        _, _, basis = np.linalg.svd(centred, full_matrices=False)
+        components = centred @ basis[:3].T
+        span = components.max(0) - components.min(0)
+        rgb = (components - components.min(0)) / np.where(span > 0, span, 1)
+        rgb = np.pad(rgb, ((0, 0), (0, 3 - rgb.shape[1])), constant_values=0.5)
+    return [to_hex(c) for c in rgb]
+
+
+def position_colors(points: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] from 2-D positions (x to red, y to green), for the latent map."""
+    low, high = points.min(0), points.max(0)
+    scaled = (points - low) / np.where(high > low, high - low, 1)
+    return np.stack([scaled[:, 0], scaled[:, 1], np.full(len(points), 0.55)], 1)
+
+
+def to_2d(points: np.ndarray) -> np.ndarray:
+    """Latent points as 2-D: as they are, padded, or by PCA above two dimensions."""
+    if points.shape[-1] == 2:
+        return points
+    if points.shape[-1] == 1:
+        return np.concatenate([points, np.zeros_like(points)], -1)
+    flat = points.reshape(-1, points.shape[-1])
+    centred = flat - flat.mean(0)
+    _, _, basis = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ basis[:2].T).reshape(*points.shape[:-1], 2)
+
+
+class _SnapshotView(pn.viewable.Viewer):
+    """Shows the latest snapshot ``snapshot_name`` of a run, redrawn as new ones arrive."""
+
+    run_id = param.String(default="", doc="Run shown.")
+    size = param.Integer(default=280, bounds=(100, 2000), doc="Plot width in pixels.")
+    snapshot_name = ""
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self._cursor = 0
+        self.caption = pn.widgets.StaticText(
+            name=self.snapshot_name, value="none yet", css_classes=[f"{self.snapshot_name}-caption"]
+        )
+        self._pane = pn.pane.HoloViews(self._empty(), css_classes=[f"{self.snapshot_name}-view"])
+        session.register(self)
+
+    @param.depends("run_id", watch=True)
+    def _new_run(self) -> None:
+        self._cursor = 0
+        self._pane.object = self._empty()
+        self.caption.value = "none yet"
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.run_id:
+            return
+        store = self.session.store
+        new = store.snapshots(self.run_id, self.snapshot_name, after_rowid=self._cursor)
+        if new:
+            self._cursor, step = new[-1]
+            self.caption.value = f"step {step}"
+            self._pane.object = self._plot(
+                store.load_snapshot(self.run_id, self.snapshot_name, step)
+            )
+
+    def _empty(self) -> hv.Element:
+        return hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None)
+
+    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
+        raise NotImplementedError
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.caption, self._pane)
+
+
+class SkillTrajectories(_SnapshotView):
+    """The latest deterministic evaluation trajectories, one colour per skill, drawn over
+    the maze (or the plane)."""
+
+    snapshot_name = "trajectories"
+
+    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
+        paths, colors = arrays["paths"], skill_colors(arrays["skills"])
+        lines = hv.Overlay(
+            [
+                hv.Path([p[:, :2]], ["x", "y"]).opts(color=c, line_width=2)
+                for p, c in zip(paths, colors, strict=True)
+            ]
+        )
+        maze = _maze_of(self.session, self.run_id)
+        if maze is not None:
+            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
+            height = round(self.size * maze.height / maze.width)
+            return (picture * lines).opts(
+                hv.opts.Overlay(
+                    frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
+                )
+            )
+        return lines.opts(
+            frame_width=self.size, frame_height=self.size, data_aspect=None, toolbar=None
+        )
+
+
+class LatentMap(_SnapshotView):
+    """phi of a dense grid of states coloured by their position, with phi of the
+    evaluation trajectories on top (PCA to 2-D above two dimensions)."""
+
+    snapshot_name = "latent"
+
+    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
+        grid = to_2d(arrays["phi_grid"])
+        colors = [to_hex(c) for c in position_colors(arrays["grid"])]
+        points = hv.Points(
+            {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
+        ).opts(color="color", size=4, alpha=0.8)
+        trajectories = to_2d(arrays["phi_paths"])
+        lines = hv.Path([{"u": p[:, 0], "v": p[:, 1]} for p in trajectories], ["u", "v"]).opts(
+            color="#333333", alpha=0.5
+        )
+        return (points * lines).opts(
+            hv.opts.Overlay(
+                frame_width=self.size, frame_height=self.size, toolbar=None, title="phi(s)"
+            )
+        )
+
+
+def _maze_of(session: LiveSession, run_id: str):
+    env_id = session.store.get_run(run_id).config.get("env_id", "")
+    if env_id not in gym.registry:
+        return None
+    return getattr(getattr(gym.make(env_id).unwrapped, "task", None), "maze", None)

@@ -1,0 +1,63 @@
+"""A skill discovery run, whole: controls, trajectories by skill, the latent map, coverage
+and the dual variable, and the objective panel."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from widgets.live import LiveSession
+from widgets.objective_panel import ObjectivePanel
+from widgets.run_controls import RunControls
+from widgets.scalar_chart import ScalarChart
+from widgets.skill_views import LatentMap, SkillTrajectories
+
+
+class SkillsView(pn.viewable.Viewer):
+    """Watch and steer a METRA / DIAYN / LSD run."""
+
+    run_id = param.String(default="", doc="Run shown.")
+    executor = param.Selector(
+        default="thread", objects=["thread", "subprocess"], doc="Where starts and forks run."
+    )
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.controls = RunControls(session, run_id=self.run_id, executor=self.executor)
+        self.trajectories = SkillTrajectories(session, run_id=self.run_id)
+        self.latent = LatentMap(session, run_id=self.run_id)
+        runs = [self.run_id] if self.run_id else []
+        self.coverage = ScalarChart(
+            session, run_ids=runs, metric="eval/coverage", height=220, smoothing=0.0
+        )
+        self.dual = ScalarChart(
+            session, run_ids=runs, metric="metra/lambda", height=220, smoothing=0.0
+        )
+        self.objective = ObjectivePanel(
+            session, on_fork=self._forked, run_id=self.run_id, executor=self.executor
+        )
+
+    @param.depends("run_id", watch=True)
+    def _show(self) -> None:
+        for view in (self.controls, self.trajectories, self.latent, self.objective):
+            view.run_id = self.run_id
+        self.coverage.run_ids = self.dual.run_ids = [self.run_id]
+
+    def _forked(self, child_id: str) -> None:
+        self.coverage.run_ids = [*self.coverage.run_ids, child_id]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        pictures = pn.Row(
+            pn.Column(
+                pn.pane.Markdown("**Skill trajectories** (colour: skill z)"), self.trajectories
+            ),
+            pn.Column(pn.pane.Markdown("**Latent map** (colour: position)"), self.latent),
+        )
+        return pn.Row(
+            pn.Column(
+                self.controls, pictures, self.coverage, self.dual, sizing_mode="stretch_width"
+            ),
+            self.objective,
+            sizing_mode="stretch_width",
+        )
