@@ -16,7 +16,7 @@ from widgets.run_controls import RunControls  # noqa: E402
 from widgets.run_view import RunView  # noqa: E402
 from widgets.runs_table import RunsTable  # noqa: E402
 from widgets.scalar_chart import ScalarChart  # noqa: E402
-from widgets.skill_views import LatentMap, SkillTrajectories  # noqa: E402
+from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories  # noqa: E402
 from widgets.skills_view import SkillsView  # noqa: E402
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "RunView",
     "RunsTable",
     "ScalarChart",
+    "SkillPicker",
     "SkillTrajectories",
     "SkillsView",
 ]

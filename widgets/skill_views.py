@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import time
 
 import gymnasium as gym
 import holoviews as hv
@@ -161,3 +162,106 @@ def _maze_of(session: LiveSession, run_id: str):
     if env_id not in gym.registry:
         return None
     return getattr(getattr(gym.make(env_id).unwrapped, "task", None), "maze", None)
+
+
+class SkillPicker(pn.viewable.Viewer):
+    """Choose a skill (an angle for 2-D skills, an index for one-hot ones, a seed for
+    higher dimensions) and watch its deterministic rollout from the run's latest weights.
+
+    A live run is asked for a fresh checkpoint first; the rollout runs here, in the
+    server, on the CPU, never in the trainer's process.
+    """
+
+    run_id = param.String(default="", doc="Run whose policy is rolled out.")
+    size = param.Integer(default=280, bounds=(100, 2000), doc="Plot width in pixels.")
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.angle = pn.widgets.FloatSlider(
+            name="skill angle (degrees)",
+            start=-180,
+            end=180,
+            step=5,
+            value=0,
+            css_classes=["skill-angle"],
+        )
+        self.index = pn.widgets.IntInput(
+            name="skill index or seed", value=0, start=0, css_classes=["skill-index"]
+        )
+        self.button = pn.widgets.Button(
+            name="Roll out this skill", button_type="primary", css_classes=["skill-rollout"]
+        )
+        self.status = pn.widgets.StaticText(
+            name="picked skill", value="", css_classes=["picker-status"]
+        )
+        self._pane = pn.pane.HoloViews(
+            hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None),
+            css_classes=["picker-view"],
+        )
+        self.button.on_click(lambda _: self._clicked())
+
+    def _clicked(self) -> None:
+        self.status.value = "rolling out..."
+        try:
+            self.roll_out()
+        except Exception as error:  # shown to the user in the page, not lost in a log
+            self.status.value = f"rollout failed: {type(error).__name__}: {error}"
+            raise
+
+    def skill(self, config) -> np.ndarray:
+        if config.skill_type == "discrete":
+            return np.eye(config.skill_dim, dtype=np.float32)[self.index.value % config.skill_dim]
+        if config.skill_dim == 2:
+            angle = np.deg2rad(self.angle.value)
+            return np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
+        z = (
+            np.random.default_rng(self.index.value)
+            .standard_normal(config.skill_dim)
+            .astype(np.float32)
+        )
+        return z / np.linalg.norm(z)
+
+    def roll_out(self) -> None:
+        from workbench.runs import Run
+        from workbench.trainers.metra import load_agent, rollout
+
+        store = self.session.store
+        try:
+            run = Run(store, self.run_id)
+            if run.state in ("running", "paused"):
+                before = len(store.checkpoints(self.run_id))
+                run.checkpoint()
+                deadline = time.monotonic() + 10
+                while len(store.checkpoints(self.run_id)) == before and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            agent, config, step = load_agent(store, self.run_id)
+        except (KeyError, RuntimeError) as error:
+            self.status.value = f"no policy to roll out: {error}"
+            return
+        z = self.skill(config)
+        path = rollout(agent, config.env_id, z)
+        color = (
+            skill_colors(z[None])[0]
+            if config.skill_type == "discrete" or config.skill_dim == 2
+            else "#d62728"
+        )
+        layers = hv.Path([path], ["x", "y"]).opts(color=color, line_width=3) * hv.Points(
+            path[-1:], ["x", "y"]
+        ).opts(color=color, size=9)
+        maze = _maze_of(self.session, self.run_id)
+        if maze is not None:
+            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
+            layers = picture * layers
+            height = round(self.size * maze.height / maze.width)
+        else:
+            height = self.size
+        self._pane.object = layers.opts(
+            hv.opts.Overlay(
+                frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
+            )
+        )
+        self.status.value = f"z = {np.round(z, 2).tolist()} from the checkpoint at step {step}: {len(path) - 1} steps"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(pn.Row(self.angle, self.index), self.button, self.status, self._pane)

@@ -10,7 +10,7 @@ from widgets.live import LiveSession
 from widgets.objective_panel import ObjectivePanel
 from widgets.run_controls import RunControls
 from widgets.scalar_chart import ScalarChart
-from widgets.skill_views import LatentMap, SkillTrajectories
+from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories
 
 
 class SkillsView(pn.viewable.Viewer):
@@ -27,6 +27,7 @@ class SkillsView(pn.viewable.Viewer):
         self.controls = RunControls(session, run_id=self.run_id, executor=self.executor)
         self.trajectories = SkillTrajectories(session, run_id=self.run_id)
         self.latent = LatentMap(session, run_id=self.run_id)
+        self.picker = SkillPicker(session, run_id=self.run_id)
         runs = [self.run_id] if self.run_id else []
         self.coverage = ScalarChart(
             session, run_ids=runs, metric="eval/coverage", height=220, smoothing=0.0
@@ -40,7 +41,7 @@ class SkillsView(pn.viewable.Viewer):
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
-        for view in (self.controls, self.trajectories, self.latent, self.objective):
+        for view in (self.controls, self.trajectories, self.latent, self.picker, self.objective):
             view.run_id = self.run_id
         self.coverage.run_ids = self.dual.run_ids = [self.run_id]
 
@@ -48,15 +49,19 @@ class SkillsView(pn.viewable.Viewer):
         self.coverage.run_ids = [*self.coverage.run_ids, child_id]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        pictures = pn.Row(
-            pn.Column(
-                pn.pane.Markdown("**Skill trajectories** (colour: skill z)"), self.trajectories
-            ),
-            pn.Column(pn.pane.Markdown("**Latent map** (colour: position)"), self.latent),
+        trajectories = pn.Column(
+            pn.pane.Markdown("**Skill trajectories** (colour: skill z)"), self.trajectories
         )
+        latent = pn.Column(pn.pane.Markdown("**Latent map** (colour: position)"), self.latent)
+        picker = pn.Column(pn.pane.Markdown("**Skill picker**"), self.picker)
+        charts = pn.Column(self.coverage, self.dual, sizing_mode="stretch_width")
         return pn.Row(
             pn.Column(
-                self.controls, pictures, self.coverage, self.dual, sizing_mode="stretch_width"
+                self.controls,
+                pn.Row(trajectories, latent),
+                picker,
+                charts,
+                sizing_mode="stretch_width",
             ),
             self.objective,
             sizing_mode="stretch_width",

@@ -52,6 +52,7 @@ SKILLS_KNOBS = {
     "hidden": 256,  # the authors' 1024 is slow on a CPU; fork to change it
     "min_buffer": 3_200,
     "eval_every": 2,
+    "checkpoint_every": 16_000,  # the skill picker rolls out the latest checkpoint
     "total_steps": 2_000_000,
 }
 

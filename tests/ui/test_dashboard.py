@@ -186,6 +186,12 @@ def test_skills_page_starts_a_metra_run_whose_trajectories_change_as_it_trains(
     page.wait_for_timeout(1_000)
     assert view.screenshot() != first_picture
     expect(page.locator(".latent-caption:visible")).to_contain_text("step")
+    # A skill chosen in the picker is rolled out from the run's latest weights.
+    page.locator(".skill-rollout button").click()
+    expect(page.locator(".picker-status:visible")).to_contain_text(
+        "from the checkpoint at step", timeout=60_000
+    )
+    expect(page.locator(".picker-view .bk-Canvas:visible").first).to_be_visible(timeout=30_000)
     store = RunStore(served_dashboard.home)
     metra = next(r for r in store.list_runs() if r.trainer == "metra")
     assert store.last_scalars(metra.id)["eval/coverage"] >= 1

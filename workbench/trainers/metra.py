@@ -256,3 +256,40 @@ class METRATrainer(Trainer):
             ]
         skipped += [f"phi.{k}" for k in load_matching(self.agent_.phi, state["agent"]["phi"])]
         return skipped
+
+
+def load_agent(store: Any, run_id: str) -> tuple[SkillDiscovery, METRAConfig, int]:
+    """The agent of a run's newest loadable checkpoint, on the CPU (for views that roll out
+    skills in the server, away from the trainer's process). Returns agent, config, step."""
+    from workbench.runs.store import CheckpointError
+
+    record = store.get_run(run_id)
+    config = METRAConfig.from_dict(record.config)
+    restored = store.latest_good_checkpoint(run_id)
+    if restored is None:
+        raise CheckpointError(f"run {run_id} has no checkpoint yet")
+    step, state, _ = restored
+    env = gym.make(config.env_id, **env_kwargs(config.env_id))
+    space = env.action_space
+    agent = SkillDiscovery(
+        env.observation_space.shape[0], torch.as_tensor(space.low), torch.as_tensor(space.high),
+        skill_dim=config.skill_dim, skill_type=config.skill_type, objective=config.objective,
+        hidden=config.hidden, device="cpu",
+    )  # fmt: skip
+    agent.load_state_dict(state["trainer"]["agent"])
+    return agent, config, step
+
+
+def rollout(agent: SkillDiscovery, env_id: str, skill: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One deterministic trajectory of ``skill``: positions (T + 1, 2)."""
+    env = gym.make(env_id, **env_kwargs(env_id))
+    obs, _ = env.reset(seed=seed)
+    positions, done = [obs[:2].copy()], False
+    while not done:
+        action = agent.act(
+            obs[None], np.asarray(skill, dtype=np.float32)[None], deterministic=True
+        )[0].numpy()
+        obs, _, terminated, truncated, _ = env.step(action)
+        positions.append(obs[:2].copy())
+        done = terminated or truncated
+    return np.array(positions)
