@@ -183,7 +183,9 @@ def test_skills_page_starts_a_metra_run_whose_trajectories_change_as_it_trains(
     ):
         page.wait_for_timeout(1_000)
     assert _caption_step(page, ".trajectories-caption") > first_step
-    page.wait_for_timeout(1_000)
+    deadline = time.monotonic() + 30  # the new picture may take a moment to draw
+    while view.screenshot() == first_picture and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
     assert view.screenshot() != first_picture
     expect(page.locator(".latent-caption:visible")).to_contain_text("step")
     # A skill chosen in the picker is rolled out from the run's latest weights.
