@@ -44,8 +44,13 @@ format: $(STAMP)
 test: $(STAMP) chromium lint
 	WORKBENCH_QUICK=1 $(PY) -m pytest
 
+# Each writes its section of benchmarks/RESULTS.md (the memory run takes 10 minutes).
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vector_env.py
+	$(PY) benchmarks/bench_sac.py
+	$(PY) benchmarks/bench_metra.py
+	$(PY) benchmarks/bench_live_overhead.py
+	$(PY) benchmarks/bench_live_overhead.py --memory-minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
