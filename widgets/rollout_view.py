@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
 
-from environments.rendering import draw_cells
 from widgets.live import LiveSession
+from widgets.maze_plot import maze_of_run, over_maze
 
 
 class RolloutView(pn.viewable.Viewer):
@@ -34,10 +33,7 @@ class RolloutView(pn.viewable.Viewer):
         self._cursor = 0
         self._maze = None
         if self.run_id:
-            env_id = self.session.store.get_run(self.run_id).config.get("env_id", "")
-            if env_id and env_id in gym.registry:
-                self._maze = getattr(gym.make(env_id).unwrapped, "task", None)
-                self._maze = getattr(self._maze, "maze", None)
+            self._maze = maze_of_run(self.session.store, self.run_id)
         self._pipe.send({"positions": np.zeros((0, 2)), "step": 0})
         self.refresh()
 
@@ -62,18 +58,7 @@ class RolloutView(pn.viewable.Viewer):
             layers *= hv.Points(data["goal"][None, :2], ["x", "y"]).opts(
                 color="#2ca02c", size=14, marker="circle"
             )
-        maze = self._maze
-        if maze is not None:
-            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
-            layers = picture * layers
-            height = round(self.size * maze.height / maze.width)
-        else:
-            height = self.size
-        return layers.opts(
-            hv.opts.Overlay(
-                frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
-            )
-        )
+        return over_maze(layers, self._maze, self.size)
 
     def __panel__(self) -> pn.viewable.Viewable:
         plot = hv.DynamicMap(self._plot, streams=[self._pipe])

@@ -5,14 +5,13 @@ from __future__ import annotations
 import colorsys
 import time
 
-import gymnasium as gym
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
 
-from environments.rendering import draw_cells
 from widgets.live import LiveSession
+from widgets.maze_plot import maze_of_run, over_maze
 
 CATEGORICAL = hv.Cycle.default_cycles["Category20"]
 
@@ -120,18 +119,7 @@ class SkillTrajectories(_SnapshotView):
                 for p, c in zip(paths, colors, strict=True)
             ]
         )
-        maze = _maze_of(self.session, self.run_id)
-        if maze is not None:
-            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
-            height = round(self.size * maze.height / maze.width)
-            return (picture * lines).opts(
-                hv.opts.Overlay(
-                    frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
-                )
-            )
-        return lines.opts(
-            frame_width=self.size, frame_height=self.size, data_aspect=None, toolbar=None
-        )
+        return over_maze(lines, maze_of_run(self.session.store, self.run_id), self.size)
 
 
 class LatentMap(_SnapshotView):
@@ -155,13 +143,6 @@ class LatentMap(_SnapshotView):
                 frame_width=self.size, frame_height=self.size, toolbar=None, title="phi(s)"
             )
         )
-
-
-def _maze_of(session: LiveSession, run_id: str):
-    env_id = session.store.get_run(run_id).config.get("env_id", "")
-    if env_id not in gym.registry:
-        return None
-    return getattr(getattr(gym.make(env_id).unwrapped, "task", None), "maze", None)
 
 
 class SkillPicker(pn.viewable.Viewer):
@@ -249,17 +230,8 @@ class SkillPicker(pn.viewable.Viewer):
         layers = hv.Path([path], ["x", "y"]).opts(color=color, line_width=3) * hv.Points(
             path[-1:], ["x", "y"]
         ).opts(color=color, size=9)
-        maze = _maze_of(self.session, self.run_id)
-        if maze is not None:
-            picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
-            layers = picture * layers
-            height = round(self.size * maze.height / maze.width)
-        else:
-            height = self.size
-        self._pane.object = layers.opts(
-            hv.opts.Overlay(
-                frame_width=self.size, frame_height=height, xaxis=None, yaxis=None, toolbar=None
-            )
+        self._pane.object = over_maze(
+            layers, maze_of_run(self.session.store, self.run_id), self.size
         )
         self.status.value = f"z = {np.round(z, 2).tolist()} from the checkpoint at step {step}: {len(path) - 1} steps"
 

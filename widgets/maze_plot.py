@@ -1,0 +1,31 @@
+"""Drawing over a run's environment: the maze picture under trajectories, sized to it."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import holoviews as hv
+
+from environments.maze import MazeLayout
+from environments.rendering import draw_cells
+from workbench.runs import RunStore
+
+
+def maze_of_run(store: RunStore, run_id: str) -> MazeLayout | None:
+    """The maze of a run's ``env_id`` knob; ``None`` for the plane or a non-maze env."""
+    env_id = store.get_run(run_id).config.get("env_id", "")
+    if env_id not in gym.registry:
+        return None
+    return getattr(getattr(gym.make(env_id).unwrapped, "task", None), "maze", None)
+
+
+def over_maze(layers: hv.Overlay | hv.Element, maze: MazeLayout | None, size: int) -> hv.Overlay:
+    """``layers`` on top of the maze picture (if any), ``size`` pixels wide, no axes."""
+    height = size
+    if maze is not None:
+        picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
+        layers = picture * layers
+        height = round(size * maze.height / maze.width)
+    overlay = layers if isinstance(layers, hv.Overlay) else hv.Overlay([layers])
+    return overlay.opts(
+        hv.opts.Overlay(frame_width=size, frame_height=height, xaxis=None, yaxis=None, toolbar=None)
+    )
