@@ -121,9 +121,9 @@ class ScalarChart(pn.viewable.Viewer):
                     series.markers.append((step, text))
                 changed = True
         if self.run_ids:
-            names = store.scalar_names(self.run_ids[0])
-            if names and names != self.metric_select.options:
-                self.metric_select.options = sorted(set(names) | {self.metric})
+            options = sorted(set(store.scalar_names(self.run_ids[0])) | {self.metric})
+            if options != self.metric_select.options:  # no widget update when unchanged
+                self.metric_select.options = options
         if changed:
             self._stale = True
         # Data is read every tick; the plot is redrawn at most every `redraw_every` seconds.

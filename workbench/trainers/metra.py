@@ -118,6 +118,7 @@ class METRATrainer(Trainer):
         self.env = gym.make_vec(
             config.env_id, num_envs=config.trajectories_per_epoch, **env_kwargs(config.env_id)
         )
+        self.envs = {config.trajectories_per_epoch: self.env}
         space = self.env.single_action_space
         obs_dim = self.env.single_observation_space.shape[0]
         self.agent_ = SkillDiscovery(
@@ -144,9 +145,12 @@ class METRATrainer(Trainer):
     def collect(self, skills: np.ndarray, deterministic: bool, store: bool) -> np.ndarray:
         """One trajectory per skill with its own environment copy; returns the visited
         positions (n, T + 1, 2). With ``store``, transitions go to the replay buffer."""
-        env = self.env if len(skills) == self.env.num_envs else gym.make_vec(
-            self.config.env_id, num_envs=len(skills), **env_kwargs(self.config.env_id)
-        )  # fmt: skip
+        env = self.envs.get(len(skills))
+        if env is None:  # one vector env per batch size, built once (evaluation uses 48)
+            kwargs = env_kwargs(self.config.env_id)
+            env = self.envs[len(skills)] = gym.make_vec(
+                self.config.env_id, num_envs=len(skills), **kwargs
+            )
         obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
         positions = [obs[:, :2].copy()]
         done = np.zeros(len(skills), dtype=bool)
