@@ -23,12 +23,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers 200; ``log`` holds the server's output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -41,6 +41,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 class Served(NamedTuple):
     url: str
     home: Path
+    log: Path  # the server's output, for failure messages
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +50,21 @@ def served_dashboard(tmp_path_factory) -> Iterator[Served]:
     workbench home, with its embedded demo run training."""
     port = free_port()
     home = tmp_path_factory.mktemp("workbench-home")
+    # A file, not a pipe: nobody reads a pipe while the tests run, and a server whose pipe
+    # is full blocks on its next log line and stops answering the browser.
+    log = home.parent / f"{home.name}-server.log"
     process = subprocess.Popen(
         ["make", "--no-print-directory", "serve", f"PORT={port}"],
         cwd=REPO,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
-        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "RL_WORKBENCH_HOME": str(home)},
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(url + "/", process)
-        yield Served(url, home)
+        wait_for_http(url + "/", process, log)
+        yield Served(url, home, log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server stops its demo run, then exits
         try:

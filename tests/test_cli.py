@@ -128,12 +128,11 @@ def test_serve_with_a_password_asks_for_it(tmp_path):
             "s3cret",
             "--no-demo",
         ],
-        stdout=subprocess.PIPE,
+        stdout=(tmp_path / "server.log").open("w"),
         stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/login", process)
+        wait_for_http(f"http://127.0.0.1:{port}/login", process, tmp_path / "server.log")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert response.url.endswith("/login") or "login" in response.read().decode().lower()
         request = urllib.request.Request(

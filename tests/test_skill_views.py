@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from bokeh.models import MultiLine
+from bokeh.plotting import figure as Figure
 
 from widgets import LiveSession
-from widgets.skill_views import SkillPicker, skill_colors, to_2d
+from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories, skill_colors, to_2d
 from workbench.runs import Run, RunStore
 
 
@@ -30,3 +32,52 @@ def test_skill_picker_rolls_out_the_chosen_skill_from_the_latest_checkpoint(tmp_
     picker.roll_out()
     assert "z = [0.0, 1.0] from the checkpoint at step 1600: 200 steps" in picker.status.value
     assert picker._pane.object is not None
+
+
+def _trajectory_snapshot(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    angles = rng.uniform(-np.pi, np.pi, 6)
+    skills = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
+    paths = np.cumsum(rng.normal(size=(6, 11, 2)), axis=1).astype(np.float32)
+    return {"paths": paths, "skills": skills}
+
+
+def test_a_new_snapshot_updates_the_same_figure_with_one_glyph_for_all_skills(tmp_path):
+    store = RunStore(tmp_path)
+    record = store.create_run("views", "metra", {"env_id": "workbench/PointMaze-UMaze-v0"})
+    rng = np.random.default_rng(0)
+    store.add_snapshot(record.id, 100, "trajectories", _trajectory_snapshot(rng))
+    view = SkillTrajectories(LiveSession(store), run_id=record.id, min_interval=0)
+    root = view._pane.get_root()  # drawn before any refresh: no trajectories yet
+    figure = root.select_one({"type": Figure})
+    lines = [r for r in figure.renderers if isinstance(r.glyph, MultiLine)]
+    view.refresh()
+    assert view.caption.value == "step 100"
+    assert len(lines) == 1 and len(lines[0].data_source.data["xs"]) == 6
+    first_xs = [np.asarray(x).copy() for x in lines[0].data_source.data["xs"]]
+
+    store.add_snapshot(record.id, 200, "trajectories", _trajectory_snapshot(rng))
+    view.refresh()
+    assert view.caption.value == "step 200"
+    assert root.select_one({"type": Figure}) is figure  # streamed into, not rebuilt
+    new_xs = lines[0].data_source.data["xs"]
+    assert not all(np.array_equal(a, b) for a, b in zip(first_xs, new_xs, strict=True))
+    mapper = lines[0].glyph.line_color["transform"]
+    assert list(mapper.palette) == skill_colors(
+        store.load_snapshot(record.id, "trajectories")["skills"]
+    )
+
+
+def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
+    store = RunStore(tmp_path)
+    record = store.create_run("views", "metra", {"env_id": "workbench/Plane-v0"})
+    view = LatentMap(LiveSession(store), run_id=record.id, min_interval=0)
+    figure = view._pane.get_root().select_one({"type": Figure})  # before any snapshot
+    rng = np.random.default_rng(0)
+    grid = rng.uniform(-3, 3, (50, 2))
+    store.add_snapshot(
+        record.id, 10, "latent",
+        {"grid": grid, "phi_grid": rng.normal(size=(50, 3)), "phi_paths": rng.normal(size=(4, 9, 3))},
+    )  # fmt: skip
+    view.refresh()
+    sources = [r.data_source.data for r in figure.renderers if hasattr(r, "data_source")]
+    assert sorted(len(next(iter(s.values()))) for s in sources if s) == [4, 50]

@@ -18,14 +18,16 @@ def maze_of_run(store: RunStore, run_id: str) -> MazeLayout | None:
     return getattr(getattr(gym.make(env_id).unwrapped, "task", None), "maze", None)
 
 
-def over_maze(layers: hv.Overlay | hv.Element, maze: MazeLayout | None, size: int) -> hv.Overlay:
+def over_maze(
+    layers: hv.Overlay | hv.Element | hv.DynamicMap, maze: MazeLayout | None, size: int
+) -> hv.Overlay | hv.DynamicMap:
     """``layers`` on top of the maze picture (if any), ``size`` pixels wide, no axes."""
     height = size
     if maze is not None:
         picture = hv.RGB(draw_cells(maze.free, 16), bounds=(0, 0, maze.width, maze.height))
         layers = picture * layers
         height = round(size * maze.height / maze.width)
-    overlay = layers if isinstance(layers, hv.Overlay) else hv.Overlay([layers])
+    overlay = layers if isinstance(layers, hv.Overlay | hv.DynamicMap) else hv.Overlay([layers])
     return overlay.opts(
         hv.opts.Overlay(frame_width=size, frame_height=height, xaxis=None, yaxis=None, toolbar=None)
     )

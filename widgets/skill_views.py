@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import threading
 import time
 
 import holoviews as hv
@@ -60,45 +61,53 @@ def to_2d(points: np.ndarray) -> np.ndarray:
 
 
 class _SnapshotView(pn.viewable.Viewer):
-    """Shows the latest snapshot ``snapshot_name`` of a run, redrawn as new ones arrive."""
+    """Shows the latest snapshot ``snapshot_name`` of a run, redrawn as new ones arrive.
+
+    The figure is built once per run; each new snapshot goes through a ``Pipe`` into a
+    ``DynamicMap`` of a fixed set of glyphs, so the browser receives new data for existing
+    glyphs, never a new figure. Snapshots arriving faster than ``min_interval`` seconds
+    are skipped: the latest one is drawn at the next chance.
+    """
 
     run_id = param.String(default="", doc="Run shown.")
     size = param.Integer(default=280, bounds=(100, 2000), doc="Plot width in pixels.")
+    min_interval = param.Number(
+        default=2.0, bounds=(0.0, None), doc="Seconds between two redraws, at least."
+    )
     snapshot_name = ""
 
     def __init__(self, session: LiveSession, **params) -> None:
         super().__init__(**params)
         self.session = session
-        self._cursor = 0
+        self._cursor, self._drawn_at = 0, -np.inf
         self.caption = pn.widgets.StaticText(
             name=self.snapshot_name, value="none yet", css_classes=[f"{self.snapshot_name}-caption"]
         )
-        self._pane = pn.pane.HoloViews(self._empty(), css_classes=[f"{self.snapshot_name}-view"])
+        self._pipe = hv.streams.Pipe(data=None)
+        self._pane = pn.pane.HoloViews(self._figure(), css_classes=[f"{self.snapshot_name}-view"])
         session.register(self)
 
     @param.depends("run_id", watch=True)
     def _new_run(self) -> None:
-        self._cursor = 0
-        self._pane.object = self._empty()
+        self._cursor, self._drawn_at = 0, -np.inf
+        self._pipe = hv.streams.Pipe(data=None)
+        self._pane.object = self._figure()
         self.caption.value = "none yet"
         self.refresh()
 
     def refresh(self) -> None:
-        if not self.run_id:
+        if not self.run_id or time.monotonic() - self._drawn_at < self.min_interval:
             return
         store = self.session.store
         new = store.snapshots(self.run_id, self.snapshot_name, after_rowid=self._cursor)
         if new:
             self._cursor, step = new[-1]
+            self._drawn_at = time.monotonic()
             self.caption.value = f"step {step}"
-            self._pane.object = self._plot(
-                store.load_snapshot(self.run_id, self.snapshot_name, step)
-            )
+            self._pipe.send(store.load_snapshot(self.run_id, self.snapshot_name, step))
 
-    def _empty(self) -> hv.Element:
-        return hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None)
-
-    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
+    def _figure(self) -> hv.Overlay | hv.DynamicMap:
+        """The plot of this run, fed by the pipe."""
         raise NotImplementedError
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -111,15 +120,24 @@ class SkillTrajectories(_SnapshotView):
 
     snapshot_name = "trajectories"
 
-    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
-        paths, colors = arrays["paths"], skill_colors(arrays["skills"])
-        lines = hv.Overlay(
-            [
-                hv.Path([p[:, :2]], ["x", "y"]).opts(color=c, line_width=2)
-                for p, c in zip(paths, colors, strict=True)
-            ]
+    @staticmethod
+    def _paths(data: dict[str, np.ndarray] | None) -> hv.Contours:
+        # One multi-line glyph for all skills, coloured through a palette of the skills'
+        # own colours (path i has value i), instead of one renderer per skill.
+        if data is None:  # one invisible line: the glyph exists before the first snapshot
+            data = {"paths": np.full((1, 1, 2), np.nan), "skills": np.eye(2)[:1]}
+        colors = skill_colors(data["skills"])
+        lines = [{"x": p[:, 0], "y": p[:, 1], "skill": i} for i, p in enumerate(data["paths"])]
+        return hv.Contours(lines, ["x", "y"], "skill").opts(
+            color="skill", cmap=colors, clim=(-0.5, len(colors) - 0.5), line_width=2
         )
-        return over_maze(lines, maze_of_run(self.session.store, self.run_id), self.size)
+
+    def _figure(self) -> hv.Overlay | hv.DynamicMap:
+        paths = hv.DynamicMap(self._paths, streams=[self._pipe])
+        maze = maze_of_run(self.session.store, self.run_id) if self.run_id else None
+        if maze is None:  # the plane: the axes follow the trajectories
+            paths = paths.opts(framewise=True)
+        return over_maze(paths, maze, self.size)
 
 
 class LatentMap(_SnapshotView):
@@ -128,19 +146,27 @@ class LatentMap(_SnapshotView):
 
     snapshot_name = "latent"
 
-    def _plot(self, arrays: dict[str, np.ndarray]) -> hv.Overlay:
-        grid = to_2d(arrays["phi_grid"])
-        colors = [to_hex(c) for c in position_colors(arrays["grid"])]
+    @staticmethod
+    def _layers(data: dict[str, np.ndarray] | None) -> hv.Overlay:
+        grid, colors, paths = np.zeros((0, 2)), [], []
+        if data is not None:
+            grid = to_2d(data["phi_grid"])
+            colors = [to_hex(c) for c in position_colors(data["grid"])]
+            paths = [{"u": p[:, 0], "v": p[:, 1]} for p in to_2d(data["phi_paths"])]
         points = hv.Points(
             {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
         ).opts(color="color", size=4, alpha=0.8)
-        trajectories = to_2d(arrays["phi_paths"])
-        lines = hv.Path([{"u": p[:, 0], "v": p[:, 1]} for p in trajectories], ["u", "v"]).opts(
-            color="#333333", alpha=0.5
-        )
-        return (points * lines).opts(
+        lines = hv.Path(paths, ["u", "v"]).opts(color="#333333", alpha=0.5)
+        return points * lines
+
+    def _figure(self) -> hv.DynamicMap:
+        return hv.DynamicMap(self._layers, streams=[self._pipe]).opts(
             hv.opts.Overlay(
-                frame_width=self.size, frame_height=self.size, toolbar=None, title="phi(s)"
+                frame_width=self.size,
+                frame_height=self.size,
+                toolbar=None,
+                title="phi(s)",
+                framewise=True,  # phi moves and stretches as it learns
             )
         )
 
@@ -183,12 +209,21 @@ class SkillPicker(pn.viewable.Viewer):
         self.button.on_click(lambda _: self._clicked())
 
     def _clicked(self) -> None:
+        # Waiting for a fresh checkpoint and rolling out take seconds: a thread keeps the
+        # server answering every page meanwhile (Panel schedules the widget changes made
+        # there on the session's event loop).
+        self.button.disabled = True
         self.status.value = "rolling out..."
+        threading.Thread(target=self._roll_out_and_report, daemon=True).start()
+
+    def _roll_out_and_report(self) -> None:
         try:
             self.roll_out()
         except Exception as error:  # shown to the user in the page, not lost in a log
             self.status.value = f"rollout failed: {type(error).__name__}: {error}"
             raise
+        finally:
+            self.button.disabled = False
 
     def skill(self, config) -> np.ndarray:
         if config.skill_type == "discrete":

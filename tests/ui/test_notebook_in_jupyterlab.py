@@ -44,13 +44,12 @@ def jupyter_lab(tmp_path_factory) -> Iterator[tuple[str, str]]:
             f"--ServerApp.root_dir={root}",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=(root / "jupyterlab.log").open("w"),  # a pipe nobody reads would fill and block
         stderr=subprocess.STDOUT,
-        text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{url}/api/status?token={token}", process)
+        wait_for_http(f"{url}/api/status?token={token}", process, root / "jupyterlab.log")
         yield url, token
     finally:
         process.terminate()
