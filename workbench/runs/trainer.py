@@ -44,6 +44,7 @@ TRAINERS: dict[str, str] = {
     "regression": "workbench.trainers.regression:RegressionTrainer",
     "sb3": "workbench.trainers.sb3:SB3Trainer",
     "metra": "workbench.trainers.metra:METRATrainer",
+    "hilp": "workbench.trainers.hilp:HILPTrainer",
 }
 
 

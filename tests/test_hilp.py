@@ -1,0 +1,154 @@
+"""HILP: losses on fixed tensors against the formulas, goal sampling, and zero-shot use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.agents.hilp import (
+    HILP,
+    GoalSampling,
+    OfflineBatches,
+    expectile_weight,
+    hilbert_value,
+)
+from workbench.datasets import OfflineData
+
+
+def small_agent(**kwargs) -> HILP:
+    return HILP(2, 2, 0.2, latent_dim=3, hidden=8, layers=2, device="cpu", **kwargs)
+
+
+def fixed_batch() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        k: torch.randn(5, 2, generator=g) for k in ("observations", "next_observations", "goals")
+    }
+    batch["actions"] = torch.rand(5, 2, generator=g) * 0.4 - 0.2
+    batch["success"] = torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0])
+    return batch
+
+
+def test_hilbert_value_is_minus_the_distance_floored_at_a_millionth_squared():
+    a = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    b = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
+    assert torch.allclose(hilbert_value(a, b), torch.tensor([-5.0, -1e-3]))
+    weight = expectile_weight(torch.tensor([-1.0, 0.0, 2.0]), 0.95)
+    assert torch.allclose(weight, torch.tensor([0.05, 0.95, 0.95]))
+
+
+def test_value_loss_equals_the_expectile_formula_by_hand():
+    agent = small_agent()
+    with torch.no_grad():  # targets differ from the online networks, as during training
+        for p in agent.phi_target.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    batch = fixed_batch()
+    loss, _ = agent.value_loss(batch)
+
+    def v(net, s, g, i):
+        return -torch.sqrt(torch.clamp(((net(s)[i] - net(g)[i]) ** 2).sum(-1), min=1e-6))
+
+    s, s2, g = batch["observations"], batch["next_observations"], batch["goals"]
+    r, mask, gamma, tau = batch["success"] - 1, 1 - batch["success"], 0.99, 0.95
+    with torch.no_grad():
+        next_t = [v(agent.phi_target, s2, g, i) for i in range(2)]
+        v_t = (v(agent.phi_target, s, g, 0) + v(agent.phi_target, s, g, 1)) / 2
+        adv = r + gamma * mask * torch.minimum(*next_t) - v_t
+        w = torch.where(adv >= 0, tau, 1 - tau)
+    expected = sum(
+        (w * (r + gamma * mask * next_t[i] - v(agent.phi, s, g, i)) ** 2).mean() for i in range(2)
+    )
+    assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_skill_losses_equal_iql_with_the_hilbert_reward_by_hand():
+    agent = small_agent(gamma=0.9, skill_expectile=0.8, temperature=3.0)
+    batch = fixed_batch()
+    z = torch.nn.functional.normalize(torch.randn(5, 3, generator=torch.Generator().manual_seed(1)))
+    q_loss, v_loss, actor_loss, reward = agent.skill_losses(batch, z)
+
+    s, s2, a = batch["observations"], batch["next_observations"], batch["actions"]
+    with torch.no_grad():
+        r = ((agent.phi(s2)[0] - agent.phi(s)[0]) * z).sum(-1)
+        target = r + 0.9 * agent.v(torch.cat([s2, z], -1))[0, :, 0]
+        q_min = agent.q_target(torch.cat([s, z, a], -1))[..., 0].min(0).values
+        v = agent.v(torch.cat([s, z], -1))[0, :, 0]
+        mean = torch.tanh(agent.actor.net(torch.cat([s, z], -1))[0]) * 0.2
+        std = agent.actor.log_std.exp() * 0.2
+        log_prob = torch.distributions.Normal(mean, std).log_prob(a).sum(-1)
+        weight = torch.exp(3.0 * (q_min - v)).clamp(max=100.0)
+    q = agent.q(torch.cat([s, z, a], -1))[..., 0]
+    assert torch.allclose(reward, r.mean())
+    assert torch.allclose(q_loss, ((q[0] - target) ** 2).mean() + ((q[1] - target) ** 2).mean())
+    w = torch.where(q_min - v >= 0, 0.8, 0.2)
+    assert torch.allclose(v_loss, (w * (q_min - v) ** 2).mean())
+    assert torch.allclose(actor_loss, -(weight * log_prob).mean(), atol=1e-6)
+
+
+def test_an_update_changes_every_network_and_moves_the_targets_by_tau():
+    agent = small_agent()
+    networks = ("phi", "q", "v", "actor")
+    before = {n: [p.detach().clone() for p in agent.modules()[n].parameters()] for n in networks}
+    targets_before = [p.detach().clone() for p in agent.phi_target.parameters()]
+    losses = agent.update(fixed_batch())
+    assert all(torch.isfinite(v) for _, v in losses.items())
+    for name in networks:
+        after = agent.modules()[name].parameters()
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], after, strict=True)), name
+    # target <- target + tau * (online - target), with the online network after its step
+    for old, new, online in zip(
+        targets_before, agent.phi_target.parameters(), agent.phi.parameters(), strict=True
+    ):
+        assert torch.allclose(new, old + 0.005 * (online.detach() - old), atol=1e-7)
+
+
+def chain_data(episodes: int = 4, length: int = 50) -> OfflineData:
+    """Episodes along a line: state t of episode e is (e, t)."""
+    states = np.concatenate(
+        [np.stack([np.full(length + 1, e), np.arange(length + 1)], 1) for e in range(episodes)]
+    ).astype(np.float32)
+    offsets = np.arange(episodes) * (length + 1)
+    return OfflineData(
+        name="chain", env_id=None, states=states,
+        actions=np.zeros((episodes * length, 2), np.float32),
+        state_index=np.concatenate([o + np.arange(length) for o in offsets]),
+        final_index=np.repeat(offsets + length, length),
+    )  # fmt: skip
+
+
+def test_goal_sampling_follows_the_configured_proportions_and_offsets():
+    batches = OfflineBatches(chain_data(), torch.device("cpu"), seed=0)
+    batch = batches.sample(20_000, GoalSampling(trajectory=0.625, gamma=0.9))
+    trajectory = batch["goal_kind"].bool()
+    assert abs(trajectory.float().mean().item() - 0.625) < 0.015
+    obs, goals = batch["observations"], batch["goals"]
+    same = goals[trajectory, 0] == obs[trajectory, 0]
+    assert same.all()  # trajectory goals lie in the same episode...
+    offset = goals[trajectory, 1] - obs[trajectory, 1]
+    assert (offset >= 1).all()  # ...strictly later, never past its end
+    assert (goals[trajectory, 1] <= 50).all()
+    # Geometric(1 - gamma) offsets, truncated at the episode's end: mean below 1 / (1 - gamma).
+    untruncated = offset[obs[trajectory, 1] < 10]
+    assert 8.0 < untruncated.float().mean().item() < 11.0
+    assert batch["success"].sum() < 0.02 * len(batch["success"])
+    assert torch.equal(batch["next_observations"][:, 1], obs[:, 1] + 1)
+
+
+def test_zero_shot_prompts_point_where_they_should():
+    agent = small_agent()
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(500, 2)).astype(np.float32)
+    s2 = s + rng.normal(scale=0.1, size=(500, 2)).astype(np.float32)
+    features = agent.embed(s2) - agent.embed(s)
+    true_z = np.array([0.6, -0.8, 0.0], dtype=np.float32)
+    z = agent.reward_skill(s, s2, features @ true_z)
+    assert np.allclose(z, true_z, atol=1e-4)
+    goal_z = agent.goal_skill(s[:3], s2[:3])
+    assert np.allclose(np.linalg.norm(goal_z, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [{"trajectory": 1.5}, {"gamma": 1.0}])
+def test_goal_sampling_refuses_out_of_range_settings(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        GoalSampling(**bad)

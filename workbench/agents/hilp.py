@@ -1,0 +1,379 @@
+"""HILP: Hilbert representations and the skill policy on them, learned from offline data.
+
+HILP (Park, Kreiman, Levine, ICML 2024) learns phi: S -> Z such that Euclidean distance in
+Z is temporal distance, as a goal-conditioned value ``V(s, g) = -||phi(s) - phi(g)||``
+trained by expectile regression; then a policy pi(a | s, z) that moves along every
+direction z of Z, trained offline with IQL on the reward ``(phi(s') - phi(s)) . z``.
+Faithful to the authors' code (see ALGORITHMS.md):
+
+- two phi networks with target copies; ``V = -sqrt(max(||phi(s) - phi(g)||^2, 1e-6))``;
+- reward 0 at the goal and -1 elsewhere, mask ``1 - success``;
+  ``adv = r + gamma * mask * min(V1', V2')_target - mean(V1, V2)_target`` and each
+  ``Vi`` regressed on ``r + gamma * mask * Vi'_target`` with weight ``tau`` where
+  ``adv >= 0``, else ``1 - tau`` (expectile 0.95);
+- goals: 0.625 a future state of the same trajectory (geometric offset, parameter
+  ``1 - gamma``), 0.375 a random dataset state;
+- skills: unit-norm Gaussian z (dimension 32); IQL with expectile 0.9, AWR temperature
+  10, weights capped at 100; the reward uses the first phi network;
+- zero-shot goal reaching ``z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||`` each step;
+  zero-shot reward prompting ``z = lstsq(phi(s') - phi(s), r)``, normalised.
+
+The authors' defaults are MLPs 512 x 3 with LayerNorm and GELU, batch 1024, learning rate
+3e-4, gamma 0.99, target rate 0.005.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workbench.agents.sac import resolve_device
+from workbench.datasets.offline import OfflineData
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+class EnsembleLayerNormMLP(nn.Module):
+    """``members`` MLPs (Linear, LayerNorm, GELU per hidden layer) evaluated together.
+
+    Input (batch, in) or (members, batch, in) -> output (members, batch, out).
+    """
+
+    def __init__(
+        self, members: int, input_dim: int, hidden: int, layers: int, output_dim: int
+    ) -> None:
+        super().__init__()
+        self.members = members
+        sizes = [input_dim] + [hidden] * layers + [output_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in itertools.pairwise(sizes):
+            bound = 1.0 / math.sqrt(a)
+            self.weights.append(nn.Parameter(torch.empty(members, a, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, b).uniform_(-bound, bound)))
+        self.norm_gains = nn.Parameter(torch.ones(layers, members, 1, hidden))
+        self.norm_biases = nn.Parameter(torch.zeros(layers, members, 1, hidden))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        x = inputs if inputs.dim() == 3 else inputs.unsqueeze(0).expand(self.members, -1, -1)
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.baddbmm(bias, x, weight)
+            if i < last:
+                x = F.layer_norm(x, x.shape[-1:])
+                x = F.gelu(x * self.norm_gains[i] + self.norm_biases[i])
+        return x
+
+
+def hilbert_value(phi_s: torch.Tensor, phi_g: torch.Tensor) -> torch.Tensor:
+    """``-||phi_s - phi_g||``, kept differentiable at zero distance."""
+    return -torch.sqrt(torch.clamp(((phi_s - phi_g) ** 2).sum(-1), min=1e-6))
+
+
+def expectile_weight(advantage: torch.Tensor, expectile: float) -> torch.Tensor:
+    """``tau`` where ``advantage >= 0``, else ``1 - tau``."""
+    return torch.where(advantage >= 0, expectile, 1 - expectile)
+
+
+def sample_unit_skills(n: int, dim: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    z = torch.randn(n, dim, generator=generator, device=device)
+    return z / z.norm(dim=-1, keepdim=True)
+
+
+@dataclass
+class GoalSampling:
+    """Where training goals come from (the authors' proportions).
+
+    trajectory: share of goals that are a later state of the same trajectory, at a
+        geometric offset with parameter ``1 - gamma`` (at least one step, at most the
+        trajectory's end); the rest are random dataset states.
+    gamma: the offset's discount.
+    """
+
+    trajectory: float = 0.625
+    gamma: float = 0.99
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.trajectory <= 1.0:
+            raise ValueError(f"trajectory goal share must be in [0, 1], got {self.trajectory!r}")
+        if not 0.0 <= self.gamma < 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
+
+
+class OfflineBatches:
+    """A dataset on the training device, sampled into HILP batches.
+
+    Each batch holds ``observations``, ``actions``, ``next_observations``, ``goals``,
+    ``success`` (the goal is the current state) and ``goal_kind`` (1: trajectory goal).
+    """
+
+    def __init__(self, data: OfflineData, device: torch.device, seed: int = 0) -> None:
+        self.device = device
+        self.states = torch.as_tensor(data.states, device=device)
+        self.actions = torch.as_tensor(data.actions, device=device)
+        self.state_index = torch.as_tensor(data.state_index, device=device)
+        self.final_index = torch.as_tensor(data.final_index, device=device)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.state_index)
+
+    def sample(self, batch_size: int, goals: GoalSampling) -> dict[str, torch.Tensor]:
+        g = self.generator
+        n = len(self)
+        index = torch.randint(0, n, (batch_size,), generator=g, device=self.device)
+        current = self.state_index[index]
+        # Geometric offset k >= 1 with P(k) = (1 - gamma) gamma^(k - 1), by inversion.
+        uniform = torch.rand(batch_size, generator=g, device=self.device).clamp_min(1e-12)
+        offset = 1 + torch.floor(torch.log(uniform) / math.log(goals.gamma)).long()
+        future = torch.minimum(current + offset, self.final_index[index])
+        random_state = self.state_index[
+            torch.randint(0, n, (batch_size,), generator=g, device=self.device)
+        ]
+        from_trajectory = torch.rand(batch_size, generator=g, device=self.device) < goals.trajectory
+        goal_index = torch.where(from_trajectory, future, random_state)
+        return {
+            "observations": self.states[current],
+            "actions": self.actions[index],
+            "next_observations": self.states[current + 1],
+            "goals": self.states[goal_index],
+            "success": (goal_index == current).float(),
+            "goal_kind": from_trajectory.float(),
+        }
+
+
+class GaussianSkillPolicy(nn.Module):
+    """pi(a | s, z): a Gaussian with a learned state-independent log std, its mean squashed
+    into the action box (the authors clip an unsquashed mean to [-1, 1])."""
+
+    def __init__(
+        self, input_dim: int, action_dim: int, hidden: int, layers: int, max_action: float
+    ) -> None:
+        super().__init__()
+        self.net = EnsembleLayerNormMLP(1, input_dim, hidden, layers, action_dim)
+        self.log_std = nn.Parameter(torch.zeros(action_dim))
+        self.max_action = max_action
+
+    def distribution(self, inputs: torch.Tensor) -> torch.distributions.Normal:
+        mean = torch.tanh(self.net(inputs)[0]) * self.max_action
+        log_std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        return torch.distributions.Normal(mean, log_std.exp() * self.max_action)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(inputs)[0]) * self.max_action
+
+
+@dataclass
+class HILPLosses:
+    value: torch.Tensor
+    value_mean: torch.Tensor
+    advantage_mean: torch.Tensor
+    skill_q: torch.Tensor
+    skill_value: torch.Tensor
+    actor: torch.Tensor
+    skill_reward: torch.Tensor
+
+    def items(self):
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}.items()
+
+
+class HILP:
+    """The Hilbert representation (twin phi) and the skill policy (IQL) of HILP.
+
+    Args:
+        obs_dim, action_dim, max_action: the environment.
+        latent_dim: dimension of Z and of the skills (authors: 32).
+        hidden, layers: MLP size of every network (authors: 512 x 3).
+        learning_rate: Adam step size of every network (authors: 3e-4).
+        gamma: discount of the value and of the skill policy (0.99).
+        tau: target network update rate (0.005).
+        expectile: expectile of the Hilbert value (0.95; 0.5 in the zero-shot RL variant).
+        skill_expectile: expectile of the skill policy's value (0.9).
+        temperature: AWR inverse temperature (10); weights are capped at ``max_weight`` (100).
+        device: ``"auto"``: CUDA when present.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        max_action: float,
+        latent_dim: int = 32,
+        hidden: int = 512,
+        layers: int = 3,
+        learning_rate: float = 3e-4,
+        gamma: float = 0.99,
+        tau: float = 0.005,
+        expectile: float = 0.95,
+        skill_expectile: float = 0.9,
+        temperature: float = 10.0,
+        max_weight: float = 100.0,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+    ) -> None:
+        self.device = resolve_device(device)
+        torch.manual_seed(seed)
+        self.latent_dim, self.max_action = latent_dim, max_action
+        self.gamma, self.tau = gamma, tau
+        self.expectile, self.skill_expectile = expectile, skill_expectile
+        self.temperature, self.max_weight = temperature, max_weight
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        to = self.device
+
+        self.phi = EnsembleLayerNormMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
+        self.phi_target = EnsembleLayerNormMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
+        self.phi_target.load_state_dict(self.phi.state_dict())
+        self.phi_target.requires_grad_(False)
+
+        skill_input = obs_dim + latent_dim
+        self.q = EnsembleLayerNormMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
+        self.q_target = EnsembleLayerNormMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
+        self.q_target.load_state_dict(self.q.state_dict())
+        self.q_target.requires_grad_(False)
+        self.v = EnsembleLayerNormMLP(1, skill_input, hidden, layers, 1).to(to)
+        self.actor = GaussianSkillPolicy(skill_input, action_dim, hidden, layers, max_action).to(to)
+
+        adam = {"lr": learning_rate, "fused": True}
+        self.phi_optimizer = torch.optim.Adam(self.phi.parameters(), **adam)
+        self.q_optimizer = torch.optim.Adam(self.q.parameters(), **adam)
+        self.v_optimizer = torch.optim.Adam(self.v.parameters(), **adam)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), **adam)
+
+    # ---- the Hilbert representation ------------------------------------------------------
+
+    @torch.no_grad()
+    def embed(self, observations: np.ndarray | torch.Tensor) -> np.ndarray:
+        """phi(s) of the first phi network (the one the skill reward uses), as numpy."""
+        x = torch.as_tensor(np.asarray(observations), dtype=torch.float32, device=self.device)
+        return self.phi(x)[0].cpu().numpy()
+
+    def value_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """Expectile regression of both Hilbert values (the authors' ``value_loss``)."""
+        rewards = batch["success"] - 1.0
+        masks = 1.0 - batch["success"]
+        with torch.no_grad():
+            phi_next_t = self.phi_target(batch["next_observations"])
+            phi_goal_t = self.phi_target(batch["goals"])
+            phi_obs_t = self.phi_target(batch["observations"])
+            next_v = hilbert_value(phi_next_t, phi_goal_t)  # (2, batch)
+            v_t = hilbert_value(phi_obs_t, phi_goal_t).mean(0)
+            advantage = rewards + self.gamma * masks * next_v.min(0).values - v_t
+            targets = rewards + self.gamma * masks * next_v  # one target per network
+        phi_obs, phi_goal = self.phi(batch["observations"]), self.phi(batch["goals"])
+        v = hilbert_value(phi_obs, phi_goal)
+        weight = expectile_weight(advantage, self.expectile)
+        loss = (weight * (targets - v) ** 2).mean(-1).sum()
+        return loss, {"value_mean": v.mean().detach(), "advantage_mean": advantage.mean()}
+
+    # ---- the skill policy (IQL) ----------------------------------------------------------
+
+    def skill_rewards(
+        self, observations: torch.Tensor, next_observations: torch.Tensor, skills: torch.Tensor
+    ) -> torch.Tensor:
+        """``(phi(s') - phi(s)) . z`` with the first phi network."""
+        with torch.no_grad():
+            phi = self.phi(torch.cat([observations, next_observations]))[0]
+            phi_s, phi_next = phi.chunk(2)
+            return ((phi_next - phi_s) * skills).sum(-1)
+
+    def skill_losses(
+        self, batch: dict[str, torch.Tensor], skills: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """IQL: Q to ``r + gamma V(s', z)``, V to the ``skill_expectile`` of min target Q,
+        the actor by advantage-weighted regression. Returns (q, v, actor, reward) losses."""
+        rewards = self.skill_rewards(batch["observations"], batch["next_observations"], skills)
+        inputs = torch.cat([batch["observations"], skills], -1)
+        next_inputs = torch.cat([batch["next_observations"], skills], -1)
+        state_actions = torch.cat([inputs, batch["actions"]], -1)
+        with torch.no_grad():
+            next_v = self.v(next_inputs)[0, :, 0]
+            q_target = rewards + self.gamma * next_v  # offline skills never terminate
+            target_q = self.q_target(state_actions)[..., 0].min(0).values
+        q = self.q(state_actions)[..., 0]
+        q_loss = ((q - q_target) ** 2).mean(-1).sum()
+        v = self.v(inputs)[0, :, 0]
+        v_loss = (expectile_weight(target_q - v, self.skill_expectile) * (target_q - v) ** 2).mean()
+        advantage = (target_q - v.detach()).detach()
+        weight = torch.exp(advantage * self.temperature).clamp(max=self.max_weight)
+        log_prob = self.actor.distribution(inputs).log_prob(batch["actions"]).sum(-1)
+        actor_loss = -(weight * log_prob).mean()
+        return q_loss, v_loss, actor_loss, rewards.mean()
+
+    def update(self, batch: dict[str, torch.Tensor]) -> HILPLosses:
+        """One step of phi, then Q, V and the actor on skills drawn for this batch, then
+        the target networks."""
+        value_loss, stats = self.value_loss(batch)
+        self.phi_optimizer.zero_grad(set_to_none=True)
+        value_loss.backward()
+        self.phi_optimizer.step()
+
+        n = batch["observations"].shape[0]
+        skills = sample_unit_skills(n, self.latent_dim, self.generator, self.device)
+        q_loss, v_loss, actor_loss, reward = self.skill_losses(batch, skills)
+        for optimizer in (self.q_optimizer, self.v_optimizer, self.actor_optimizer):
+            optimizer.zero_grad(set_to_none=True)
+        # The three losses touch disjoint parameters: one backward pass serves all.
+        (q_loss + v_loss + actor_loss).backward()
+        for optimizer in (self.q_optimizer, self.v_optimizer, self.actor_optimizer):
+            optimizer.step()
+
+        with torch.no_grad():
+            for target, online in ((self.phi_target, self.phi), (self.q_target, self.q)):
+                torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), self.tau)
+        return HILPLosses(
+            value_loss.detach(), stats["value_mean"], stats["advantage_mean"], q_loss.detach(),
+            v_loss.detach(), actor_loss.detach(), reward,
+        )  # fmt: skip
+
+    # ---- zero-shot use -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def act(self, observations: np.ndarray, skills: np.ndarray) -> np.ndarray:
+        """Deterministic actions (the policy's mean) for skills z."""
+        inputs = torch.as_tensor(
+            np.concatenate([observations, skills], -1), dtype=torch.float32, device=self.device
+        )
+        return self.actor(inputs).cpu().numpy()
+
+    def goal_skill(self, observations: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """``(phi(g) - phi(s)) / ||phi(g) - phi(s)||``: the direction towards each goal."""
+        direction = self.embed(goals) - self.embed(observations)
+        return direction / np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-8)
+
+    def reward_skill(
+        self, observations: np.ndarray, next_observations: np.ndarray, rewards: np.ndarray
+    ) -> np.ndarray:
+        """The z whose skill reward ``(phi(s') - phi(s)) . z`` best fits ``rewards`` (least
+        squares), normalised: the zero-shot policy for that reward."""
+        features = self.embed(next_observations) - self.embed(observations)
+        z, *_ = np.linalg.lstsq(features, rewards, rcond=None)
+        return (z / max(np.linalg.norm(z), 1e-8)).astype(np.float32)
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        return {
+            "phi": self.phi, "phi_target": self.phi_target, "q": self.q, "q_target": self.q_target,
+            "v": self.v, "actor": self.actor, "phi_optimizer": self.phi_optimizer,
+            "q_optimizer": self.q_optimizer, "v_optimizer": self.v_optimizer,
+            "actor_optimizer": self.actor_optimizer,
+        }  # fmt: skip
+
+    def state_dict(self) -> dict[str, object]:
+        return {name: module.state_dict() for name, module in self.modules().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, module in self.modules().items():
+            module.load_state_dict(state[name])
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        for module in self.modules().values():
+            if isinstance(module, torch.optim.Optimizer):
+                for group in module.param_groups:
+                    group["lr"] = learning_rate
