@@ -177,3 +177,20 @@ def test_train_metra_with_env_and_objective_flags(tmp_path, capsys):
     assert RunStore(home).last_scalars(run_id)["eval/coverage"] >= 1
     assert main(["--home", home, "train", "metra", "--objective", "vic"]) == 2
     assert "objective='vic' refused: objective must be one of" in capsys.readouterr().err
+
+
+def test_dataset_build_list_and_a_headless_hilp_run_on_it(tmp_path, capsys):
+    home = ["--home", str(tmp_path)]
+    build = ["dataset", "build", "u", "--env", "workbench/PointMaze-UMaze-v0", "--episodes", "4"]
+    assert main([*home, *build, "--episode-steps", "50"]) == 0
+    assert "dataset workbench/u-v0: 200 transitions" in capsys.readouterr().out
+    assert main([*home, *build]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*home, "dataset", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["workbench/u-v0"]
+    knobs = ["dataset=u", "hidden=16", "layers=1", "total_steps=40", "eval_every=20", "device=cpu"]
+    train = ["train", "hilp", "--env", "workbench/PointMaze-UMaze-v0", "--progress-every", "1"]
+    assert main([*home, *train, *(f"--set={k}" for k in knobs)]) == 0
+    run = RunStore(tmp_path).list_runs()[-1]
+    assert run.trainer == "hilp" and run.state == "finished"
+    assert [row[1] for row in RunStore(tmp_path).scalars(run.id, "eval/spearman")] == [20, 40]

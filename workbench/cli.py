@@ -151,6 +151,28 @@ def _runs_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_build(args: argparse.Namespace) -> int:
+    from workbench.datasets import build_dataset, load_dataset
+
+    folder = build_dataset(
+        args.name, args.env, args.behaviour, episodes=args.episodes,
+        episode_steps=args.episode_steps, seed=args.seed, home=args.home, overwrite=args.overwrite,
+    )  # fmt: skip
+    data = load_dataset(args.name, home=args.home)
+    print(
+        f"dataset {data.name}: {len(data):,} transitions of {args.behaviour!r} on {args.env} in {folder}"
+    )
+    return 0
+
+
+def _dataset_list(args: argparse.Namespace) -> int:
+    from workbench.datasets import datasets_root, list_datasets
+
+    names = list_datasets(args.home)
+    print("\n".join(names) if names else f"no datasets under {datasets_root(args.home)}")
+    return 0
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -190,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "config",
         metavar="CONFIG",
-        help="a trainer name (sb3, regression) or a .toml/.json config file",
+        help="a trainer name (sb3, metra, hilp, regression) or a .toml/.json config file",
     )
     train.add_argument(
         "--set", action="append", metavar="KNOB=VALUE", help="set a knob (repeatable)"
@@ -202,6 +224,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
     )
     train.set_defaults(handler=_train)
+
+    dataset = commands.add_parser("dataset", help="build or list offline datasets (Minari)")
+    dataset_commands = dataset.add_subparsers(
+        dest="dataset_command", metavar="ACTION", required=True
+    )
+    build = dataset_commands.add_parser(
+        "build", help="collect a dataset with an exploratory behaviour on a point maze"
+    )
+    build.add_argument("name", help="dataset name, e.g. fourrooms-play (-> workbench/NAME-v0)")
+    build.add_argument("--env", default="workbench/PointMaze-FourRooms-v0", help="environment id")
+    build.add_argument(
+        "--behaviour", default="play", choices=["random", "momentum", "play"], help="behaviour"
+    )
+    build.add_argument("--episodes", type=int, default=200, help="episodes (default 200)")
+    build.add_argument(
+        "--episode-steps", type=int, default=1_000, help="steps per episode (default 1000)"
+    )
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    build.set_defaults(handler=_dataset_build)
+    dataset_commands.add_parser("list", help="datasets under the datasets root").set_defaults(
+        handler=_dataset_list
+    )
 
     runs = commands.add_parser("runs", help="list, show or export runs")
     runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -128,7 +128,9 @@ def build_dataset(
     full_id, root = dataset_id(name), datasets_root(home)
     folder = root / full_id
     if folder.exists() and not overwrite:
-        raise DatasetError(f"dataset {full_id!r} already exists at {folder}; pass overwrite")
+        raise DatasetError(
+            f"dataset {full_id!r} already exists at {folder}; pass overwrite=True (--overwrite)"
+        )
     observations, actions = collect(env_id, behaviour, episodes, episode_steps, seed)
     steps = actions.shape[1]
     truncations = np.zeros(steps, dtype=bool)
