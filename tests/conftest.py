@@ -30,7 +30,9 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            # A first page can take seconds on a busy machine: a short timeout would only
+            # pile up abandoned sessions that each render the page again.
+            with urllib.request.urlopen(url, timeout=20) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -8,6 +8,8 @@ import holoviews.plotting.bokeh  # registers the bokeh backend without notebook 
 hv.Store.set_current_backend("bokeh")
 
 from widgets.environment_gallery import EnvironmentCard, EnvironmentGallery  # noqa: E402
+from widgets.hilbert_view import HilbertView  # noqa: E402
+from widgets.hilbert_views import GoalDistance, HilbertMap, RewardPrompt  # noqa: E402
 from widgets.live import LiveSession  # noqa: E402
 from widgets.live_rollout import LiveRollout  # noqa: E402
 from widgets.objective_panel import ObjectivePanel  # noqa: E402
@@ -22,10 +24,14 @@ from widgets.skills_view import SkillsView  # noqa: E402
 __all__ = [
     "EnvironmentCard",
     "EnvironmentGallery",
+    "GoalDistance",
+    "HilbertMap",
+    "HilbertView",
     "LatentMap",
     "LiveRollout",
     "LiveSession",
     "ObjectivePanel",
+    "RewardPrompt",
     "RolloutView",
     "RunControls",
     "RunView",

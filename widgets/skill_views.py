@@ -246,11 +246,7 @@ class SkillPicker(pn.viewable.Viewer):
         try:
             run = Run(store, self.run_id)
             if run.state in ("running", "paused"):
-                before = len(store.checkpoints(self.run_id))
-                run.checkpoint()
-                deadline = time.monotonic() + 10
-                while len(store.checkpoints(self.run_id)) == before and time.monotonic() < deadline:
-                    time.sleep(0.1)
+                run.checkpoint(wait=10)
             agent, config, step = load_agent(store, self.run_id)
         except (KeyError, RuntimeError) as error:
             self.status.value = f"no policy to roll out: {error}"

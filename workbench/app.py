@@ -1,6 +1,7 @@
 """The served Panel dashboard (``workbench serve``, ``make serve``).
 
-Pages: Live (one run: controls, chart, objective, rollout), Runs (the table and an overlay
+Pages: Live (one run: controls, chart, objective, rollout), Skills (METRA and kin),
+Hilbert (HILP: distances, goals by click, reward prompts), Runs (the table and an overlay
 of the selected runs), Environments (the foundation's gallery). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
 same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
@@ -22,6 +23,7 @@ from tornado.web import RequestHandler
 from environments import ENVIRONMENTS
 from widgets import (
     EnvironmentGallery,
+    HilbertView,
     LiveRollout,
     LiveSession,
     RunsTable,
@@ -54,6 +56,17 @@ SKILLS_KNOBS = {
     "eval_every": 2,
     "checkpoint_every": 16_000,  # the skill picker rolls out the latest checkpoint
     "total_steps": 2_000_000,
+}
+
+
+HILBERT_NAME = "HILP in four rooms"
+HILBERT_KNOBS = {
+    "env_id": "workbench/PointMaze-FourRooms-v0",
+    "behaviour": "play",  # its dataset is built at start when missing (seconds)
+    "hidden": 256,  # the authors' 512 is slow on a CPU; fork to change it
+    "eval_every": 250,
+    "checkpoint_every": 5_000,
+    "total_steps": 500_000,
 }
 
 
@@ -116,6 +129,18 @@ class Dashboard:
         self.skills_select.param.watch(
             lambda e: setattr(self.skills_view, "run_id", e.new or ""), "value"
         )
+        hilbert = [r for r in runs if r.trainer == "hilp"]
+        self.hilbert_select = pn.widgets.Select(
+            name="HILP run", options=self._options("hilp"), css_classes=["hilbert-select"]
+        )
+        if hilbert:
+            self.hilbert_select.value = hilbert[-1].id
+        self.hilbert_view = HilbertView(
+            self.session, run_id=hilbert[-1].id if hilbert else "", executor="subprocess"
+        )
+        self.hilbert_select.param.watch(
+            lambda e: setattr(self.hilbert_view, "run_id", e.new or ""), "value"
+        )
         self.session.register(self)
 
     def _start_default_skills_run(self) -> None:
@@ -127,6 +152,16 @@ class Dashboard:
         )
         self.refresh()
         self.skills_select.value = run.id
+
+    def _start_default_hilbert_run(self) -> None:
+        """The Hilbert page's default run, started the first time anyone opens the page."""
+        if any(r.trainer == "hilp" for r in self.store.list_runs()):
+            return
+        run = Run.create("hilp", store=self.store, name=HILBERT_NAME, **HILBERT_KNOBS).start(
+            "subprocess"
+        )
+        self.refresh()
+        self.hilbert_select.value = run.id
 
     def _options(self, trainer: str | None = None) -> dict[str, str]:
         runs = [
@@ -146,7 +181,11 @@ class Dashboard:
         self.run_select.value = run.id
 
     def refresh(self) -> None:
-        for select, trainer in ((self.run_select, None), (self.skills_select, "metra")):
+        for select, trainer in (
+            (self.run_select, None),
+            (self.skills_select, "metra"),
+            (self.hilbert_select, "hilp"),
+        ):
             options = self._options(trainer)
             if options != select.options:
                 select.options = options
@@ -165,6 +204,10 @@ class Dashboard:
                 "Skills",
                 pn.Column(self.skills_select, self.skills_view, sizing_mode="stretch_width"),
             ),
+            (
+                "Hilbert",
+                pn.Column(self.hilbert_select, self.hilbert_view, sizing_mode="stretch_width"),
+            ),
             ("Runs", pn.Column(self.runs_table, self.compare_chart, sizing_mode="stretch_width")),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
@@ -174,9 +217,8 @@ class Dashboard:
             dynamic=True,
             sizing_mode="stretch_width",
         )
-        tabs.param.watch(
-            lambda e: self._start_default_skills_run() if e.new == 1 else None, "active"
-        )
+        starters = {1: self._start_default_skills_run, 2: self._start_default_hilbert_run}
+        tabs.param.watch(lambda e: starters[e.new]() if e.new in starters else None, "active")
         template.main.append(tabs)
         return template
 

@@ -199,3 +199,29 @@ def test_skills_page_starts_a_metra_run_whose_trajectories_change_as_it_trains(
     assert store.last_scalars(metra.id)["eval/coverage"] >= 1
     Run(store, metra.id).stop(wait=30)
     assert page_problems == []
+
+
+def test_hilbert_page_trains_hilp_and_a_click_on_the_maze_shows_distances_and_a_rollout(
+    page, page_problems, served_dashboard
+):
+    page.goto(served_dashboard.url + "/")
+    _tab(page, "Hilbert")
+    expect(page.locator(".hilbert-caption:visible")).to_contain_text("step", timeout=180_000)
+    heat_map = page.locator(".learned-distance .bk-Canvas:visible").first
+    expect(heat_map).to_be_visible(timeout=30_000)
+    before = heat_map.screenshot()
+    box = heat_map.bounding_box()
+    # Four rooms, 13 x 13 cells: a third of the way in from the top left is inside the
+    # top-left room (the title sits above the frame, the colour bar to its right).
+    page.mouse.click(box["x"] + 0.3 * (box["width"] - 80), box["y"] + 0.35 * box["height"])
+    expect(page.locator(".goal-status:visible")).to_contain_text("Spearman rho", timeout=90_000)
+    expect(page.locator(".goal-status:visible")).to_contain_text("zero-shot rollout")
+    deadline = time.monotonic() + 30  # the heat map and the path are drawn
+    while heat_map.screenshot() == before and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
+    assert heat_map.screenshot() != before
+    store = RunStore(served_dashboard.home)
+    hilp = next(r for r in store.list_runs() if r.trainer == "hilp")
+    assert "eval/spearman" in store.last_scalars(hilp.id)
+    Run(store, hilp.id).stop(wait=30)
+    assert page_problems == []

@@ -242,9 +242,14 @@ class Run:
             )
         self._command("update", changes)
 
-    def checkpoint(self) -> None:
-        """Ask for a checkpoint at the next boundary."""
+    def checkpoint(self, wait: float = 0.0) -> None:
+        """Ask for a checkpoint at the next boundary; with ``wait``, block up to that many
+        seconds until it is written."""
+        before = len(self.store.checkpoints(self.id))
         self._command("checkpoint")
+        deadline = time.monotonic() + wait
+        while len(self.store.checkpoints(self.id)) == before and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _command(self, kind: str, payload: dict[str, Any] | None = None) -> None:
         state = self.state

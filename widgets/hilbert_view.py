@@ -1,0 +1,64 @@
+"""A HILP run, whole: controls, the maze through phi, distance and goal reaching by click,
+reward prompting, the learning curves and the objective panel."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from widgets.hilbert_views import GoalDistance, HilbertMap, RewardPrompt
+from widgets.live import LiveSession
+from widgets.objective_panel import ObjectivePanel
+from widgets.run_controls import RunControls
+from widgets.scalar_chart import ScalarChart
+
+
+class HilbertView(pn.viewable.Viewer):
+    """Watch a HILP run learn, check its distances, and prompt it with goals and rewards."""
+
+    run_id = param.String(default="", doc="Run shown.")
+    executor = param.Selector(
+        default="thread", objects=["thread", "subprocess"], doc="Where starts and forks run."
+    )
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.controls = RunControls(session, run_id=self.run_id, executor=self.executor)
+        self.map = HilbertMap(session, run_id=self.run_id)
+        self.distance = GoalDistance(session, run_id=self.run_id)
+        self.prompt = RewardPrompt(session, run_id=self.run_id)
+        runs = [self.run_id] if self.run_id else []
+        self.curves = {
+            metric: ScalarChart(session, run_ids=runs, metric=metric, height=200, smoothing=0.0)
+            for metric in ("eval/spearman", "eval/goal_success", "hilp/value")
+        }
+        self.objective = ObjectivePanel(session, run_id=self.run_id, executor=self.executor)
+
+    @param.depends("run_id", watch=True)
+    def _show(self) -> None:
+        for view in (self.controls, self.map, self.distance, self.prompt, self.objective):
+            view.run_id = self.run_id
+        for chart in self.curves.values():
+            chart.run_ids = [self.run_id]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        intro = pn.pane.Markdown(
+            "**Click the maze** (either heat map): the learned distance from that point to "
+            "every state, the true geodesic distance, and the zero-shot rollout from the "
+            "start to it (white). **Prompt** a reward below: its least-squares skill is "
+            "rolled out from the start."
+        )
+        return pn.Row(
+            pn.Column(
+                self.controls,
+                pn.Row(self.map, pn.Column(*self.curves.values(), sizing_mode="stretch_width")),
+                intro,
+                self.distance,
+                pn.pane.Markdown("**Reward prompting**"),
+                self.prompt,
+                sizing_mode="stretch_width",
+            ),
+            self.objective,
+            sizing_mode="stretch_width",
+        )
