@@ -44,11 +44,14 @@ format: $(STAMP)
 test: $(STAMP) chromium lint
 	WORKBENCH_QUICK=1 $(PY) -m pytest
 
-# Each writes its section of benchmarks/RESULTS.md (the memory run takes 10 minutes).
+# Each writes its section of benchmarks/RESULTS.md (the memory run takes 10 minutes, the
+# coverage curves about half an hour on 2 cores).
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vector_env.py
 	$(PY) benchmarks/bench_sac.py
 	$(PY) benchmarks/bench_metra.py
+	$(PY) benchmarks/bench_coverage.py
+	$(PY) benchmarks/bench_hilp.py
 	$(PY) benchmarks/bench_live_overhead.py
 	$(PY) benchmarks/bench_live_overhead.py --memory-minutes 10
 
