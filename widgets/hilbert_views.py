@@ -72,9 +72,10 @@ class HilbertMap(_SnapshotView):
 
 def _field_image(maze, values: np.ndarray | None) -> np.ndarray:
     """Sub-cell values (W*k, H*k) indexed [x, y] as an image array (rows from the top)."""
-    shape = (maze.width * RESOLUTION, maze.height * RESOLUTION)
-    field = np.full(shape, np.nan) if values is None else values
-    return field.T[::-1]
+    if values is None:  # before the first click: the free cells at zero, walls blank
+        free = np.kron(maze.free, np.ones((RESOLUTION, RESOLUTION), dtype=bool))
+        values = np.where(free, 0.0, np.nan)
+    return values.T[::-1]
 
 
 class GoalDistance(pn.viewable.Viewer):
