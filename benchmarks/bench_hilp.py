@@ -135,7 +135,7 @@ latent 32, batch 256, the authors' losses and goal sampling; {args.steps:,} upda
 between ||phi(p) - phi(q)|| and geodesic distance over 1,000 held-out pairs; goals: share of
 16 free-cell goals reached (within 0.5) from the start in the maze's time limit.
 Device: {name}.
-Command: `.venv/bin/python benchmarks/bench_hilp.py --steps {args.steps} --episodes {args.episodes} --hidden {args.hidden} --device {args.device}`
+Command: `.venv/bin/python benchmarks/bench_hilp.py --steps {args.steps} --eval-every {args.eval_every} --seconds {args.seconds:g} --episodes {args.episodes} --hidden {args.hidden} --device {args.device}`
 Machine: {machine_line()}
 
 | maze | behaviour | {header} |
