@@ -8,9 +8,6 @@ pictures are DynamicMaps fed by Pipes, so a new answer is new data, not a new fi
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import holoviews as hv
 import numpy as np
 import panel as pn
@@ -19,7 +16,7 @@ from scipy.stats import spearmanr
 
 from widgets.live import LiveSession
 from widgets.maze_plot import maze_of_run
-from widgets.skill_views import _SnapshotView, position_colors, to_2d, to_hex
+from widgets.skill_views import _SnapshotView, position_colors, run_in_thread, to_2d, to_hex
 
 RESOLUTION = 4  # sub-cells per cell of the distance maps
 
@@ -31,20 +28,6 @@ def fresh_checkpoint(store, run_id: str, timeout: float = 10.0) -> None:
     run = Run(store, run_id)
     if run.state in ("running", "paused"):
         run.checkpoint(wait=timeout)
-
-
-def run_in_thread(status: pn.widgets.StaticText, work: Callable[[], None]) -> None:
-    """Run ``work`` off the server's event loop; its failure is shown in ``status``."""
-
-    def guarded() -> None:
-        try:
-            work()
-        except Exception as error:  # shown to the user in the page, not lost in a log
-            status.value = f"failed: {type(error).__name__}: {error}"
-            raise
-
-    status.value = "working..."
-    threading.Thread(target=guarded, daemon=True).start()
 
 
 class HilbertMap(_SnapshotView):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import colorsys
 import threading
 import time
+from collections.abc import Callable
 
 import holoviews as hv
 import numpy as np
@@ -58,6 +59,21 @@ def to_2d(points: np.ndarray) -> np.ndarray:
     centred = flat - flat.mean(0)
     _, _, basis = np.linalg.svd(centred, full_matrices=False)
     return (centred @ basis[:2].T).reshape(*points.shape[:-1], 2)
+
+
+def run_in_thread(status: pn.widgets.StaticText, work: Callable[[], object]) -> None:
+    """Run ``work`` off the server's event loop (Panel schedules the widget changes it
+    makes); its failure is shown in ``status``, not lost in a log."""
+
+    def guarded() -> None:
+        try:
+            work()
+        except Exception as error:
+            status.value = f"failed: {type(error).__name__}: {error}"
+            raise
+
+    status.value = "working..."
+    threading.Thread(target=guarded, daemon=True).start()
 
 
 class _SnapshotView(pn.viewable.Viewer):
@@ -206,24 +222,8 @@ class SkillPicker(pn.viewable.Viewer):
             hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None),
             css_classes=["picker-view"],
         )
-        self.button.on_click(lambda _: self._clicked())
-
-    def _clicked(self) -> None:
-        # Waiting for a fresh checkpoint and rolling out take seconds: a thread keeps the
-        # server answering every page meanwhile (Panel schedules the widget changes made
-        # there on the session's event loop).
-        self.button.disabled = True
-        self.status.value = "rolling out..."
-        threading.Thread(target=self._roll_out_and_report, daemon=True).start()
-
-    def _roll_out_and_report(self) -> None:
-        try:
-            self.roll_out()
-        except Exception as error:  # shown to the user in the page, not lost in a log
-            self.status.value = f"rollout failed: {type(error).__name__}: {error}"
-            raise
-        finally:
-            self.button.disabled = False
+        # Waiting for a fresh checkpoint and rolling out take seconds: off the event loop.
+        self.button.on_click(lambda _: run_in_thread(self.status, self.roll_out))
 
     def skill(self, config) -> np.ndarray:
         if config.skill_type == "discrete":

@@ -117,51 +117,31 @@ class Dashboard:
         self.runs_table.param.watch(
             lambda e: setattr(self.compare_chart, "run_ids", e.new), "selection"
         )
-        skills = [r for r in runs if r.trainer == "metra"]
-        self.skills_select = pn.widgets.Select(
-            name="skill run", options=self._options("metra"), css_classes=["skills-select"]
-        )
-        if skills:
-            self.skills_select.value = skills[-1].id
-        self.skills_view = SkillsView(
-            self.session, run_id=skills[-1].id if skills else "", executor="subprocess"
-        )
-        self.skills_select.param.watch(
-            lambda e: setattr(self.skills_view, "run_id", e.new or ""), "value"
-        )
-        hilbert = [r for r in runs if r.trainer == "hilp"]
-        self.hilbert_select = pn.widgets.Select(
-            name="HILP run", options=self._options("hilp"), css_classes=["hilbert-select"]
-        )
-        if hilbert:
-            self.hilbert_select.value = hilbert[-1].id
-        self.hilbert_view = HilbertView(
-            self.session, run_id=hilbert[-1].id if hilbert else "", executor="subprocess"
-        )
-        self.hilbert_select.param.watch(
-            lambda e: setattr(self.hilbert_view, "run_id", e.new or ""), "value"
-        )
+        self.skills_select, self.skills_view = self._page_of("metra", "skill run", SkillsView)
+        self.hilbert_select, self.hilbert_view = self._page_of("hilp", "HILP run", HilbertView)
         self.session.register(self)
 
-    def _start_default_skills_run(self) -> None:
-        """The Skills page's default run, started the first time anyone opens the page."""
-        if any(r.trainer == "metra" for r in self.store.list_runs()):
-            return
-        run = Run.create("metra", store=self.store, name=SKILLS_NAME, **SKILLS_KNOBS).start(
-            "subprocess"
+    def _page_of(self, trainer: str, label: str, view_class: type) -> tuple:
+        """A run selector and the view of ``trainer``'s runs (the newest shown first)."""
+        runs = [r for r in self.store.list_runs() if r.trainer == trainer]
+        select = pn.widgets.Select(
+            name=label, options=self._options(trainer), css_classes=[f"{trainer}-select"]
         )
-        self.refresh()
-        self.skills_select.value = run.id
+        if runs:
+            select.value = runs[-1].id
+        view = view_class(self.session, run_id=runs[-1].id if runs else "", executor="subprocess")
+        select.param.watch(lambda e: setattr(view, "run_id", e.new or ""), "value")
+        return select, view
 
-    def _start_default_hilbert_run(self) -> None:
-        """The Hilbert page's default run, started the first time anyone opens the page."""
-        if any(r.trainer == "hilp" for r in self.store.list_runs()):
+    def _start_default_run(
+        self, trainer: str, name: str, knobs: dict, select: pn.widgets.Select
+    ) -> None:
+        """A page's default run, started the first time anyone opens the page."""
+        if any(r.trainer == trainer for r in self.store.list_runs()):
             return
-        run = Run.create("hilp", store=self.store, name=HILBERT_NAME, **HILBERT_KNOBS).start(
-            "subprocess"
-        )
+        run = Run.create(trainer, store=self.store, name=name, **knobs).start("subprocess")
         self.refresh()
-        self.hilbert_select.value = run.id
+        select.value = run.id
 
     def _options(self, trainer: str | None = None) -> dict[str, str]:
         runs = [
@@ -217,8 +197,14 @@ class Dashboard:
             dynamic=True,
             sizing_mode="stretch_width",
         )
-        starters = {1: self._start_default_skills_run, 2: self._start_default_hilbert_run}
-        tabs.param.watch(lambda e: starters[e.new]() if e.new in starters else None, "active")
+        defaults = {
+            1: ("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select),
+            2: ("hilp", HILBERT_NAME, HILBERT_KNOBS, self.hilbert_select),
+        }
+        tabs.param.watch(
+            lambda e: self._start_default_run(*defaults[e.new]) if e.new in defaults else None,
+            "active",
+        )
         template.main.append(tabs)
         return template
 
