@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,14 +11,15 @@ import torch
 from torch.nn import functional as F
 
 import environments  # noqa: F401  (registers the workbench ids)
-from workbench.agents.sac import SAC, EnsembleLinear, QEnsemble, ReplayBuffer
+from workbench.agents.sac import SAC, EnsembleMLP, ReplayBuffer
 
 
-def _member_forward(q: QEnsemble, x: torch.Tensor, member: int) -> torch.Tensor:
+def _member_forward(q: EnsembleMLP, x: torch.Tensor, member: int) -> torch.Tensor:
     """One Q network evaluated alone, layer by layer: the reference for the ensemble."""
-    for i, layer in enumerate(q.layers):
-        x = x @ layer.weight[member] + layer.bias[member, 0]
-        if i < len(q.layers) - 1:
+    weights = q.layer_weights()
+    for i, (weight, bias) in enumerate(weights):
+        x = F.linear(x, weight[member], bias[member, 0])
+        if i < len(weights) - 1:
             x = F.relu(x)
     return x.squeeze(-1)
 
@@ -47,19 +50,34 @@ def batch():
     }
 
 
-def test_ensemble_layer_equals_separate_linear_layers():
-    layer = EnsembleLinear(2, 5, 4)
+def test_ensemble_equals_separate_networks_and_its_backward_equals_autograd():
+    torch.manual_seed(0)
+    net = EnsembleMLP(5, 8, 2, 3, members=2)
     x = torch.randn(7, 5)
-    out = layer(x.expand(2, -1, -1))
+    out = net(x)
     for m in range(2):
-        torch.testing.assert_close(out[m], x @ layer.weight[m] + layer.bias[m, 0])
+        h = x
+        for i, (weight, bias) in enumerate(net.layer_weights()):
+            h = F.linear(h, weight[m], bias[m, 0])
+            h = F.relu(h) if i < 2 else h
+        torch.testing.assert_close(out[m], h)
+    # By hand: weight gradients into flat.grad and the input gradient, as autograd has them.
+    grad_out = torch.randn(2, 7, 3)
+    leaf = x.clone().requires_grad_(True)
+    (net(leaf) * grad_out).sum().backward()
+    expected_weights, expected_input = net.flat.grad.clone(), leaf.grad
+    kept_out, kept = net.forward_keeping_inputs(x)
+    torch.testing.assert_close(kept_out, out.detach())
+    grad_input = net.backward(kept, grad_out, input_grad=True)
+    torch.testing.assert_close(net.flat.grad, expected_weights)
+    torch.testing.assert_close(grad_input.sum(0), expected_input)
 
 
 def test_log_probability_matches_torch_distributions_with_tanh_correction(sac):
     inputs = torch.randn(6, 3)
     torch.manual_seed(5)
     action, log_prob = sac.actor(inputs)
-    mean, log_std = sac.actor.net(inputs).chunk(2, -1)
+    mean, log_std = sac.actor.mean_and_log_std(inputs)
     std = log_std.clamp(-5, 2).exp()
     squashed = (action - sac.actor.center) / sac.actor.scale
     pre_tanh = torch.atanh(squashed.clamp(-1 + 1e-6, 1 - 1e-6))
@@ -104,6 +122,32 @@ def test_actor_and_temperature_losses_follow_the_formulas(sac, batch):
     # The actor's loss leaves no gradient on the critics.
     actor_loss.backward()
     assert all(p.grad is None for p in sac.critic.parameters())
+
+
+def test_update_gradients_equal_autograd_of_the_losses_in_order(sac, batch, monkeypatch):
+    """The hand-computed update is the critic, actor and temperature losses' own gradients:
+    critic step first, then actor and temperature against the stepped critic."""
+    reference = copy.deepcopy(sac)
+    torch.manual_seed(7)
+    noise = torch.randn(16, 2)  # the update draws [actions; next actions] in one call
+    torch.manual_seed(7)
+    sac.update(batch)
+
+    draws = iter([noise[8:], noise[:8]])  # the losses draw next actions, then actions
+    monkeypatch.setattr(torch, "randn_like", lambda _: next(draws))
+    critic_loss, _ = reference.critic_loss(batch, batch["rewards"].squeeze(-1))
+    critic_loss.backward()
+    torch.testing.assert_close(sac.critic.flat.grad, reference.critic.flat.grad)
+    reference.critic_optimizer.step()
+    torch.testing.assert_close(sac.critic.flat, reference.critic.flat)
+
+    actor_loss, log_prob = reference.actor_loss(batch["inputs"])
+    (actor_loss + reference.alpha_loss(log_prob)).backward()
+    torch.testing.assert_close(sac.actor.net.flat.grad, reference.actor.net.flat.grad)
+    torch.testing.assert_close(sac.log_alpha.grad, reference.log_alpha.grad)
+    torch.testing.assert_close(
+        reference.critic.flat.grad, sac.critic.flat.grad
+    )  # unchanged by the actor
 
 
 def test_update_moves_targets_by_tau_and_temperature_towards_target_entropy(sac, batch):
