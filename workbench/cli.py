@@ -40,6 +40,36 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _horizon(args: argparse.Namespace) -> int:
+    from workbench.horizon import analyze, load_mdp
+
+    if args.horizon is not None and args.horizon < 1:
+        raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
+    analysis = analyze(load_mdp(args.source, args.horizon))
+    summary = analysis.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    kind = "deterministic" if analysis.deterministic else "stochastic"
+    print(f"{analysis.name}: {analysis.states} states, {analysis.actions} actions, "
+          f"horizon {analysis.horizon}, {kind}")  # fmt: skip
+    returns = analysis.returns
+    print(f"returns       optimal {returns['optimal']:.4g}  random {returns['random']:.4g}  "
+          f"worst {returns['worst']:.4g}")  # fmt: skip
+    attained = summary["bound_attained_at"]
+    where = f" (k={attained['k']}, t={attained['t']}, s={attained['s']})" if attained else ""
+    print(f"min_k {analysis.min_k.k}   effective planning window {analysis.epw.k}   "
+          f"effective horizon bound {analysis.bound.effective_horizon:.3f}{where}")  # fmt: skip
+    print(f"{'k':>3} {'m':>12} {'gap':>10} {'var':>10} {'H_k':>8}   at (t, s)")
+    rows = {term.k: f"{term.k:>3} {term.m:>12.4g} {term.gap:>10.4g} {term.var:>10.4g} "
+                    f"{term.horizon_k:>8.3f}   ({term.t}, {term.s})"
+            for term in analysis.bound.terms}  # fmt: skip
+    for k, (t, s) in analysis.bound.failures.items():
+        rows[k] = f"{k:>3} fails: a suboptimal action's Q_k ties the best at (t={t}, s={s})"
+    print("\n".join(rows[k] for k in sorted(rows)))
+    return 0
+
+
 def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Trainer name and knobs from ``CONFIG`` (a trainer name or a TOML/JSON file) and ``--set``."""
     from workbench.runs.config import parse_knob
@@ -247,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_commands.add_parser("list", help="datasets under the datasets root").set_defaults(
         handler=_dataset_list
     )
+
+    horizon = commands.add_parser(
+        "horizon", help="effective-horizon analysis of a grid world, MiniGrid id or BRIDGE npz"
+    )
+    horizon.add_argument(
+        "source", metavar="ENV_OR_NPZ",
+        help="workbench/GridWorld-*-v0, MiniGrid-*-v0 or a BRIDGE .npz file",
+    )  # fmt: skip
+    horizon.add_argument("--horizon", type=int, help="episode length T (default: the env's, 100)")
+    horizon.add_argument("--json", action="store_true", help="print the figures as JSON")
+    horizon.set_defaults(handler=_horizon)
 
     runs = commands.add_parser("runs", help="list, show or export runs")
     runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

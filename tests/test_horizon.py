@@ -1,0 +1,238 @@
+"""Horizon analyses: hand-solved tiny MDPs, a brute-force check over action sequences on
+random MDPs, and the BRIDGE npz format."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from environments import gridworld
+from workbench.horizon import load_mdp
+from workbench.horizon.analysis import (
+    analyze,
+    bellman_backup,
+    effective_horizon_bound,
+    effective_planning_window,
+    lookahead_map,
+    min_k,
+    value_functions,
+)
+from workbench.horizon.mdp import HorizonMDP, MDPFormatError
+
+
+def chain(length: int = 4, horizon: int = 6) -> HorizonMDP:
+    """Left/right on a line; reaching the right end pays 1 and ends the episode."""
+    successors = np.zeros((length, 2), dtype=int)
+    rewards = np.zeros((length, 2))
+    for s in range(length):
+        successors[s, 0] = max(s - 1, 0)
+        successors[s, 1] = s + 1 if s + 1 < length else -1
+    rewards[length - 1, 1] = 1.0
+    return HorizonMDP(successors, np.ones((length, 2)), rewards, horizon, name="chain")
+
+
+def trap() -> HorizonMDP:
+    """State 0: action 0 leads to a gamble (state 1: +1 or -1), action 1 to a safe state
+    (state 2: +0.1 either way). The random policy values the gamble at 0 < 0.1, so greedy
+    one-step play takes the safe branch; looking two steps ahead finds the +1."""
+    successors = np.array([[1, 2], [-1, -1], [-1, -1]])
+    rewards = np.array([[0.0, 0.0], [1.0, -1.0], [0.1, 0.1]])
+    return HorizonMDP(successors, np.ones((3, 2)), rewards, 2, name="trap")
+
+
+def slip() -> HorizonMDP:
+    """Action 0 reaches the goal (+1) with probability 0.9 and slips into a dead end with
+    0.1; action 1 pays 0.8 for sure. Two steps."""
+    successors = np.array([[[1, 2], [3, -1]], [[-1, -1]] * 2, [[-1, -1]] * 2, [[-1, -1]] * 2])
+    probabilities = np.array([[[0.9, 0.1], [1.0, 0.0]], [[1.0, 0.0]] * 2, [[1.0, 0.0]] * 2,
+                              [[1.0, 0.0]] * 2])  # fmt: skip
+    rewards = np.array([[0.0, 0.8], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    return HorizonMDP(successors, probabilities, rewards, 2, name="slip")
+
+
+def test_chain_needs_no_lookahead():
+    mdp = chain()
+    values = value_functions(mdp)
+    assert values.start_values(mdp)["optimal"] == pytest.approx(1.0)
+    assert min_k(mdp, values).k == 1
+    bound = effective_horizon_bound(mdp, values)
+    assert 1 <= bound.effective_horizon <= mdp.horizon
+    assert bound.terms[0].k == 1
+
+
+def test_trap_needs_two_steps_and_reports_where_one_fails():
+    mdp = trap()
+    values = value_functions(mdp)
+    # By hand: Q_rand(0) = [0 + (1 - 1) / 2, 0 + 0.1] = [0, 0.1]; Q*(0) = [1, 0.1].
+    np.testing.assert_allclose(values.q_random[0, 0], [0.0, 0.1])
+    np.testing.assert_allclose(values.q_optimal[0, 0], [1.0, 0.1])
+    result = min_k(mdp, values)
+    assert result.k == 2 and result.failures == {1: (0, 0)}
+    # On rewards alone both first actions pay 0: the tie lets the safe action through.
+    assert effective_planning_window(mdp, values).k == 2
+    bound = effective_horizon_bound(mdp, values)
+    assert bound.failures[1] == (0, 0) and bound.effective_horizon >= 2
+
+
+def test_stochastic_slip_values_by_hand():
+    mdp = slip()
+    values = value_functions(mdp)
+    np.testing.assert_allclose(values.q_optimal[0, 0], [0.9, 0.8])
+    np.testing.assert_allclose(values.q_worst[0, 0], [0.9, 0.8])
+    np.testing.assert_allclose(values.v_random[0, 0], 0.85)
+    assert min_k(mdp, values).k == 1
+    # With a 0.5 slip the safe 0.8 becomes optimal, and still one step suffices.
+    slippery = slip()
+    slippery.probabilities[0, 0] = [0.5, 0.5]
+    assert value_functions(slippery).start_values(slippery)["optimal"] == pytest.approx(0.8)
+
+
+def test_backup_of_q_random_reaches_q_optimal_after_horizon_minus_one_steps():
+    mdp = random_mdp(np.random.default_rng(3), states=6, actions=3, horizon=5)
+    values = value_functions(mdp)
+    q = values.q_random
+    for _ in range(mdp.horizon - 1):
+        q = bellman_backup(mdp, q)
+    np.testing.assert_allclose(q, values.q_optimal)
+
+
+def random_mdp(rng: np.random.Generator, states: int, actions: int, horizon: int) -> HorizonMDP:
+    successors = rng.integers(-1, states, size=(states, actions))
+    successors[rng.random((states, actions)) < 0.7] = rng.integers(0, states)
+    rewards = rng.choice([0.0, 0.0, 0.5, 1.0], size=(states, actions))
+    return HorizonMDP(successors, np.ones((states, actions)), rewards, horizon)
+
+
+def brute_force(mdp: HorizonMDP) -> tuple[int, int]:
+    """min_k and the planning window straight from the definitions: values by enumerating
+    every action sequence, Q_k as the best k-step sequence plus the random tail."""
+    horizon, actions = mdp.horizon, mdp.num_actions
+    nxt, reward = mdp.successors[..., 0], mdp.rewards
+
+    def rollout(s: int, sequence: tuple[int, ...]) -> tuple[float, int]:
+        total = 0.0
+        for a in sequence:
+            if s < 0:
+                break
+            total, s = total + reward[s, a], nxt[s, a]
+        return total, s
+
+    def random_value(s: int, steps: int) -> float:
+        if s < 0 or steps == 0:
+            return 0.0
+        sequences = list(itertools.product(range(actions), repeat=steps))
+        return float(np.mean([rollout(s, seq)[0] for seq in sequences]))
+
+    def best_value(s: int, steps: int) -> float:
+        if s < 0 or steps == 0:
+            return 0.0
+        return max(rollout(s, seq)[0] for seq in itertools.product(range(actions), repeat=steps))
+
+    def q_k(t: int, s: int, a: int, k: int, start_with_rewards: bool) -> float:
+        left = horizon - t
+        depth = min(k, left)
+        best = -np.inf
+        for tail in itertools.product(range(actions), repeat=depth - 1):
+            total, end = rollout(s, (a, *tail))
+            # B^(k-1) R sums k rewards and stops; B^(k-1) Q random adds the random tail.
+            tail_value = 0.0 if start_with_rewards else random_value(end, left - depth)
+            best = max(best, total + tail_value)
+        return best
+
+    def solvable(k: int, start_with_rewards: bool) -> bool:
+        frontier = {0}
+        for t in range(horizon):
+            following = set()
+            for s in frontier:
+                qs = [q_k(t, s, a, k, start_with_rewards) for a in range(actions)]
+                optimal = [
+                    reward[s, a] + best_value(nxt[s, a], horizon - t - 1) for a in range(actions)
+                ]
+                for a in range(actions):
+                    if qs[a] >= max(qs):
+                        if optimal[a] < max(optimal) - 1e-4:
+                            return False
+                        if nxt[s, a] >= 0:
+                            following.add(int(nxt[s, a]))
+            frontier = following
+        return True
+
+    least = [next(k for k in range(1, horizon + 1) if solvable(k, flag)) for flag in (False, True)]
+    return least[0], least[1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_min_k_and_window_agree_with_brute_force_and_the_bound_is_never_below_min_k(seed):
+    rng = np.random.default_rng(seed)
+    # Two actions and rewards in halves keep every value a dyadic fraction: exact in
+    # floating point, so greedy ties are the same ties in both computations.
+    mdp = random_mdp(
+        rng, states=int(rng.integers(2, 6)), actions=2, horizon=int(rng.integers(2, 6))
+    )
+    values = value_functions(mdp)
+    expected_min_k, expected_window = brute_force(mdp)
+    assert min_k(mdp, values).k == expected_min_k
+    assert effective_planning_window(mdp, values).k == expected_window
+    assert effective_horizon_bound(mdp, values).effective_horizon >= expected_min_k
+
+
+def test_lookahead_map_agrees_with_min_k_at_the_start():
+    mdp = trap()
+    least = lookahead_map(mdp)
+    assert least[0] == 2 and least[1] == 1 and least[2] == 1
+
+
+def test_gridworld_tabular_mdp_converts_with_terminal_goal():
+    grid = gridworld("empty", slip=0.1, horizon=20)
+    mdp = HorizonMDP.from_tabular(grid)
+    values = value_functions(mdp)
+    # Reaching the goal ends the episode, so no return exceeds the goal's reward scale.
+    summary = analyze(mdp).summary()
+    assert summary["optimal_return"] >= summary["random_return"] >= summary["worst_return"]
+    assert summary["min_k"] <= summary["effective_horizon"] <= mdp.horizon
+    assert values.q_optimal.shape == (20, grid.num_states, grid.num_actions)
+
+
+def test_bridge_npz_round_trip(tmp_path):
+    mdp = random_mdp(np.random.default_rng(0), states=7, actions=3, horizon=10)
+    path = tmp_path / "mdp.npz"
+    mdp.save_bridge(path)
+    loaded = HorizonMDP.load_bridge(path, horizon=10)
+    np.testing.assert_array_equal(loaded.successors, mdp.successors)
+    np.testing.assert_array_equal(loaded.rewards, mdp.rewards)
+    assert analyze(loaded).summary()["min_k"] == analyze(mdp).summary()["min_k"]
+
+
+def test_bad_bridge_files_say_what_is_wrong(tmp_path):
+    np.savez(tmp_path / "no_rewards.npz", transitions=np.zeros((2, 2), dtype=int))
+    with pytest.raises(MDPFormatError, match="missing array"):
+        HorizonMDP.load_bridge(tmp_path / "no_rewards.npz")
+    np.savez(tmp_path / "bad.npz", transitions=np.full((2, 2), 5), rewards=np.zeros((2, 2)))
+    with pytest.raises(MDPFormatError, match="successors must be state indices"):
+        HorizonMDP.load_bridge(tmp_path / "bad.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(MDPFormatError, match="not a readable npz"):
+        HorizonMDP.load_bridge(tmp_path / "junk.npz")
+
+
+def test_cli_prints_the_figures_as_a_table_and_as_json(capsys, tmp_path):
+    from workbench.cli import main
+
+    assert main(["horizon", "workbench/GridWorld-Cliff-v0", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    expected = analyze(load_mdp("workbench/GridWorld-Cliff-v0")).summary()
+    assert figures["min_k"] == expected["min_k"] and figures["epw"] == expected["epw"]
+    assert figures["effective_horizon"] == pytest.approx(expected["effective_horizon"])
+
+    path = tmp_path / "chain.npz"
+    chain().save_bridge(path)
+    assert main(["horizon", str(path), "--horizon", "6"]) == 0
+    table = capsys.readouterr().out
+    assert "4 states, 2 actions, horizon 6, deterministic" in table and "min_k 1" in table
+
+    assert main(["horizon", "CartPole-v1"]) == 2
+    assert "not a BRIDGE .npz file" in capsys.readouterr().err
+    assert main(["horizon", "workbench/GridWorld-Cliff-v0", "--horizon", "0"]) == 2

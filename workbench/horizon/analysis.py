@@ -1,0 +1,321 @@
+"""Exact effective-horizon analyses of a finite-horizon MDP, vectorized over states.
+
+Definitions follow Laidlaw, Russell and Dragan's analysis code (EffectiveHorizon.jl), as
+summarised in ``../shared/HORIZON.md``. Time-indexed Q functions are arrays (T, S, A):
+``q[t, s, a]`` is the value of taking a in s with T - t actions left. Every function here
+loops over time steps (or over k) only; each step is a few array operations over all
+states at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workbench.horizon.mdp import HorizonMDP
+
+# An action is optimal at (t, s) when Q*(t, s, a) >= V*(t, s) - REWARD_PRECISION: the
+# authors' constant, for floating error (no BRIDGE MDP has reward steps below 1e-3).
+REWARD_PRECISION = 1e-4
+
+
+@dataclass
+class ValueFunctions:
+    """Finite-horizon Q and V of the uniformly random, optimal and worst policies.
+
+    ``q_*`` have shape (T, S, A), ``v_*`` (T, S). V of the random policy is clipped into
+    [V worst, V optimal] against floating error, as the authors' code does.
+    """
+
+    q_random: np.ndarray
+    q_optimal: np.ndarray
+    q_worst: np.ndarray
+    v_random: np.ndarray
+    v_optimal: np.ndarray
+    v_worst: np.ndarray
+
+    @property
+    def optimal_actions(self) -> np.ndarray:
+        """(T, S, A) bool: the actions that are optimal at (t, s)."""
+        return self.q_optimal >= self.v_optimal[..., None] - REWARD_PRECISION
+
+    def start_values(self, mdp: HorizonMDP) -> dict[str, float]:
+        """Expected returns from the start distribution of the three policies."""
+        return {
+            name: float(mdp.start @ values[0])
+            for name, values in (
+                ("random", self.v_random),
+                ("optimal", self.v_optimal),
+                ("worst", self.v_worst),
+            )
+        }
+
+
+def value_functions(mdp: HorizonMDP) -> ValueFunctions:
+    """Backward induction of the random, optimal and worst policies' Q functions."""
+    shape = (mdp.horizon, mdp.num_states, mdp.num_actions)
+    q = {name: np.empty(shape) for name in ("random", "optimal", "worst")}
+    v = {name: np.empty(shape[:2]) for name in q}
+    next_values = {name: np.zeros(mdp.num_states) for name in q}
+    for t in reversed(range(mdp.horizon)):
+        for name in q:
+            q[name][t] = mdp.rewards + mdp.expected_next(next_values[name])
+        v["optimal"][t] = q["optimal"][t].max(-1)
+        v["worst"][t] = q["worst"][t].min(-1)
+        v["random"][t] = np.clip(q["random"][t].mean(-1), v["worst"][t], v["optimal"][t])
+        next_values = {name: v[name][t] for name in q}
+    return ValueFunctions(
+        q["random"], q["optimal"], q["worst"], v["random"], v["optimal"], v["worst"]
+    )
+
+
+def bellman_backup(mdp: HorizonMDP, q: np.ndarray) -> np.ndarray:
+    """One optimality backup: (B Q)_t(s, a) = R(s, a) + E[max_a' Q_{t+1}(s', a')]; the
+    last time step is left unchanged."""
+    backed_up = q.copy()
+    backed_up[:-1] = mdp.rewards + mdp.expected_next(q[1:].max(-1))
+    return backed_up
+
+
+def rewards_as_q(mdp: HorizonMDP) -> np.ndarray:
+    """The immediate reward as a time-indexed Q function (the start of the planning
+    window)."""
+    return np.broadcast_to(mdp.rewards, (mdp.horizon, *mdp.rewards.shape)).copy()
+
+
+@dataclass
+class GreedyCheck:
+    """Whether acting greedily on a Q function is optimal from the start.
+
+    Attributes:
+        solvable: every greedy action at every state the greedy walk reaches is optimal.
+        failure: the first (t, s) where a greedy action is not optimal, else None.
+        visited: (T, S) bool, the states the greedy walk reached (up to the failure).
+    """
+
+    solvable: bool
+    failure: tuple[int, int] | None
+    visited: np.ndarray
+
+
+def check_greedy(mdp: HorizonMDP, q: np.ndarray, optimal_actions: np.ndarray) -> GreedyCheck:
+    """Follow every greedy action of ``q`` (ties: all tied actions) from the start and
+    check that each is optimal (the test of k-QVI-solvability)."""
+    reached = mdp.start > 0
+    visited = np.zeros((mdp.horizon, mdp.num_states), dtype=bool)
+    for t in range(mdp.horizon):
+        visited[t] = reached
+        greedy = q[t] >= q[t].max(-1, keepdims=True)  # exact ties, as the authors' code
+        wrong = reached[:, None] & greedy & ~optimal_actions[t]
+        if wrong.any():
+            return GreedyCheck(False, (t, int(np.argwhere(wrong)[0, 0])), visited)
+        reached = mdp.successor_mask(reached, greedy)
+    return GreedyCheck(True, None, visited)
+
+
+@dataclass
+class LookaheadResult:
+    """The least k for which acting greedily on Q_k = B^(k-1) Q_1 is optimal.
+
+    Attributes:
+        k: that least k (min_k from Q_1 = Q random; the effective planning window from
+            Q_1 = R).
+        failures: for each k below it, the first (t, s) where its greedy action was wrong.
+    """
+
+    k: int
+    failures: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def _least_k(mdp: HorizonMDP, q: np.ndarray, values: ValueFunctions) -> LookaheadResult:
+    optimal = values.optimal_actions
+    failures = {}
+    for k in range(1, mdp.horizon + 1):
+        check = check_greedy(mdp, q, optimal)
+        if check.solvable:
+            return LookaheadResult(k, failures)
+        failures[k] = check.failure
+        q = bellman_backup(mdp, q)
+    # B^(T-1) Q is Q* at every time step, whose greedy actions are optimal.
+    raise AssertionError("unreachable: k = T is always solvable")
+
+
+def min_k(mdp: HorizonMDP, values: ValueFunctions | None = None) -> LookaheadResult:
+    """The least k such that the MDP is k-QVI-solvable: acting greedily on
+    B^(k-1) Q random is optimal."""
+    values = value_functions(mdp) if values is None else values
+    return _least_k(mdp, values.q_random.copy(), values)
+
+
+def effective_planning_window(
+    mdp: HorizonMDP, values: ValueFunctions | None = None
+) -> LookaheadResult:
+    """The least k such that acting greedily on B^(k-1) R is optimal (no random-policy
+    values: planning k steps on rewards alone)."""
+    values = value_functions(mdp) if values is None else values
+    return _least_k(mdp, rewards_as_q(mdp), values)
+
+
+@dataclass
+class BoundTerm:
+    """One k of the effective-horizon bound.
+
+    Attributes:
+        k: lookahead depth; m: Monte Carlo samples per action sequence that suffice;
+        gap: the value gap and var the variance bound at (t, s), where m is largest;
+        horizon_k: H_k = k + log_A(m).
+    """
+
+    k: int
+    m: float
+    gap: float
+    var: float
+    horizon_k: float
+    t: int
+    s: int
+
+
+@dataclass
+class EffectiveHorizonBound:
+    """The simple bound on the effective horizon, H = min(T, min_k H_k).
+
+    Attributes:
+        effective_horizon: H.
+        terms: the k that worked, each with its H_k and the (t, s) attaining its m.
+        failures: the k that failed, each with the first (t, s) where a suboptimal
+            action's Q_k ties the best.
+    """
+
+    effective_horizon: float
+    terms: list[BoundTerm]
+    failures: dict[int, tuple[int, int]]
+
+    @property
+    def best(self) -> BoundTerm | None:
+        """The term that attains H (None when the bound is T itself)."""
+        attaining = [term for term in self.terms if term.horizon_k == self.effective_horizon]
+        return attaining[0] if attaining else None
+
+
+def effective_horizon_bound(
+    mdp: HorizonMDP, values: ValueFunctions | None = None
+) -> EffectiveHorizonBound:
+    """The paper's simple bound (Theorem 5.4 as the authors implement it).
+
+    For k = 1, 2, ... while k < H: walk from the start along every action whose Q_k
+    exceeds the best suboptimal action's; at each (t, s) reached, gap = max Q_k - max
+    over suboptimal actions of Q_k (k fails if 0) and var = max_a of the variance bound
+    (Q random - Q worst)(Q* - Q worst), backed up alongside Q with a max over next states
+    and actions; m = max(1, ceil(16 var / gap^2 ln(2 T A^k))) and H_k = k + log_A(m) with
+    the largest m of the walk.
+    """
+    values = value_functions(mdp) if values is None else values
+    horizon, actions = mdp.horizon, mdp.num_actions
+    optimal = values.optimal_actions
+    q = values.q_random.copy()
+    var_bound = (values.q_random - values.q_worst) * (values.q_optimal - values.q_worst)
+    result = EffectiveHorizonBound(float(horizon), [], {})
+    k = 1
+    while k < result.effective_horizon:
+        log_term = math.log(2 * horizon) + k * math.log(actions)
+        reached = mdp.start > 0
+        largest = (0.0, 0.0, 0.0, 0, 0)  # m, gap, var, t, s
+        works = True
+        for t in range(horizon):
+            max_q = q[t].max(-1)
+            max_suboptimal = np.where(optimal[t], -np.inf, q[t]).max(-1)
+            tied = reached & (max_q == max_suboptimal)
+            if tied.any():
+                result.failures[k] = (t, int(np.flatnonzero(tied)[0]))
+                works = False
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = max_q - max_suboptimal  # inf where no action is suboptimal
+                var = var_bound[t].max(-1)
+                m = np.maximum(1.0, np.ceil(16 * var / gap**2 * log_term))
+            m = np.where(reached, np.nan_to_num(m, nan=1.0), 0.0)
+            s = int(m.argmax())
+            if m[s] > largest[0]:
+                largest = (float(m[s]), float(gap[s]), float(var[s]), t, s)
+            reached = mdp.successor_mask(reached, q[t] > max_suboptimal[:, None])
+        if works:
+            m, gap, var, t, s = largest
+            horizon_k = k + (math.log(m) / math.log(actions) if actions > 1 else 0.0)
+            result.terms.append(BoundTerm(k, m, gap, var, horizon_k, t, s))
+            result.effective_horizon = min(result.effective_horizon, horizon_k)
+        q = bellman_backup(mdp, q)
+        var_bound = var_bound.copy()
+        var_bound[:-1] = mdp.max_next(var_bound[1:].max(-1))
+        k += 1
+    return result
+
+
+def lookahead_map(
+    mdp: HorizonMDP,
+    t: int = 0,
+    values: ValueFunctions | None = None,
+    max_k: int | None = None,
+) -> np.ndarray:
+    """(S,) the least k whose greedy actions at (t, s) are all optimal, for every state
+    s (``inf`` when no k up to ``max_k``, default T - t, is). Where in the state space
+    acting greedily on the random policy's values needs lookahead, and how much."""
+    values = value_functions(mdp) if values is None else values
+    max_k = mdp.horizon - t if max_k is None else max_k
+    optimal = values.optimal_actions[t]
+    least = np.full(mdp.num_states, np.inf)
+    q = values.q_random.copy()
+    for k in range(1, max_k + 1):
+        greedy = q[t] >= q[t].max(-1, keepdims=True)
+        correct = ~(greedy & ~optimal).any(-1)
+        least[np.isinf(least) & correct] = k
+        if not np.isinf(least).any():
+            break
+        q = bellman_backup(mdp, q)
+    return least
+
+
+@dataclass
+class HorizonAnalysis:
+    """Every exact figure of one MDP, as the CLI table and the Horizon page show them."""
+
+    name: str
+    states: int
+    actions: int
+    horizon: int
+    deterministic: bool
+    returns: dict[str, float]
+    min_k: LookaheadResult
+    epw: LookaheadResult
+    bound: EffectiveHorizonBound
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready dictionary of the figures."""
+        best = self.bound.best
+        return {
+            "name": self.name,
+            "states": self.states,
+            "actions": self.actions,
+            "horizon": self.horizon,
+            "deterministic": self.deterministic,
+            "optimal_return": self.returns["optimal"],
+            "random_return": self.returns["random"],
+            "worst_return": self.returns["worst"],
+            "min_k": self.min_k.k,
+            "epw": self.epw.k,
+            "effective_horizon": self.bound.effective_horizon,
+            "bound_attained_at": None if best is None else {"k": best.k, "t": best.t, "s": best.s},
+            "bound_terms": [term.__dict__ for term in self.bound.terms],
+            "min_k_failures": {k: list(ts) for k, ts in self.min_k.failures.items()},
+        }
+
+
+def analyze(mdp: HorizonMDP) -> HorizonAnalysis:
+    """Value functions once, then min_k, the planning window and the bound."""
+    values = value_functions(mdp)
+    return HorizonAnalysis(
+        mdp.name, mdp.num_states, mdp.num_actions, mdp.horizon, mdp.deterministic,
+        values.start_values(mdp), min_k(mdp, values), effective_planning_window(mdp, values),
+        effective_horizon_bound(mdp, values),
+    )  # fmt: skip
