@@ -20,6 +20,7 @@ from workbench.horizon.analysis import (
     min_k,
     value_functions,
 )
+from workbench.horizon.learners import gorp, sample_complexity, sqirl
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
 
 
@@ -236,3 +237,59 @@ def test_cli_prints_the_figures_as_a_table_and_as_json(capsys, tmp_path):
     assert main(["horizon", "CartPole-v1"]) == 2
     assert "not a BRIDGE .npz file" in capsys.readouterr().err
     assert main(["horizon", "workbench/GridWorld-Cliff-v0", "--horizon", "0"]) == 2
+
+
+def test_sticky_actions_keep_values_at_zero_and_match_a_simulation():
+    mdp = random_mdp(np.random.default_rng(5), states=5, actions=2, horizon=4)
+    plain = value_functions(mdp).start_values(mdp)
+    unsticky = mdp.with_sticky_actions(0.0)
+    for name, value in value_functions(unsticky).start_values(unsticky).items():
+        assert value == pytest.approx(plain[name])
+    # The random policy under sticky actions, simulated on the original MDP.
+    sticky = mdp.with_sticky_actions(0.25)
+    exact = value_functions(sticky).start_values(sticky)["random"]
+    rng = np.random.default_rng(0)
+    returns = []
+    for _ in range(20_000):
+        s, previous, total = 0, None, 0.0
+        for _ in range(mdp.horizon):
+            a = int(rng.integers(2))
+            if previous is not None and rng.random() < 0.25:
+                a = previous
+            total += mdp.rewards[s, a]
+            s, previous = int(mdp.successors[s, a, 0]), a
+            if s < 0:
+                break
+        returns.append(total)
+    error = np.std(returns) / np.sqrt(len(returns))
+    assert abs(np.mean(returns) - exact) < 4 * error + 1e-9
+
+
+def test_gorp_needs_the_lookahead_min_k_says():
+    assert gorp(chain(), k=1, episodes=8, seed=0).optimal
+    # In the trap the random policy values the gamble at 0 < 0.1: one step of lookahead
+    # over Monte Carlo estimates takes the safe branch however many samples it gets.
+    assert not gorp(trap(), k=1, episodes=200, seed=0).optimal
+    assert gorp(trap(), k=2, episodes=4, seed=0).optimal
+
+
+@pytest.mark.parametrize("regressor", ["table", "torch"])
+def test_sqirl_with_either_regressor_solves_the_trap_with_two_steps_not_one(regressor):
+    assert not sqirl(trap(), k=1, episodes=200, regressor=regressor, seed=0).optimal
+    assert sqirl(trap(), k=2, episodes=200, regressor=regressor, seed=0).optimal
+
+
+def test_gorp_with_k_below_min_k_fails_and_sample_complexity_is_finite_when_k_suffices():
+    samples = sample_complexity(gorp, chain(), runs=3, k=1)
+    assert 0 < samples < 10_000
+    # A gamble where one action in four pays +1 and three pay -1: its random value -0.5
+    # loses to a safe 0.1, and ever more samples only make that clearer to k = 1.
+    successors = np.array([[1, 2, 2, 2], [-1] * 4, [-1] * 4])
+    rewards = np.array([[0.0] * 4, [1.0, -1.0, -1.0, -1.0], [0.1] * 4])
+    gamble = HorizonMDP(successors, np.ones((3, 4)), rewards, 2)
+    assert min_k(gamble).k == 2
+    one_step = [gorp(gamble, k=1, episodes=64, seed=seed).optimal for seed in range(20)]
+    assert sum(one_step) <= 2  # only luck picks the gamble
+    assert all(gorp(gamble, k=2, episodes=1, seed=seed).optimal for seed in range(20))
+    assert sample_complexity(gorp, gamble, runs=5, k=2) < 1_000
+    assert sample_complexity(sqirl, chain(), runs=3, k=1) < 10_000

@@ -130,6 +130,51 @@ class HorizonMDP:
         reached[self.successors[chosen]] = True
         return reached[:-1]
 
+    def with_sticky_actions(self, repeat_probability: float = 0.25) -> HorizonMDP:
+        """The MDP under sticky actions: after the first step, the previously executed
+        action is repeated instead of the chosen one with ``repeat_probability`` (0.25 in
+        the authors' stochastic-environment paper). A state becomes (s, previous action),
+        index ``s * A + previous``; each state gets a fresh copy, index ``S * A + s``, for
+        the first step, where nothing repeats."""
+        if not 0.0 <= repeat_probability < 1.0:
+            raise MDPFormatError(f"repeat_probability must be in [0, 1), got {repeat_probability}")
+        states, actions = self.num_states, self.num_actions
+        chosen = np.arange(actions)
+
+        def encode(successors: np.ndarray, action: np.ndarray) -> np.ndarray:
+            return np.where(successors >= 0, successors * actions + action[..., None], TERMINAL)
+
+        # (s, previous) choosing a: executes a with 1 - p, previous with p.
+        executed = encode(self.successors, chosen[None, :])  # (S, A, K) after executing a
+        own = np.broadcast_to(executed[:, None], (states, actions, actions, executed.shape[-1]))
+        repeated = np.broadcast_to(executed[:, :, None], own.shape)  # indexed [s, prev, a]
+        p_own = np.broadcast_to(self.probabilities[:, None], own.shape) * (1 - repeat_probability)
+        p_repeat = np.broadcast_to(self.probabilities[:, :, None], own.shape) * repeat_probability
+        sticky_successors = np.concatenate([own, repeated], -1).reshape(
+            states * actions, actions, -1
+        )
+        sticky_probabilities = np.concatenate([p_own, p_repeat], -1).reshape(
+            sticky_successors.shape
+        )
+        sticky_rewards = (
+            (1 - repeat_probability) * self.rewards[:, None, :]
+            + repeat_probability * self.rewards[:, :, None]
+        ).reshape(states * actions, actions)
+        padding = np.zeros((*executed.shape[:2], executed.shape[-1]))
+        fresh_successors = np.concatenate([executed, np.full(padding.shape, TERMINAL)], -1)
+        fresh_probabilities = np.concatenate([self.probabilities, padding], -1)
+        start = np.concatenate([np.zeros(states * actions), self.start])
+        positions = None
+        if self.positions is not None:
+            positions = np.concatenate([np.repeat(self.positions, actions, 0), self.positions])
+        return HorizonMDP(
+            np.concatenate([sticky_successors, fresh_successors]),
+            np.concatenate([sticky_probabilities, fresh_probabilities]),
+            np.concatenate([sticky_rewards, self.rewards]),
+            self.horizon, start, f"{self.name} (sticky {repeat_probability:g})",
+            positions=positions,
+        )  # fmt: skip
+
     @classmethod
     def from_tabular(cls, mdp: TabularMDP, horizon: int | None = None) -> HorizonMDP:
         """From a dense :class:`TabularMDP`: entering a terminal state ends the episode."""
