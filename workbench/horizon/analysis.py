@@ -106,6 +106,8 @@ def check_greedy(mdp: HorizonMDP, q: np.ndarray, optimal_actions: np.ndarray) ->
     reached = mdp.start > 0
     visited = np.zeros((mdp.horizon, mdp.num_states), dtype=bool)
     for t in range(mdp.horizon):
+        if not reached.any():  # every episode has ended
+            break
         visited[t] = reached
         greedy = q[t] >= q[t].max(-1, keepdims=True)  # exact ties, as the authors' code
         wrong = reached[:, None] & greedy & ~optimal_actions[t]
@@ -224,6 +226,8 @@ def effective_horizon_bound(
         largest = (0.0, 0.0, 0.0, 0, 0)  # m, gap, var, t, s
         works = True
         for t in range(horizon):
+            if not reached.any():
+                break
             max_q = q[t].max(-1)
             max_suboptimal = np.where(optimal[t], -np.inf, q[t]).max(-1)
             tied = reached & (max_q == max_suboptimal)
