@@ -20,7 +20,7 @@ from workbench.horizon.analysis import (
     min_k,
     value_functions,
 )
-from workbench.horizon.learners import gorp, sample_complexity, sqirl
+from workbench.horizon.learners import gorp, ppo_sample_complexity, sample_complexity, sqirl
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
 
 
@@ -293,3 +293,8 @@ def test_gorp_with_k_below_min_k_fails_and_sample_complexity_is_finite_when_k_su
     assert all(gorp(gamble, k=2, episodes=1, seed=seed).optimal for seed in range(20))
     assert sample_complexity(gorp, gamble, runs=5, k=2) < 1_000
     assert sample_complexity(sqirl, chain(), runs=3, k=1) < 10_000
+
+
+def test_ppo_sample_complexity_on_the_chain_is_measured_in_environment_steps():
+    steps = ppo_sample_complexity(chain(6, 10), max_steps=20_000, eval_every=256)
+    assert 0 < steps <= 20_000 and steps % 256 == 0

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from workbench.horizon.analysis import REWARD_PRECISION, value_functions
 from workbench.horizon.mdp import HorizonMDP
@@ -275,3 +277,65 @@ def sample_complexity(learner, mdp: HorizonMDP, runs: int = 5, max_samples: floa
         else:
             high, measured = middle, middle_measured
     return measured
+
+
+class HorizonEnv(gym.Env[int, int]):
+    """A gymnasium environment over a :class:`HorizonMDP` (observation: the state index;
+    an episode ends at a terminal transition, or is truncated after T steps), so deep RL
+    learners run on exactly the MDP the analyses read."""
+
+    def __init__(self, mdp: HorizonMDP) -> None:
+        self.mdp = mdp
+        self.observation_space = spaces.Discrete(mdp.num_states)
+        self.action_space = spaces.Discrete(mdp.num_actions)
+        self.state, self.elapsed = 0, 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        super().reset(seed=seed)
+        self.state = int(self.np_random.choice(self.mdp.num_states, p=self.mdp.start))
+        self.elapsed = 0
+        return self.state, {}
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
+        action = int(action)
+        reward = float(self.mdp.rewards[self.state, action])
+        following = int(
+            sample_successors(self.mdp, np.array([self.state]), np.array([action]), self.np_random)[
+                0
+            ]
+        )
+        self.elapsed += 1
+        self.state = max(following, 0)
+        return self.state, reward, following < 0, self.elapsed >= self.mdp.horizon, {}
+
+
+def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every: int = 2_048,
+                          seed: int = 0, **ppo_options) -> float:  # fmt: skip
+    """Environment steps until stable-baselines3's PPO acts optimally: every ``eval_every``
+    steps its most likely action in each state forms a policy whose exact return is
+    compared with the optimum. ``inf`` if that never happens within ``max_steps``."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    best = value_functions(mdp).start_values(mdp)["optimal"]
+    every_state = np.arange(mdp.num_states)
+
+    class OptimalityCheck(BaseCallback):
+        solved_at: float = math.inf
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps % eval_every:
+                return True
+            actions, _ = self.model.predict(every_state, deterministic=True)
+            policy = np.broadcast_to(actions, (mdp.horizon, mdp.num_states))
+            if policy_return(mdp, np.ascontiguousarray(policy)) >= best - REWARD_PRECISION:
+                self.solved_at = self.num_timesteps
+                return False
+            return True
+
+    check = OptimalityCheck()
+    options = {"n_steps": 256, "batch_size": 64, "verbose": 0, "seed": seed} | ppo_options
+    env = HorizonEnv(mdp)
+    env.reset(seed=seed)
+    PPO("MlpPolicy", env, device="cpu", **options).learn(max_steps, callback=check)
+    return check.solved_at

@@ -42,6 +42,8 @@ class HorizonMDP:
             picture of each state (BRIDGE's optional arrays).
         positions: optional (S, 2) grid (x, y) of each state, for heat maps over a grid
             world; several states (directions, inventories) may share a cell.
+        discount: gamma applied to every later reward (1: the undiscounted finite-horizon
+            return of the papers; below 1 for discount sweeps).
     """
 
     successors: np.ndarray
@@ -53,6 +55,7 @@ class HorizonMDP:
     screens: np.ndarray | None = field(default=None, repr=False)
     screen_mapping: np.ndarray | None = field(default=None, repr=False)
     positions: np.ndarray | None = field(default=None, repr=False)
+    discount: float = 1.0
 
     def __post_init__(self) -> None:
         self.successors = np.asarray(self.successors, dtype=np.int64)
@@ -88,6 +91,8 @@ class HorizonMDP:
         if int(self.horizon) != self.horizon or self.horizon < 1:
             raise MDPFormatError(f"horizon must be a positive integer, got {self.horizon!r}")
         self.horizon = int(self.horizon)
+        if not 0.0 <= self.discount <= 1.0:
+            raise MDPFormatError(f"discount must be in [0, 1], got {self.discount}")
         if self.start is None:
             self.start = np.zeros(num_states)
             self.start[0] = 1.0
@@ -108,12 +113,13 @@ class HorizonMDP:
         return self.successors.shape[2] == 1
 
     def expected_next(self, values: np.ndarray) -> np.ndarray:
-        """E[values[s'] | s, a] for every (s, a) (0 past the end of an episode).
+        """discount * E[values[s'] | s, a] for every (s, a) (0 past the end of an episode).
 
         ``values`` has shape (S,) or (..., S); the result (S, A) or (..., S, A)."""
         padded = np.concatenate([values, np.zeros((*values.shape[:-1], 1))], axis=-1)
         # successor -1 indexes the padding 0 at the end.
-        return (padded[..., self.successors] * self.probabilities).sum(-1)
+        expected = (padded[..., self.successors] * self.probabilities).sum(-1)
+        return expected if self.discount == 1.0 else self.discount * expected
 
     def max_next(self, values: np.ndarray) -> np.ndarray:
         """max of values[s'] over the successors s' of each (s, a) with positive
@@ -172,7 +178,7 @@ class HorizonMDP:
             np.concatenate([sticky_probabilities, fresh_probabilities]),
             np.concatenate([sticky_rewards, self.rewards]),
             self.horizon, start, f"{self.name} (sticky {repeat_probability:g})",
-            positions=positions,
+            positions=positions, discount=self.discount,
         )  # fmt: skip
 
     @classmethod
