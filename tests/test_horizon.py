@@ -233,6 +233,10 @@ def test_cli_prints_the_figures_as_a_table_and_as_json(capsys, tmp_path):
     assert main(["horizon", str(path), "--horizon", "6"]) == 0
     table = capsys.readouterr().out
     assert "4 states, 2 actions, horizon 6, deterministic" in table and "min_k 1" in table
+    assert main(["horizon", str(path), "--horizon", "6", "--learners", "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out)["measured_sample_complexity"]
+    assert set(measured) == {"GORP", "SQIRL", "PPO"}
+    assert all(0 < steps < float("inf") for steps in measured.values())
 
     assert main(["horizon", "CartPole-v1"]) == 2
     assert "not a BRIDGE .npz file" in capsys.readouterr().err

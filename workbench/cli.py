@@ -45,8 +45,16 @@ def _horizon(args: argparse.Namespace) -> int:
 
     if args.horizon is not None and args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
-    analysis = analyze(load_mdp(args.source, args.horizon))
+    mdp = load_mdp(args.source, args.horizon)
+    analysis = analyze(mdp)
     summary = analysis.summary()
+    if args.learners:
+        from workbench.horizon.learners import measured_sample_complexities
+
+        # The least lookahead that works: what GORP and SQIRL need at the least.
+        summary["measured_sample_complexity"] = measured_sample_complexities(
+            mdp, k=analysis.min_k.k
+        )
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -67,6 +75,9 @@ def _horizon(args: argparse.Namespace) -> int:
     for k, (t, s) in analysis.bound.failures.items():
         rows[k] = f"{k:>3} fails: a suboptimal action's Q_k ties the best at (t={t}, s={s})"
     print("\n".join(rows[k] for k in sorted(rows)))
+    print(f"predicted sample complexity T^2 A^H: {analysis.predicted_sample_complexity:.4g} steps")
+    for learner, steps in summary.get("measured_sample_complexity", {}).items():
+        print(f"measured {learner}: {steps:.4g} steps")
     return 0
 
 
@@ -287,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     horizon.add_argument("--horizon", type=int, help="episode length T (default: the env's, 100)")
     horizon.add_argument("--json", action="store_true", help="print the figures as JSON")
+    horizon.add_argument(
+        "--learners", action="store_true",
+        help="also measure GORP's, SQIRL's and PPO's sample complexity (slower)",
+    )  # fmt: skip
     horizon.set_defaults(handler=_horizon)
 
     runs = commands.add_parser("runs", help="list, show or export runs")

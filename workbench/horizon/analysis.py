@@ -294,6 +294,13 @@ class HorizonAnalysis:
     epw: LookaheadResult
     bound: EffectiveHorizonBound
 
+    @property
+    def predicted_sample_complexity(self) -> float:
+        """T^2 A^H environment steps: GORP with the k attaining H and m samples per action
+        sequence runs T iterations of A^k m episodes of at most T steps, and
+        A^(k + log_A m) = A^k m."""
+        return float(self.horizon**2 * self.actions**self.bound.effective_horizon)
+
     def summary(self) -> dict[str, object]:
         """A JSON-ready dictionary of the figures."""
         best = self.bound.best
@@ -309,6 +316,7 @@ class HorizonAnalysis:
             "min_k": self.min_k.k,
             "epw": self.epw.k,
             "effective_horizon": self.bound.effective_horizon,
+            "predicted_sample_complexity": self.predicted_sample_complexity,
             "bound_attained_at": None if best is None else {"k": best.k, "t": best.t, "s": best.s},
             "bound_terms": [term.__dict__ for term in self.bound.terms],
             "min_k_failures": {k: list(ts) for k, ts in self.min_k.failures.items()},

@@ -339,3 +339,15 @@ def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every:
     env.reset(seed=seed)
     PPO("MlpPolicy", env, device="cpu", **options).learn(max_steps, callback=check)
     return check.solved_at
+
+
+def measured_sample_complexities(
+    mdp: HorizonMDP, k: int = 1, runs: int = 5, ppo_steps: int = 100_000, seed: int = 0
+) -> dict[str, float]:
+    """Environment steps GORP, SQIRL (table regressor) and PPO each needed to act
+    optimally, to set beside the effective horizon's prediction."""
+    return {
+        "GORP": sample_complexity(gorp, mdp, runs=runs, seed=seed, k=k),
+        "SQIRL": sample_complexity(sqirl, mdp, runs=runs, seed=seed, k=k),
+        "PPO": ppo_sample_complexity(mdp, max_steps=ppo_steps, seed=seed),
+    }
