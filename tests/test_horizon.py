@@ -302,3 +302,24 @@ def test_gorp_with_k_below_min_k_fails_and_sample_complexity_is_finite_when_k_su
 def test_ppo_sample_complexity_on_the_chain_is_measured_in_environment_steps():
     steps = ppo_sample_complexity(chain(6, 10), max_steps=20_000, eval_every=256)
     assert 0 < steps <= 20_000 and steps % 256 == 0
+
+
+def test_discount_sweep_runs_one_live_sb3_run_per_gamma_and_tabulates_their_returns(
+    tmp_path, capsys
+):
+    from workbench.cli import main
+    from workbench.runs import RunStore
+
+    home = str(tmp_path / "home")
+    knobs = ["env_id=workbench/Plane-v0", "total_timesteps=1024", "eval_every=512",
+             "n_envs=1", "checkpoint_every=0"]  # fmt: skip
+    argv = ["--home", home, "sweep-discount", "--gammas", "0.5", "0.99"]
+    assert main(argv + [item for knob in knobs for item in ("--set", knob)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = {float(line.split()[0]): line.split() for line in lines[2:]}
+    assert set(table) == {0.5, 0.99}
+    assert all(int(row[1]) >= 1024 and np.isfinite(float(row[2])) for row in table.values())
+    runs = RunStore(home).list_runs()
+    assert sorted(run.config["gamma"] for run in runs) == [0.5, 0.99]
+    assert all(run.state == "finished" for run in runs)
+    assert main(["--home", home, "sweep-discount", "--gammas", "1.5"]) == 2

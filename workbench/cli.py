@@ -81,6 +81,25 @@ def _horizon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_discount(args: argparse.Namespace) -> int:
+    from workbench.horizon.discount_sweep import start_discount_sweep, sweep_returns
+
+    _, knobs = _config_from_args(argparse.Namespace(config="sb3", set=args.set))
+    runs = start_discount_sweep(args.gammas, store=_store(args), **knobs)
+    print(f"{len(runs)} sb3 runs in {runs[0].store.home}: " + ", ".join(run.id for run in runs))
+    try:
+        for run in runs:
+            run.wait()
+    except KeyboardInterrupt:
+        print("stopping the sweep (checkpointing first)...", flush=True)
+        for run in runs:
+            run.stop()
+    print(f"{'gamma':>8} {'step':>10} {'return':>10}  (mean of the last 3 evaluations)")
+    for row in sweep_returns(runs):
+        print(f"{row['gamma']:>8.4g} {row['step']:>10} {row['return']:>10.4g}")
+    return 0 if all(run.state in ("finished", "stopped") for run in runs) else 1
+
+
 def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Trainer name and knobs from ``CONFIG`` (a trainer name or a TOML/JSON file) and ``--set``."""
     from workbench.runs.config import parse_knob
@@ -303,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also measure GORP's, SQIRL's and PPO's sample complexity (slower)",
     )  # fmt: skip
     horizon.set_defaults(handler=_horizon)
+
+    sweep = commands.add_parser(
+        "sweep-discount", help="return against discount: one live sb3 run per gamma"
+    )
+    sweep.add_argument("--gammas", type=float, nargs="+", required=True, metavar="GAMMA")
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="KNOB=VALUE",
+        help="an sb3 knob shared by every run (repeatable), e.g. env_id=workbench/Plane-v0",
+    )  # fmt: skip
+    sweep.set_defaults(handler=_sweep_discount)
 
     runs = commands.add_parser("runs", help="list, show or export runs")
     runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
