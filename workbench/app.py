@@ -2,7 +2,8 @@
 
 Pages: Live (one run: controls, chart, objective, rollout), Skills (METRA and kin),
 Hilbert (HILP: distances, goals by click, reward prompts), Runs (the table and an overlay
-of the selected runs), Environments (the foundation's gallery). Every browser session gets
+of the selected runs), Environments (the foundation's gallery), Horizon (effective-horizon
+analyses of tabular MDPs). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
 same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
 the server down.
@@ -31,6 +32,7 @@ from widgets import (
     ScalarChart,
     SkillsView,
 )
+from widgets.horizon_views import HorizonView
 from workbench.runs import Run, RunStore
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
@@ -119,6 +121,7 @@ class Dashboard:
         )
         self.skills_select, self.skills_view = self._page_of("metra", "skill run", SkillsView)
         self.hilbert_select, self.hilbert_view = self._page_of("hilp", "HILP run", HilbertView)
+        self.horizon_view = HorizonView()  # analyses its default MDP when first opened
         self.session.register(self)
 
     def _page_of(self, trainer: str, label: str, view_class: type) -> tuple:
@@ -194,6 +197,7 @@ class Dashboard:
                 "Environments",
                 pn.Column(pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()),
             ),
+            ("Horizon", self.horizon_view),
             dynamic=True,
             sizing_mode="stretch_width",
         )
@@ -205,6 +209,7 @@ class Dashboard:
             lambda e: self._start_default_run(*defaults[e.new]) if e.new in defaults else None,
             "active",
         )
+        tabs.param.watch(lambda e: self.horizon_view.start() if e.new == 5 else None, "active")
         template.main.append(tabs)
         return template
 

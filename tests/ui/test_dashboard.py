@@ -227,3 +227,34 @@ def test_hilbert_page_trains_hilp_and_a_click_on_the_maze_shows_distances_and_a_
     assert "eval/spearman" in store.last_scalars(hilp.id)
     Run(store, hilp.id).stop(wait=30)
     assert page_problems == []
+
+
+def test_horizon_page_analyses_four_rooms_and_a_new_source_changes_the_figures(
+    page, page_problems, served_dashboard
+):
+    page.goto(served_dashboard.url + "/")
+    _tab(page, "Horizon")
+    figures = page.locator(".horizon-figures:visible")
+    expect(figures).to_contain_text("min_k", timeout=60_000)
+    expect(figures).to_contain_text("GridWorld-FourRooms-v0")
+    expect(figures).to_contain_text("104 / 4")
+    expect(page.locator(".horizon-status:visible")).to_contain_text("analysed in")
+    heat_map = page.locator(".lookahead-map .bk-Canvas:visible").first
+    chart = page.locator(".bound-chart .bk-Canvas:visible").first
+    sweep = page.locator(".sweep-horizons .bk-Canvas:visible").first
+    for plot in (heat_map, chart, sweep):
+        expect(plot).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1_000)  # the first data drawn
+    before = {name: plot.screenshot() for name, plot in (("chart", chart), ("sweep", sweep))}
+    page.locator(".horizon-source select").select_option("workbench/GridWorld-Cliff-v0")
+    expect(figures).to_contain_text("GridWorld-Cliff-v0", timeout=60_000)
+    expect(figures).to_contain_text("32 / 4")
+    expect(figures).not_to_contain_text("104 / 4")
+    expect(page.locator(".horizon-status:visible")).to_contain_text("Cliff-v0: 32 states")
+    expect(page.locator(".lookahead-map .bk-Canvas:visible").first).to_be_visible(timeout=30_000)
+    for name, plot in (("chart", chart), ("sweep", sweep)):
+        deadline = time.monotonic() + 30  # the new data may take a moment to draw
+        while plot.screenshot() == before[name] and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        assert plot.screenshot() != before[name], f"the {name} did not change"
+    assert page_problems == []

@@ -1,0 +1,158 @@
+"""The Horizon page's components without a browser: what each draws is the analysis'
+own numbers, at the right cells, and bad input ends in the status line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from widgets.horizon_views import BoundChart, HorizonSweep, HorizonView, LookaheadMap, grid_layout
+from workbench.horizon import HorizonMDP, load_mdp, lookahead_map, value_functions
+from workbench.horizon.sweeps import default_horizons, horizon_sweep, with_horizon
+
+CLIFF = "workbench/GridWorld-Cliff-v0"
+SLIPPERY = "workbench/GridWorld-SlipperyCliff-v0"
+
+
+def _gridworld(source: str):
+    import gymnasium as gym
+
+    import environments  # noqa: F401
+
+    return gym.make(source).unwrapped.mdp
+
+
+@pytest.mark.parametrize("t", [0, 10, 20])
+def test_lookahead_map_puts_each_states_least_k_at_its_own_cell(t):
+    mdp = load_mdp(SLIPPERY)
+    view = LookaheadMap(t=t)
+    view.show(mdp)
+    least, gap = view.grids()
+    expected = lookahead_map(mdp, t=t)
+    values = value_functions(mdp)
+    grid = _gridworld(SLIPPERY)
+    assert least.shape == grid.free.shape
+    for s, (x, y) in enumerate(grid.cells):
+        assert least[x, y] == expected[s]
+        assert gap[x, y] == pytest.approx(values.v_optimal[t, s] - values.v_random[t, s])
+    assert np.isnan(least[~grid.free]).all()  # walls carry no value
+    assert len(np.unique(least[grid.free])) > 1  # the slippery cliff needs lookahead somewhere
+
+
+def test_lookahead_map_shows_the_largest_k_of_the_states_sharing_a_cell():
+    # States 1 and 2 share cell (1, 0), as MiniGrid's directions do.
+    successors = np.array([[0, 1], [0, 2], [1, -1]])
+    rewards = np.zeros((3, 2))
+    rewards[2, 1] = 1.0
+    positions = np.array([[0, 0], [1, 0], [1, 0]])
+    mdp = HorizonMDP(successors, np.ones((3, 2)), rewards, 6, positions=positions)
+    view = LookaheadMap()
+    view.show(mdp)
+    least, _ = view.grids()
+    expected = lookahead_map(mdp)
+    assert least.shape == (2, 1)
+    assert least[0, 0] == expected[0] and least[1, 0] == max(expected[1], expected[2])
+
+
+def test_lookahead_map_explains_instead_of_drawing_an_mdp_without_positions():
+    mdp = HorizonMDP(np.array([[-1, -1]]), np.ones((1, 2)), np.zeros((1, 2)), 3, name="bare")
+    assert grid_layout(mdp) is None
+    view = LookaheadMap()
+    view.show(mdp)
+    assert "no grid positions" in view.__panel__().objects[0].object
+
+
+def test_bound_chart_has_one_entry_per_k_tried_with_failures_marked():
+    mdp = load_mdp(CLIFF)
+    view = HorizonView()
+    analysis = view.show(CLIFF)
+    assert analysis is not None
+    entries = view.bound.entries
+    bound = analysis.bound
+    assert [e["k"] for e in entries] == list(range(1, len(bound.terms) + len(bound.failures) + 1))
+    assert {e["k"] for e in entries if e["failed"]} == set(bound.failures)
+    for term in bound.terms:
+        entry = entries[term.k - 1]
+        assert entry["H_k"] == term.horizon_k and (entry["t"], entry["s"]) == (term.t, term.s)
+    assert bound.failures  # the cliff's greedy random-policy play fails for small k
+    assert mdp.num_states == analysis.states
+    chart = BoundChart()
+    chart.show(analysis)
+    assert chart.entries == entries
+
+
+def test_sweep_returns_equal_the_value_functions_at_each_horizon():
+    mdp = load_mdp(CLIFF)
+    horizons = [1, 5, 12, 30]
+    data = horizon_sweep(mdp, horizons)
+    assert data["horizon"].tolist() == horizons
+    for i, horizon in enumerate(horizons):
+        swept = with_horizon(mdp, horizon)
+        returns = value_functions(swept).start_values(swept)
+        assert data["optimal"][i] == pytest.approx(returns["optimal"])
+        assert data["random"][i] == pytest.approx(returns["random"])
+    assert default_horizons(30)[-1] == 30 and default_horizons(1) == [1]
+
+
+def test_page_shows_the_figures_of_the_chosen_grid_world():
+    view = HorizonView()
+    analysis = view.show(CLIFF)
+    assert "min_k | 5" in view.figures.object and "32 / 4" in view.figures.object
+    assert analysis.min_k.k == 5
+    assert view.sweep.data["horizon"][-1] == 30
+    assert "analysed in" in view.status.value
+
+
+def test_corrupt_upload_names_the_file_and_the_problem_in_the_status_line():
+    view = HorizonView()
+    assert view.show_upload(b"not an npz at all", "broken.npz") is None
+    assert view.status.value.startswith("cannot load broken.npz: not a readable npz file")
+    assert "Traceback" not in view.status.value
+
+
+def test_upload_missing_arrays_and_bad_inputs_give_messages():
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, rewards=np.zeros((2, 2)))
+    view = HorizonView()
+    assert view.show_upload(buffer.getvalue(), "partial.npz") is None
+    assert "missing array(s) ['transitions']" in view.status.value
+    assert view.show("workbench/GridWorld-Nowhere-v0") is None
+    assert "unknown grid world" in view.status.value
+    assert view.show(CLIFF, horizon=0) is None
+    assert "horizon T must be a positive integer, got 0" in view.status.value
+    assert view.show("print('hi')") is None
+    assert "is not a BRIDGE .npz file" in view.status.value
+
+
+def test_a_valid_upload_is_analysed_under_the_files_name():
+    import io
+
+    successors = np.array([[0, 1], [0, 2], [1, -1]])
+    rewards = np.zeros((3, 2))
+    rewards[2, 1] = 1.0
+    buffer = io.BytesIO()
+    np.savez(buffer, transitions=successors, rewards=rewards)
+    view = HorizonView()
+    analysis = view.show_upload(buffer.getvalue(), "chain.npz", horizon=6)
+    assert analysis is not None and analysis.name == "chain.npz" and analysis.horizon == 6
+    assert "chain.npz" in view.figures.object
+
+
+def test_discount_sweep_discounts_returns_and_the_view_switches_axis():
+    import dataclasses
+
+    from workbench.horizon.sweeps import discount_sweep
+
+    mdp = load_mdp("workbench/GridWorld-FourRooms-v0")
+    data = discount_sweep(mdp, [0.5, 0.9, 1.0])
+    for gamma, optimal in zip(data["discount"], data["optimal"], strict=True):
+        swept = dataclasses.replace(mdp, discount=gamma)
+        assert optimal == pytest.approx(value_functions(swept).start_values(swept)["optimal"])
+    assert data["optimal"][0] < data["optimal"][1] < data["optimal"][2] == pytest.approx(1.0)
+    sweep = HorizonSweep()
+    sweep.show(mdp)
+    assert "horizon" in sweep.data
+    sweep.axis = "discount"  # redraws the same MDP against gamma
+    assert "discount" in sweep.data and len(sweep.data["discount"]) == 7
