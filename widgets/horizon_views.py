@@ -490,7 +490,7 @@ class HorizonView(pn.viewable.Viewer):
                 mdp.name = label
             self.status.value = f"analysing {label} ({mdp.num_states} states)..."
             values = value_functions(mdp)
-            analysis = analyze(mdp)
+            analysis = analyze(mdp, values)
             self.analysis = analysis
             self.figures.object = figures_markdown(analysis)
             self.bound.show(analysis)

@@ -323,9 +323,10 @@ class HorizonAnalysis:
         }
 
 
-def analyze(mdp: HorizonMDP) -> HorizonAnalysis:
-    """Value functions once, then min_k, the planning window and the bound."""
-    values = value_functions(mdp)
+def analyze(mdp: HorizonMDP, values: ValueFunctions | None = None) -> HorizonAnalysis:
+    """Value functions once (or the ones given), then min_k, the planning window and the
+    bound."""
+    values = value_functions(mdp) if values is None else values
     return HorizonAnalysis(
         mdp.name, mdp.num_states, mdp.num_actions, mdp.horizon, mdp.deterministic,
         values.start_values(mdp), min_k(mdp, values), effective_planning_window(mdp, values),
