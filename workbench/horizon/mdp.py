@@ -93,6 +93,13 @@ class HorizonMDP:
         self.horizon = int(self.horizon)
         if not 0.0 <= self.discount <= 1.0:
             raise MDPFormatError(f"discount must be in [0, 1], got {self.discount}")
+        if self.positions is not None:
+            self.positions = np.asarray(self.positions)
+            if self.positions.shape != (num_states, 2):
+                raise MDPFormatError(
+                    f"positions must have shape (S, 2) = ({num_states}, 2), "
+                    f"got {self.positions.shape}"
+                )
         if self.start is None:
             self.start = np.zeros(num_states)
             self.start[0] = 1.0
@@ -201,7 +208,8 @@ class HorizonMDP:
     @classmethod
     def load_bridge(cls, path: str | Path, horizon: int = 100) -> HorizonMDP:
         """Read a BRIDGE npz: ``transitions[s, a]`` (next state, -1 terminal),
-        ``rewards[s, a]``, start state 0; optional ``screens``/``screen_mapping``."""
+        ``rewards[s, a]``, start state 0; optional ``screens``/``screen_mapping``, and
+        ``positions`` (S, 2), which the workbench adds for grid worlds."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -219,6 +227,7 @@ class HorizonMDP:
                 transitions, np.ones(transitions.shape), arrays["rewards"], horizon,
                 name=path.stem if path.stem != "consolidated" else path.parent.name,
                 screens=arrays.get("screens"), screen_mapping=arrays.get("screen_mapping"),
+                positions=arrays.get("positions"),
             )  # fmt: skip
         except MDPFormatError as error:
             raise MDPFormatError(f"{path}: {error}") from error
@@ -232,4 +241,6 @@ class HorizonMDP:
         arrays = {"transitions": self.successors[..., 0], "rewards": self.rewards}
         if self.screens is not None and self.screen_mapping is not None:
             arrays |= {"screens": self.screens, "screen_mapping": self.screen_mapping}
+        if self.positions is not None:  # an extra array, which BRIDGE's readers ignore
+            arrays["positions"] = np.asarray(self.positions)
         np.savez_compressed(path, **arrays)
