@@ -156,3 +156,18 @@ def test_discount_sweep_discounts_returns_and_the_view_switches_axis():
     assert "horizon" in sweep.data
     sweep.axis = "discount"  # redraws the same MDP against gamma
     assert "discount" in sweep.data and len(sweep.data["discount"]) == 7
+
+
+def test_sample_complexity_shows_the_prediction_then_the_measured_learners():
+    from widgets.horizon_views import SampleComplexity
+    from workbench.horizon import analyze
+
+    mdp = load_mdp("workbench/GridWorld-Empty-v0")
+    analysis = analyze(mdp)
+    view = SampleComplexity(ppo_steps=20_000)
+    view.target(mdp, analysis)
+    assert view.data == {"predicted T^2 A^H": analysis.predicted_sample_complexity}
+    data = view.measure(mdp, analysis)
+    assert set(data) == {"predicted T^2 A^H", "GORP", "SQIRL", "PPO"}
+    assert 0 < data["GORP"] < float("inf") and 0 < data["SQIRL"] < float("inf")
+    assert "| GORP |" in view.table.object and view.status.value.startswith("measured")

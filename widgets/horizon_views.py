@@ -370,6 +370,78 @@ class HorizonSweep(pn.viewable.Viewer):
         return self._pane
 
 
+# --------------------------------------------------------------------------- learners
+
+
+def _complexity_bars(data: dict[str, float] | None) -> hv.Bars:
+    rows = [(name, steps) for name, steps in (data or {}).items() if np.isfinite(steps)]
+    return hv.Bars(rows, "estimate", "environment steps").opts(
+        logy=True, color="estimate", cmap="Category10", framewise=True, tools=["hover"]
+    )
+
+
+class SampleComplexity(pn.viewable.Viewer):
+    """The effective horizon's predicted sample complexity, T^2 A^H, beside the measured
+    sample complexities of GORP, SQIRL and PPO on the same MDP (steps until each acts
+    optimally; measured on request: PPO takes a while)."""
+
+    ppo_steps = param.Integer(50_000, bounds=(1_000, 10**7), doc="PPO's step budget.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.data: dict[str, float] | None = None
+        self._pipe = hv.streams.Pipe(data=None)
+        chart = hv.DynamicMap(_complexity_bars, streams=[self._pipe]).opts(
+            frame_width=320, frame_height=200, toolbar=None,
+            title="predicted against measured sample complexity",
+        )  # fmt: skip
+        self.button = pn.widgets.Button(
+            name="Measure GORP, SQIRL and PPO", css_classes=["horizon-measure"]
+        )
+        self.status = pn.widgets.StaticText(value="", css_classes=["horizon-measure-status"])
+        self.table = pn.pane.Markdown("", css_classes=["horizon-complexity"])
+        self._pane = pn.Column(
+            pn.Row(self.button, self.status),
+            pn.Row(pn.pane.HoloViews(chart, linked_axes=False), self.table),
+        )
+        self._target: tuple[HorizonMDP, HorizonAnalysis] | None = None
+        self.button.on_click(lambda _: self.request())
+
+    def target(self, mdp: HorizonMDP, analysis: HorizonAnalysis) -> None:
+        """The MDP the next measurement runs on; shows its prediction at once."""
+        self._target = (mdp, analysis)
+        self.show({"predicted T^2 A^H": analysis.predicted_sample_complexity})
+
+    def request(self) -> None:
+        if self._target is not None:
+            run_in_thread(self.status, lambda: self.measure(*self._target))
+
+    def measure(self, mdp: HorizonMDP, analysis: HorizonAnalysis) -> dict[str, float]:
+        """Measure GORP and SQIRL with k = min_k and PPO, then draw them."""
+        from workbench.horizon.learners import measured_sample_complexities
+
+        self.status.value = "measuring (GORP, SQIRL, then PPO)..."
+        measured = measured_sample_complexities(mdp, k=analysis.min_k.k, ppo_steps=self.ppo_steps)
+        data = {"predicted T^2 A^H": analysis.predicted_sample_complexity} | measured
+        self.show(data)
+        self.status.value = f"measured with k = {analysis.min_k.k}"
+        return data
+
+    def show(self, data: dict[str, float]) -> None:
+        self.data = data
+        self._pipe.send(data)
+        rows = "\n".join(
+            f"| {name} | {steps:,.0f} |"
+            if np.isfinite(steps)
+            else f"| {name} | not within budget |"
+            for name, steps in data.items()
+        )
+        self.table.object = "| estimate | steps |\n|---|---:|\n" + rows
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -421,6 +493,7 @@ class HorizonView(pn.viewable.Viewer):
         self.time = pn.widgets.IntSlider(name="map at time step t", start=0, end=1, value=0)
         self.time.link(self.map, value="t")
         self.sweep = HorizonSweep()
+        self.complexity = SampleComplexity()
         self.analysis: HorizonAnalysis | None = None
         self._upload: tuple[bytes, str] | None = None
         self._lock = threading.Lock()
@@ -497,6 +570,7 @@ class HorizonView(pn.viewable.Viewer):
             self.time.param.update(end=max(mdp.horizon - 1, 1), value=0)
             self.map.show(mdp, values)
             self.sweep.show(mdp)
+            self.complexity.target(mdp, analysis)
             self.status.value = (
                 f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
                 f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
@@ -526,5 +600,6 @@ class HorizonView(pn.viewable.Viewer):
             self.time,
             self.map,
             self.sweep,
+            self.complexity,
             sizing_mode="stretch_width",
         )
