@@ -26,6 +26,7 @@ observations and rewards whatever the agent does), which preserves every value f
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -195,6 +196,8 @@ class Enumeration:
         positions: (S, 2) the agent's grid (x, y).
         depths: (S,) the least number of steps that reaches each state (BFS order).
         seconds: wall-clock time the enumeration took.
+        parents: (S, 2) the state and action that first reached each state (-1 for the
+            start), so any state can be reached again by replaying a path.
     """
 
     successors: np.ndarray
@@ -203,6 +206,7 @@ class Enumeration:
     positions: np.ndarray
     depths: np.ndarray
     seconds: float
+    parents: np.ndarray
 
 
 def enumerate_states(env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0) -> Enumeration:
@@ -231,6 +235,7 @@ def enumerate_states(env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0)
     observations = [observation_id()]
     positions = [env.agent_pos]
     depths = [0]
+    parents = [(-1, -1)]
     successors: list[list[int]] = []
     rewards: list[list[float]] = []
     # A step computes an observation nobody reads here (about 200 us of its 200-230 us);
@@ -261,6 +266,7 @@ def enumerate_states(env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0)
                     observations.append(observation_id())
                     positions.append(env.agent_pos)
                     depths.append(depths[state] + 1)
+                    parents.append((state, action))
                 row_successors.append(TERMINAL if successor is None else successor)
             successors.append(row_successors)
             rewards.append(row_rewards)
@@ -277,6 +283,7 @@ def enumerate_states(env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0)
         np.asarray(positions, dtype=np.int64).reshape(-1, 2),
         np.asarray(depths, dtype=np.int64),
         time.perf_counter() - started,
+        np.asarray(parents, dtype=np.int64),
     )
 
 
@@ -390,6 +397,54 @@ def tabularize_cached(
     return mdp
 
 
+@functools.lru_cache(maxsize=4)
+def _first_members(env_id: str, horizon: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each consolidated state's first-reached member, and the enumeration's parents."""
+    enumeration = enumerate_states(env_id, horizon, seed)
+    classes = consolidation_classes(
+        enumeration.successors, enumeration.rewards, enumeration.observations
+    )
+    _, representatives = np.unique(classes, return_index=True)
+    return representatives, enumeration.parents
+
+
+def replay_state(
+    env_id: str,
+    state: int,
+    horizon: int = DEFAULT_HORIZON,
+    seed: int = 0,
+    render_mode: str | None = None,
+) -> gym.Env:
+    """A fresh environment in state ``state`` of :func:`tabularize_cached` (``env_id``,
+    ``horizon``, ``seed``): its first-reached member, reached again by replaying the
+    breadth-first search's path from the reset state. The caller closes it."""
+    representatives, parents = _first_members(env_id, horizon, seed)
+    if not 0 <= state < len(representatives):
+        raise ValueError(f"{env_id} has states 0..{len(representatives) - 1}, not {state}")
+    path, member = [], int(representatives[state])
+    while member > 0:
+        member, action = (int(x) for x in parents[member])
+        path.append(action)
+    env = gym.make(env_id, render_mode=render_mode)
+    env.reset(seed=seed)
+    for action in reversed(path):
+        env.unwrapped.step_count = 0  # as in the enumeration: time-invariant steps
+        env.step(action)
+    return env
+
+
+def state_picture(
+    env_id: str, state: int, horizon: int = DEFAULT_HORIZON, seed: int = 0
+) -> np.ndarray:
+    """An RGB picture of one state of :func:`tabularize_cached`'s MDP (see
+    :func:`replay_state`)."""
+    env = replay_state(env_id, state, horizon, seed, render_mode="rgb_array")
+    try:
+        return np.asarray(env.render())
+    finally:
+        env.close()
+
+
 __all__ = [
     "DEFAULT_HORIZON",
     "Enumeration",
@@ -399,6 +454,8 @@ __all__ = [
     "enumerate_states",
     "kept_actions",
     "make_minigrid",
+    "replay_state",
+    "state_picture",
     "tabularize",
     "tabularize_cached",
 ]

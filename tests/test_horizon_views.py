@@ -171,3 +171,18 @@ def test_sample_complexity_shows_the_prediction_then_the_measured_learners():
     assert set(data) == {"predicted T^2 A^H", "GORP", "SQIRL", "PPO"}
     assert 0 < data["GORP"] < float("inf") and 0 < data["SQIRL"] < float("inf")
     assert "| GORP |" in view.table.object and view.status.value.startswith("measured")
+
+
+def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others():
+    from widgets.horizon_views import StatePicture, state_picture
+
+    grid = load_mdp("workbench/GridWorld-Cliff-v0")
+    assert state_picture("workbench/GridWorld-Cliff-v0", grid, 3).ndim == 3
+    minigrid = load_mdp("MiniGrid-DoorKey-5x5-v0")
+    first, last = (state_picture("MiniGrid-DoorKey-5x5-v0", minigrid, s) for s in (0, 259))
+    assert first.shape == last.shape and not np.array_equal(first, last)
+    view = StatePicture()
+    view.target("MiniGrid-DoorKey-5x5-v0", minigrid, 5)
+    assert view.image.object.startswith(b"\x89PNG") and "state 5 at cell" in view.message.object
+    view.target("", minigrid, 0)  # an uploaded file: no environment to draw it
+    assert view.image.object is None and "no picture" in view.message.object

@@ -287,3 +287,18 @@ def test_bad_ids_give_one_line_errors(env_id, message):
     with pytest.raises(ValueError, match=message) as error:
         tabularize(env_id)
     assert "\n" not in str(error.value)
+
+
+def test_every_state_can_be_replayed_and_pictured(tmp_path):
+    from environments.minigrid_tabular import replay_state, state_picture
+
+    env_id = "MiniGrid-DoorKey-5x5-v0"
+    mdp = tabularize_cached(env_id, cache_dir=tmp_path)
+    for state in range(mdp.num_states):
+        env = replay_state(env_id, state)
+        assert tuple(env.unwrapped.agent_pos) == tuple(mdp.positions[state])
+        env.close()
+    picture = state_picture(env_id, mdp.num_states - 1)
+    assert picture.ndim == 3 and picture.shape[2] == 3 and picture.std() > 0
+    with pytest.raises(ValueError, match="has states 0..259"):
+        state_picture(env_id, 260)

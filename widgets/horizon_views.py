@@ -370,6 +370,71 @@ class HorizonSweep(pn.viewable.Viewer):
         return self._pane
 
 
+# --------------------------------------------------------------------------- a state
+
+
+def state_picture(source: str, mdp: HorizonMDP, state: int) -> np.ndarray:
+    """An RGB picture of one state: a grid world draws it, a MiniGrid state is replayed
+    in the real environment and rendered."""
+    if not 0 <= state < mdp.num_states:
+        raise ValueError(f"{mdp.name} has states 0..{mdp.num_states - 1}, not {state}")
+    if source.startswith(GRIDWORLD_PREFIX):
+        import gymnasium as gym
+
+        return gym.make(source).unwrapped.mdp.render_state(state)
+    if source.startswith("MiniGrid-"):
+        from environments.minigrid_tabular import state_picture as minigrid_picture
+
+        return minigrid_picture(source, state, mdp.horizon)
+    raise ValueError(f"no picture of {mdp.name}'s states (only grid worlds and MiniGrid)")
+
+
+class StatePicture(pn.viewable.Viewer):
+    """The picture of a chosen state (by index; the page proposes the state where the
+    bound is attained)."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.state = pn.widgets.IntInput(name="picture of state", value=0, start=0,
+                                         css_classes=["horizon-state"])  # fmt: skip
+        self.image = pn.pane.PNG(None, width=220, css_classes=["horizon-picture"])
+        self.message = pn.pane.Markdown("", css_classes=["horizon-picture-message"])
+        self._target: tuple[str, HorizonMDP] | None = None
+        self.state.param.watch(lambda _: self._draw(), "value")
+
+    def target(self, source: str, mdp: HorizonMDP, state: int = 0) -> None:
+        self._target = (source, mdp)
+        self.state.end = mdp.num_states - 1
+        if self.state.value == state:
+            self._draw()
+        else:
+            self.state.value = state
+
+    def _draw(self) -> None:
+        if self._target is None:
+            return
+        source, mdp = self._target
+        try:
+            picture = state_picture(source, mdp, int(self.state.value))
+        except ValueError as error:
+            self.image.object, self.message.object = None, str(error)
+            return
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(picture).save(buffer, format="PNG")
+        self.image.object = buffer.getvalue()
+        where = (
+            "" if mdp.positions is None else f" at cell {tuple(mdp.positions[self.state.value])}"
+        )
+        self.message.object = f"state {self.state.value}{where}"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.state, self.image, self.message)
+
+
 # --------------------------------------------------------------------------- learners
 
 
@@ -494,6 +559,7 @@ class HorizonView(pn.viewable.Viewer):
         self.time.link(self.map, value="t")
         self.sweep = HorizonSweep()
         self.complexity = SampleComplexity()
+        self.picture = StatePicture()
         self.analysis: HorizonAnalysis | None = None
         self._upload: tuple[bytes, str] | None = None
         self._lock = threading.Lock()
@@ -571,6 +637,8 @@ class HorizonView(pn.viewable.Viewer):
             self.map.show(mdp, values)
             self.sweep.show(mdp)
             self.complexity.target(mdp, analysis)
+            best = analysis.bound.best
+            self.picture.target(source if label == source else "", mdp, best.s if best else 0)
             self.status.value = (
                 f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
                 f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
@@ -595,7 +663,7 @@ class HorizonView(pn.viewable.Viewer):
         return pn.Column(
             controls,
             self.status,
-            pn.Row(self.figures, self.bound),
+            pn.Row(self.figures, self.bound, self.picture),
             intro,
             self.time,
             self.map,
