@@ -183,6 +183,7 @@ def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others(
     assert first.shape == last.shape and not np.array_equal(first, last)
     view = StatePicture()
     view.target("MiniGrid-DoorKey-5x5-v0", minigrid, 5)
-    assert view.image.object.startswith(b"\x89PNG") and "state 5 at cell" in view.message.object
+    assert view.image.visible and view.image.object.startswith(b"\x89PNG")
+    assert "state 5 at cell" in view.message.object
     view.target("", minigrid, 0)  # an uploaded file: no environment to draw it
-    assert view.image.object is None and "no picture" in view.message.object
+    assert not view.image.visible and "no picture" in view.message.object

@@ -300,5 +300,5 @@ def test_every_state_can_be_replayed_and_pictured(tmp_path):
         env.close()
     picture = state_picture(env_id, mdp.num_states - 1)
     assert picture.ndim == 3 and picture.shape[2] == 3 and picture.std() > 0
-    with pytest.raises(ValueError, match="has states 0..259"):
+    with pytest.raises(ValueError, match=r"has states 0\.\.259"):
         state_picture(env_id, 260)

@@ -389,6 +389,16 @@ def state_picture(source: str, mdp: HorizonMDP, state: int) -> np.ndarray:
     raise ValueError(f"no picture of {mdp.name}'s states (only grid worlds and MiniGrid)")
 
 
+def _blank_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class StatePicture(pn.viewable.Viewer):
     """The picture of a chosen state (by index; the page proposes the state where the
     bound is attained)."""
@@ -397,7 +407,10 @@ class StatePicture(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = pn.widgets.IntInput(name="picture of state", value=0, start=0,
                                          css_classes=["horizon-state"])  # fmt: skip
-        self.image = pn.pane.PNG(None, width=220, css_classes=["horizon-picture"])
+        # Never None: a pane going from no image to an image builds a new Bokeh model, and
+        # the browser's events for the old one then fail. Hidden instead.
+        self.image = pn.pane.PNG(_blank_png(), width=220, visible=False,
+                                 css_classes=["horizon-picture"])  # fmt: skip
         self.message = pn.pane.Markdown("", css_classes=["horizon-picture-message"])
         self._target: tuple[str, HorizonMDP] | None = None
         self.state.param.watch(lambda _: self._draw(), "value")
@@ -417,7 +430,7 @@ class StatePicture(pn.viewable.Viewer):
         try:
             picture = state_picture(source, mdp, int(self.state.value))
         except ValueError as error:
-            self.image.object, self.message.object = None, str(error)
+            self.image.visible, self.message.object = False, str(error)
             return
         import io
 
@@ -425,7 +438,7 @@ class StatePicture(pn.viewable.Viewer):
 
         buffer = io.BytesIO()
         Image.fromarray(picture).save(buffer, format="PNG")
-        self.image.object = buffer.getvalue()
+        self.image.param.update(object=buffer.getvalue(), visible=True)
         where = (
             "" if mdp.positions is None else f" at cell {tuple(mdp.positions[self.state.value])}"
         )
@@ -438,8 +451,15 @@ class StatePicture(pn.viewable.Viewer):
 # --------------------------------------------------------------------------- learners
 
 
+ESTIMATES = ("predicted T^2 A^H", "GORP", "SQIRL", "PPO")
+
+
 def _complexity_bars(data: dict[str, float] | None) -> hv.Bars:
-    rows = [(name, steps) for name, steps in (data or {}).items() if np.isfinite(steps)]
+    # Always the same four bars (NaN: not measured yet): new categories would make Bokeh
+    # replace the axis' range while the browser still refers to the old one.
+    data = data or {}
+    rows = [(name, data.get(name, np.nan)) for name in ESTIMATES]
+    rows = [(name, steps if np.isfinite(steps) else np.nan) for name, steps in rows]
     return hv.Bars(rows, "estimate", "environment steps").opts(
         logy=True, color="estimate", cmap="Category10", framewise=True, tools=["hover"]
     )
