@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_metra.py
 	$(PY) benchmarks/bench_coverage.py
 	$(PY) benchmarks/bench_hilp.py
+	$(PY) benchmarks/bench_horizon.py
 	$(PY) benchmarks/bench_live_overhead.py
 	$(PY) benchmarks/bench_live_overhead.py --memory-minutes 10
 
