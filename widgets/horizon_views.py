@@ -460,9 +460,13 @@ def _complexity_bars(data: dict[str, float] | None) -> hv.Bars:
     data = data or {}
     rows = [(name, data.get(name, np.nan)) for name in ESTIMATES]
     rows = [(name, steps if np.isfinite(steps) else np.nan) for name, steps in rows]
+    # A log axis needs an explicit floor (bars start at 0): one step, up to a decade above
+    # the tallest bar.
+    tallest = np.nanmax([steps for _, steps in rows] + [1.0])
     return hv.Bars(rows, "estimate", "environment steps").opts(
-        logy=True, color="estimate", cmap="Category10", framewise=True, tools=["hover"]
-    )
+        logy=True, ylim=(1, 10 * tallest), color="estimate", cmap="Category10",
+        framewise=True, tools=["hover"],
+    )  # fmt: skip
 
 
 class SampleComplexity(pn.viewable.Viewer):
