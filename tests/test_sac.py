@@ -72,6 +72,15 @@ def test_ensemble_equals_separate_networks_and_its_backward_equals_autograd():
     torch.testing.assert_close(net.flat.grad, expected_weights)
     torch.testing.assert_close(grad_input.sum(0), expected_input)
 
+    # A loss reading each sample from one member: back through that member only.
+    chosen = torch.tensor([0, 1, 1, 0, 1, 0, 0])
+    grad_chosen = torch.randn(7, 3)
+    leaf.grad = None
+    picked = net(leaf)[chosen, torch.arange(7)]
+    (picked * grad_chosen).sum().backward()
+    _, kept = net.forward_keeping_inputs(x)
+    torch.testing.assert_close(net.input_grad_of_chosen(kept, chosen, grad_chosen), leaf.grad)
+
 
 def test_log_probability_matches_torch_distributions_with_tanh_correction(sac):
     inputs = torch.randn(6, 3)
@@ -124,9 +133,14 @@ def test_actor_and_temperature_losses_follow_the_formulas(sac, batch):
     assert all(p.grad is None for p in sac.critic.parameters())
 
 
-def test_update_gradients_equal_autograd_of_the_losses_in_order(sac, batch, monkeypatch):
+@pytest.mark.parametrize("chosen_critic", [False, True], ids=["both-critics", "lower-critic"])
+def test_update_gradients_equal_autograd_of_the_losses_in_order(
+    sac, batch, monkeypatch, chosen_critic
+):
     """The hand-computed update is the critic, actor and temperature losses' own gradients:
-    critic step first, then actor and temperature against the stepped critic."""
+    critic step first, then actor and temperature against the stepped critic; whether the
+    actor's gradient goes back through both critics or each sample's lower one only."""
+    sac.backprop_chosen_critic = chosen_critic
     reference = copy.deepcopy(sac)
     torch.manual_seed(7)
     noise = torch.randn(16, 2)  # the update draws [actions; next actions] in one call
