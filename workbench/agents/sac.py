@@ -133,14 +133,18 @@ class EnsembleMLP(nn.Module):
 
     @without_autograd
     def _views_of(self, tensor: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
-        """:meth:`layer_weights` of ``tensor`` (the parameter or its gradient), built once:
+        """:meth:`layer_weights` of ``tensor`` (the parameter or its gradient) with each
+        weight's transpose, ``(weight, bias, weight (members, in, out))``, built once:
         slicing anew at every step costs more than a small layer's arithmetic. Rebuilt when
         the tensor moves (``.to(device)``)."""
         key = tensor.data_ptr()
         if key not in self._views:
             if len(self._views) >= 2:  # the parameter and its gradient; drop stale ones
                 self._views.clear()
-            self._views[key] = self.layer_weights(tensor)
+            self._views[key] = [
+                (weight, bias, weight.transpose(1, 2))
+                for weight, bias in self.layer_weights(tensor)
+            ]
         return self._views[key]
 
     def _scratch(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -175,13 +179,15 @@ class EnsembleMLP(nn.Module):
         weights = self._views_of(self.flat)
         x = self._members(x)
         inputs = []
-        for i, (weight, bias) in enumerate(weights):
+        for i, (_, bias, weight_t) in enumerate(weights):
             inputs.append(x)
             if i < len(weights) - 1:
-                hidden = self._scratch(f"hidden{i}", (self.members, x.shape[1], weight.shape[1]), x)
-                x = torch.baddbmm(bias, x, weight.transpose(1, 2), out=hidden).relu_()
+                hidden = self._scratch(
+                    f"hidden{i}", (self.members, x.shape[1], weight_t.shape[2]), x
+                )
+                x = torch.baddbmm(bias, x, weight_t, out=hidden).relu_()
             else:
-                x = torch.baddbmm(bias, x, weight.transpose(1, 2))
+                x = torch.baddbmm(bias, x, weight_t)
         return x, inputs
 
     @without_autograd
@@ -199,7 +205,7 @@ class EnsembleMLP(nn.Module):
         grads = self._views_of(gradient_buffer(self.flat)) if weight_grads else None
         grad = grad_output
         for i in reversed(range(len(weights))):
-            x, weight = inputs[i], weights[i][0]
+            x, (weight, _, weight_t) = inputs[i], weights[i]
             # With few inputs (the first layer: an observation and an action), MKL computes
             # (out x batch) @ (batch x in) and (batch x out) @ (out x in) up to 10x slower
             # than their transposes, so those are computed and transposed back.
@@ -214,7 +220,7 @@ class EnsembleMLP(nn.Module):
                 return None
             if i == 0:
                 if few_inputs:
-                    return torch.bmm(weight.transpose(1, 2), grad.transpose(1, 2)).transpose(1, 2)
+                    return torch.bmm(weight_t, grad.transpose(1, 2)).transpose(1, 2)
                 return torch.bmm(grad, weight)
             grad = torch.bmm(grad, weight, out=self._scratch(f"grad{i}", x.shape, x))
             # Through the ReLU whose output is x: pass where x > 0 (one fused op, in place).
