@@ -126,32 +126,44 @@ class SkillDiscovery:
     ) -> torch.Tensor:
         """The skill reward of transitions (before ``reward_scale``), with gradients to phi."""
         if self.objective == "diayn":
-            out = self.phi(next_obs)
+            return self._rewards_of(None, self.phi(next_obs), skills)
+        return self._rewards_of(self.phi(obs), self.phi(next_obs), skills)
+
+    def _rewards_of(
+        self, phi_obs: torch.Tensor | None, phi_next: torch.Tensor, skills: torch.Tensor
+    ) -> torch.Tensor:
+        if self.objective == "diayn":
             if self.skill_type == "discrete":
                 log_q = (
-                    torch.log_softmax(out, -1)
+                    torch.log_softmax(phi_next, -1)
                     .gather(-1, skills.argmax(-1, keepdim=True))
                     .squeeze(-1)
                 )
                 return log_q + math.log(self.skill_dim)
-            return -0.5 * ((out - skills) ** 2).sum(-1)
-        delta = self.phi(next_obs) - self.phi(obs)
-        return (delta * skill_direction(skills, self.skill_type)).sum(-1)
+            return -0.5 * ((phi_next - skills) ** 2).sum(-1)
+        return ((phi_next - phi_obs) * skill_direction(skills, self.skill_type)).sum(-1)
 
     def penalty(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """``min(epsilon, 1 - mean or sum over dims of (phi(s') - phi(s))^2)``."""
-        squared = (self.phi(next_obs) - self.phi(obs)) ** 2
+        return self._penalty_of(self.phi(obs), self.phi(next_obs))
+
+    def _penalty_of(self, phi_obs: torch.Tensor, phi_next: torch.Tensor) -> torch.Tensor:
+        squared = (phi_next - phi_obs) ** 2
         distance = squared.mean(-1) if self.constraint == "mean" else squared.sum(-1)
         return torch.clamp(1.0 - distance, max=self.epsilon)
 
     def phi_losses(
         self, obs: torch.Tensor, next_obs: torch.Tensor, skills: torch.Tensor
     ) -> PhiLosses:
-        reward = self.rewards(obs, next_obs, skills)
+        # phi of each batch once, for the reward and the constraint alike (the authors'
+        # cur_z and next_z): evaluating it twice doubled phi's share of an update.
+        phi_obs = None if self.objective == "diayn" else self.phi(obs)
+        phi_next = self.phi(next_obs)
+        reward = self._rewards_of(phi_obs, phi_next, skills)
         if self.objective != "metra":
             zero = torch.zeros((), device=self.device)
             return PhiLosses(-reward.mean(), zero, zero, zero, reward.detach().mean())
-        penalty = self.penalty(obs, next_obs)
+        penalty = self._penalty_of(phi_obs, phi_next)
         dual_lambda = self.log_lambda.exp()
         phi_loss = -(reward + dual_lambda.detach() * penalty).mean()
         dual_loss = self.log_lambda * penalty.detach().mean()
