@@ -187,3 +187,43 @@ def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others(
     assert "state 5 at cell" in view.message.object
     view.target("", minigrid, 0)  # an uploaded file: no environment to draw it
     assert not view.image.visible and "no picture" in view.message.object
+
+
+def test_discounts_parse_as_numbers_only_and_bad_entries_are_named():
+    from widgets.horizon_views import parse_discounts
+
+    assert parse_discounts("0.99, 0.5 0.9,0.5") == [0.5, 0.9, 0.99]
+    for text, message in [
+        ("0.9, __import__('os')", "is not a number"),
+        ("0.9 1.5", "discount 1.5 is outside [0, 1]"),
+        (" , ", "at least one discount"),
+    ]:
+        with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+            parse_discounts(text)
+
+
+def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tmp_path):
+    from widgets.horizon_views import DiscountSweepView
+    from widgets.live import LiveSession
+    from workbench.runs import RunStore
+
+    store = RunStore(tmp_path)
+    view = DiscountSweepView(LiveSession(store), executor="thread", knobs={"n_envs": 1})
+    view.discounts.value = "0.5, 2"
+    assert view.start() == [] and "discount 2 is outside [0, 1]" in view.status.value
+    assert store.list_runs() == []
+
+    view.discounts.value = "0.99, 0.5"
+    view.steps.value = 1_024
+    runs = view.start()
+    try:
+        for run in runs:
+            run.wait()
+    finally:
+        for run in runs:
+            run.stop()
+    view.refresh()
+    assert sorted(run.config["gamma"] for run in store.list_runs()) == [0.5, 0.99]
+    assert view.data["gamma"] == [0.5, 0.99]
+    assert all(np.isfinite(view.data["return"]))
+    assert "gamma 0.5: step" in view.status.value

@@ -3,7 +3,7 @@
 Pages: Live (one run: controls, chart, objective, rollout), Skills (METRA and kin),
 Hilbert (HILP: distances, goals by click, reward prompts), Runs (the table and an overlay
 of the selected runs), Environments (the foundation's gallery), Horizon (effective-horizon
-analyses of tabular MDPs). Every browser session gets
+analyses of tabular MDPs, and discount sweeps of live SB3 runs). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
 same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
 the server down.
@@ -32,7 +32,7 @@ from widgets import (
     ScalarChart,
     SkillsView,
 )
-from widgets.horizon_views import HorizonView
+from widgets.horizon_views import DiscountSweepView, HorizonView
 from workbench.runs import Run, RunStore
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
@@ -122,6 +122,7 @@ class Dashboard:
         self.skills_select, self.skills_view = self._page_of("metra", "skill run", SkillsView)
         self.hilbert_select, self.hilbert_view = self._page_of("hilp", "HILP run", HilbertView)
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
+        self.discount_sweep = DiscountSweepView(self.session, executor="subprocess")
         self.session.register(self)
 
     def _page_of(self, trainer: str, label: str, view_class: type) -> tuple:
@@ -197,7 +198,10 @@ class Dashboard:
                 "Environments",
                 pn.Column(pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()),
             ),
-            ("Horizon", self.horizon_view),
+            (
+                "Horizon",
+                pn.Column(self.horizon_view, self.discount_sweep, sizing_mode="stretch_width"),
+            ),
             dynamic=True,
             sizing_mode="stretch_width",
         )

@@ -258,3 +258,29 @@ def test_horizon_page_analyses_four_rooms_and_a_new_source_changes_the_figures(
             page.wait_for_timeout(500)
         assert plot.screenshot() != before[name], f"the {name} did not change"
     assert page_problems == []
+
+
+def test_horizon_page_sweeps_the_discount_of_live_ppo_runs_and_draws_their_returns(
+    page, page_problems, served_dashboard
+):
+    page.goto(served_dashboard.url + "/")
+    _tab(page, "Horizon")
+    expect(page.locator(".sweep-chart .bk-Canvas:visible").first).to_be_visible(timeout=60_000)
+    page.locator(".sweep-discounts input").fill("0.5, 0.99")
+    page.locator(".sweep-discounts input").press("Enter")
+    page.locator(".sweep-steps input").fill("1000")
+    page.locator(".sweep-steps input").press("Enter")
+    page.locator(".sweep-start button").click()
+    status = page.locator(".sweep-status:visible")
+    expect(status).to_contain_text("gamma 0.5: step", timeout=30_000)
+    expect(status).to_contain_text("gamma 0.99: step")
+    # The browser's own copy of the chart's data: one point per discount once both runs
+    # have evaluated.
+    drawn = """() => Math.max(0, ...[...Bokeh.documents[0].all_models]
+        .filter(m => m.data && m.data.gamma !== undefined && m.data.return !== undefined)
+        .map(m => m.data.gamma.length))"""
+    deadline = time.monotonic() + 120
+    while page.evaluate(drawn) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
+    assert page.evaluate(drawn) == 2, "the returns against discount were never drawn"
+    assert page_problems == []
