@@ -226,4 +226,4 @@ def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tm
     assert sorted(run.config["gamma"] for run in store.list_runs()) == [0.5, 0.99]
     assert view.data["gamma"] == [0.5, 0.99]
     assert all(np.isfinite(view.data["return"]))
-    assert "gamma 0.5: step" in view.status.value
+    assert "gamma 0.5: step" in view.status.value and view.status.value.endswith("(ended)")

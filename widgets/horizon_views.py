@@ -36,6 +36,8 @@ from workbench.horizon import (
 )
 from workbench.horizon.discount_sweep import start_discount_sweep, sweep_returns
 from workbench.horizon.sweeps import discount_sweep, horizon_sweep
+from workbench.runs import Run
+from workbench.runs.run import FINAL_STATES
 
 GRIDWORLD_PREFIX = "workbench/GridWorld-"
 MINIGRID_SOURCES = ("MiniGrid-Empty-5x5-v0", "MiniGrid-DoorKey-5x5-v0")
@@ -759,8 +761,9 @@ class DiscountSweepView(pn.viewable.Viewer):
             name="Start sweep", button_type="primary", css_classes=["sweep-start"]
         )
         self.status = pn.widgets.StaticText(value="", css_classes=["sweep-status"])
-        self.runs: list = []
+        self.runs: list[Run] = []
         self.data: dict[str, list[float]] | None = None
+        self._watching = False  # some run of the sweep has not ended yet
         self._pipe = hv.streams.Pipe(data=None)
         chart = hv.DynamicMap(_returns_against_discount, streams=[self._pipe]).opts(
             hv.opts.Curve(framewise=True, frame_width=360, frame_height=220, toolbar=None),
@@ -770,7 +773,7 @@ class DiscountSweepView(pn.viewable.Viewer):
         self.button.on_click(lambda _: self.start())
         session.register(self)
 
-    def start(self) -> list:
+    def start(self) -> list[Run]:
         """Start one run per discount with the chosen knobs; a bad entry is named in the
         status line and starts nothing."""
         try:
@@ -786,15 +789,17 @@ class DiscountSweepView(pn.viewable.Viewer):
             env_id=self.env.value, algorithm=self.algorithm.value, total_timesteps=steps,
             eval_every=max(steps // 5, 1), checkpoint_every=0, **self.knobs,
         )  # fmt: skip
-        self.data = None
+        self.data, self._watching = None, True
         self.status.value = f"started {len(self.runs)} runs of {self.algorithm.value}"
         self.refresh()
         return self.runs
 
     def refresh(self) -> None:
-        """Redraw when a run has a new evaluation (called by the session)."""
-        if not self.runs:
+        """Redraw when a run has a new evaluation (called by the session); once every run
+        has ended, stop reading the store."""
+        if not self._watching:
             return
+        ended = all(run.state in FINAL_STATES for run in self.runs)
         rows = sweep_returns(self.runs)
         data = {
             "gamma": [row["gamma"] for row in rows if row["evaluations"]],
@@ -804,7 +809,10 @@ class DiscountSweepView(pn.viewable.Viewer):
             self.data = data
             self._pipe.send(data)
         steps = ", ".join(f"gamma {row['gamma']:g}: step {row['step']:,}" for row in rows)
-        self.status.value = f"{self.algorithm.value} on {self.env.value}: {steps}"
+        self.status.value = (
+            f"{self.algorithm.value} on {self.env.value}: {steps}{' (ended)' if ended else ''}"
+        )
+        self._watching = not ended
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
