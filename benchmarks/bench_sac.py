@@ -30,21 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_line, write_section
 
 import environments  # noqa: F401  (registers the ids)
-from workbench.agents.sac import SAC, ReplayBuffer, resolve_device
+from workbench.agents.sac import CHOSEN_CRITIC_MIN_WIDTH, SAC, ReplayBuffer, resolve_device
 
 WIDTHS = (64, 256, 1024)
 BATCH = 256
 OBS, ACT = 2, 2
 
 
+def critic_pass_flops(width: int, batch: int = BATCH) -> float:
+    """Matrix-product FLOPs of one critic's forward pass."""
+    return 2.0 * batch * ((OBS + ACT) * width + width * width + width)
+
+
 def update_flops(width: int, batch: int = BATCH) -> float:
     """Matrix-product FLOPs of one SAC update with two hidden layers."""
-
-    def layer(n_in: int, n_out: int) -> float:
-        return 2.0 * batch * n_in * n_out
-
-    actor = layer(OBS, width) + layer(width, width) + layer(width, 2 * ACT)
-    critic = layer(OBS + ACT, width) + layer(width, width) + layer(width, 1)
+    actor = 2.0 * batch * (OBS * width + width * width + width * 2 * ACT)
+    critic = critic_pass_flops(width, batch)
     # Target: actor + 2 target critics. Critic step: 2 critics forward + backward (x3).
     # Actor step: actor forward + backward (x3), 2 critics forward + input gradients (x2).
     return actor + 2 * critic + 6 * critic + 3 * actor + 4 * critic
@@ -54,9 +55,9 @@ def our_update_flops(width: int, batch: int = BATCH) -> float:
     """Matrix-product FLOPs of our update: from width 512 on the CPU (``SAC.
     backprop_chosen_critic``) the actor's gradient goes back through each sample's lower
     critic only, one critic pass fewer than :func:`update_flops`."""
-    if width < 512:
+    if width < CHOSEN_CRITIC_MIN_WIDTH:
         return update_flops(width, batch)
-    return update_flops(width, batch) - 2.0 * batch * ((OBS + ACT) * width + width * width + width)
+    return update_flops(width, batch) - critic_pass_flops(width, batch)
 
 
 def rate(step, seconds: float) -> float:

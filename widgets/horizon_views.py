@@ -799,8 +799,8 @@ class DiscountSweepView(pn.viewable.Viewer):
         has ended, stop reading the store."""
         if not self._watching:
             return
-        ended = all(run.state in FINAL_STATES for run in self.runs)
         rows = sweep_returns(self.runs)
+        ended = all(row["state"] in FINAL_STATES for row in rows)
         data = {
             "gamma": [row["gamma"] for row in rows if row["evaluations"]],
             "return": [row["return"] for row in rows if row["evaluations"]],

@@ -125,9 +125,13 @@ class SkillDiscovery:
         self, obs: torch.Tensor, next_obs: torch.Tensor, skills: torch.Tensor
     ) -> torch.Tensor:
         """The skill reward of transitions (before ``reward_scale``), with gradients to phi."""
-        if self.objective == "diayn":
-            return self._rewards_of(None, self.phi(next_obs), skills)
-        return self._rewards_of(self.phi(obs), self.phi(next_obs), skills)
+        return self._rewards_of(*self._phi_pair(obs, next_obs), skills)
+
+    def _phi_pair(
+        self, obs: torch.Tensor, next_obs: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """phi(s) (None for DIAYN, whose reward reads phi(s') only) and phi(s')."""
+        return None if self.objective == "diayn" else self.phi(obs), self.phi(next_obs)
 
     def _rewards_of(
         self, phi_obs: torch.Tensor | None, phi_next: torch.Tensor, skills: torch.Tensor
@@ -157,8 +161,7 @@ class SkillDiscovery:
     ) -> PhiLosses:
         # phi of each batch once, for the reward and the constraint alike (the authors'
         # cur_z and next_z): evaluating it twice doubled phi's share of an update.
-        phi_obs = None if self.objective == "diayn" else self.phi(obs)
-        phi_next = self.phi(next_obs)
+        phi_obs, phi_next = self._phi_pair(obs, next_obs)
         reward = self._rewards_of(phi_obs, phi_next, skills)
         if self.objective != "metra":
             zero = torch.zeros((), device=self.device)

@@ -36,6 +36,9 @@ from torch.nn import functional as F
 from torch.optim.adam import adam as functional_adam
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# From this width on the CPU the actor's gradient goes back through each sample's lower
+# critic only (see ``SAC.backprop_chosen_critic``).
+CHOSEN_CRITIC_MIN_WIDTH = 512
 # One fused kernel per optimizer step instead of a loop of small ops per parameter.
 ADAM = {"fused": True}
 
@@ -440,7 +443,9 @@ class SAC:
         # each sample back through that critic alone halves the arithmetic of the actor
         # step's input gradients; it pays on the CPU from about width 512 (4% at 1024),
         # while smaller networks lose more to the extra small operations than they save.
-        self.backprop_chosen_critic = self.device.type == "cpu" and hidden >= 512
+        self.backprop_chosen_critic = (
+            self.device.type == "cpu" and hidden >= CHOSEN_CRITIC_MIN_WIDTH
+        )
         self.log_alpha = torch.tensor(
             math.log(initial_alpha), device=self.device, requires_grad=True
         )

@@ -38,12 +38,15 @@ def start_discount_sweep(
 
 
 def sweep_returns(runs: Sequence[Run], last: int = 3) -> list[dict[str, float]]:
-    """Per run: its discount, its step and the mean of its last ``last`` evaluation
-    returns (``nan`` before the first evaluation)."""
+    """Per run: its discount, step and state, and the mean of its last ``last``
+    evaluation returns (``nan`` before the first evaluation)."""
     rows = []
     for run in runs:
+        record = run.record  # one read of the store for gamma, step and state
         _, returns = run.scalars("eval/return")
-        mean = float(np.mean(returns[-last:])) if len(returns) else math.nan
-        gamma = float(run.config["gamma"])
-        rows.append({"gamma": gamma, "step": run.step, "return": mean, "evaluations": len(returns)})
+        rows.append({
+            "gamma": float(record.config["gamma"]), "step": record.step, "state": record.state,
+            "return": float(np.mean(returns[-last:])) if len(returns) else math.nan,
+            "evaluations": len(returns),
+        })  # fmt: skip
     return rows
