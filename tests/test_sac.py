@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 
 import environments  # noqa: F401  (registers the workbench ids)
-from workbench.agents.sac import SAC, EnsembleMLP, ReplayBuffer
+from workbench.agents.sac import SAC, EnsembleMLP, ReplayBuffer, adam_step
 
 
 def _member_forward(q: EnsembleMLP, x: torch.Tensor, member: int) -> torch.Tensor:
@@ -94,6 +94,55 @@ def test_log_probability_matches_torch_distributions_with_tanh_correction(sac):
     expected -= torch.log(sac.actor.scale * (1 - squashed**2) + 1e-6).sum(-1)
     torch.testing.assert_close(log_prob, expected, atol=1e-3, rtol=1e-3)
     assert (action.abs() <= 0.5).all()
+
+
+def test_fused_sampling_and_its_backward_equal_the_definition_with_autograd(sac):
+    """``sample_keeping_inputs`` draws the same actions and log-probabilities as ``forward``,
+    and its hand backward equals autograd's, also where log_std is clamped. In float64: with
+    log_std at its upper bound many samples saturate the tanh, where float32 rounding of
+    1 - tanh^2 differs between any two ways of writing it."""
+    actor = copy.deepcopy(sac.actor).double()
+    with torch.no_grad():  # push one log_std output past each clamp bound
+        bias = actor.net.layer_weights()[-1][1][0, 0]
+        bias[2] += 8.0
+        bias[3] -= 8.0
+    inputs = torch.randn(12, 3, dtype=torch.float64)
+    torch.manual_seed(2)
+    actions, log_prob = actor(inputs)
+    _, raw_log_std = actor.mean_and_log_std(inputs)
+    assert (raw_log_std[:, 0] > 2).any() and (raw_log_std[:, 1] < -5).any()
+    grad_action, grad_log_prob = torch.randn(12, 2).double(), torch.tensor(0.3).double()
+    (actions * grad_action + log_prob.unsqueeze(-1) * grad_log_prob / 2).sum().backward()
+    expected = actor.net.flat.grad.clone()
+
+    actor.net.flat.grad.zero_()
+    torch.manual_seed(2)
+    fused_actions, fused_log_prob, kept = actor.sample_keeping_inputs(inputs)
+    torch.testing.assert_close(fused_actions, actions.detach())
+    torch.testing.assert_close(fused_log_prob, log_prob.detach())
+    actor.backward(kept, grad_action, grad_log_prob)
+    torch.testing.assert_close(actor.net.flat.grad, expected)
+
+
+def test_adam_step_equals_the_optimizers_own_step():
+    torch.manual_seed(0)
+    ours = [torch.randn(7, requires_grad=True), torch.randn((), requires_grad=True)]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    options = {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "fused": True}
+    our_optimizer = torch.optim.Adam(ours, **options)
+    their_optimizer = torch.optim.Adam(theirs, **options)
+    for _ in range(4):  # the first step creates the state; the rest take the direct kernel
+        grads = [torch.randn_like(p) for p in ours]
+        for p, q, g in zip(ours, theirs, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        adam_step(our_optimizer)
+        their_optimizer.step()
+        for p, q in zip(ours, theirs, strict=True):
+            torch.testing.assert_close(p, q)
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                torch.testing.assert_close(
+                    our_optimizer.state[p][key], their_optimizer.state[q][key]
+                )
 
 
 def test_critic_loss_is_half_mse_per_network_against_the_soft_target(sac, batch):

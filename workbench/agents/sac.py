@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.optim.adam import adam as functional_adam
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 # From this width on the CPU the actor's gradient goes back through each sample's lower
@@ -51,22 +50,25 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def adam_step(optimizer: torch.optim.Adam) -> None:
-    """``optimizer.step()`` through torch's functional Adam: the same fused kernel on the
-    optimizer's own state, without ``Optimizer.step``'s per-call bookkeeping, which takes
-    longer than the kernel itself for a small network."""
+    """``optimizer.step()`` as torch's fused Adam kernel on the optimizer's own state,
+    called directly: ``Optimizer.step`` and the functional ``adam`` first group the
+    tensors by device and dtype, which takes longer than the kernel itself for a small
+    network (18 against 8 microseconds at width 64). One group of parameters on one device,
+    as every optimizer here has; ``tests/test_sac.py`` checks the step equals ``step()``."""
     group = optimizer.param_groups[0]
     params = group["params"]
-    if any(p not in optimizer.state for p in params):
+    states = [optimizer.state.get(p) for p in params]
+    if not all(states):
         optimizer.step()  # the first step creates the state
         return
-    states = [optimizer.state[p] for p in params]
+    steps = [s["step"] for s in states]
     beta1, beta2 = group["betas"]
-    functional_adam(
+    torch._foreach_add_(steps, 1)
+    torch._fused_adam_(
         params, [p.grad for p in params], [s["exp_avg"] for s in states],
-        [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
-        fused=True, foreach=None, capturable=False, differentiable=False, grad_scale=None,
-        found_inf=None, has_complex=False, amsgrad=False, beta1=beta1, beta2=beta2,
-        lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
+        [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False, lr=group["lr"],
+        beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
+        maximize=False, grad_scale=None, found_inf=None,
     )  # fmt: skip
 
 
@@ -188,7 +190,7 @@ class EnsembleMLP(nn.Module):
                 hidden = self._scratch(
                     f"hidden{i}", (self.members, x.shape[1], weight_t.shape[2]), x
                 )
-                x = torch.baddbmm(bias, x, weight_t, out=hidden).relu_()
+                x = torch.bmm(x, weight_t, out=hidden).add_(bias).relu_()
             else:
                 x = torch.baddbmm(bias, x, weight_t)
         return x, inputs
@@ -225,7 +227,11 @@ class EnsembleMLP(nn.Module):
                 if few_inputs:
                     return torch.bmm(weight_t, grad.transpose(1, 2)).transpose(1, 2)
                 return torch.bmm(grad, weight)
-            grad = torch.bmm(grad, weight, out=self._scratch(f"grad{i}", x.shape, x))
+            grad_x = self._scratch(f"grad{i}", x.shape, x)
+            if weight.shape[1] == 1:  # one output (a Q value): an outer product
+                grad = torch.mul(grad, weight, out=grad_x)
+            else:
+                grad = torch.bmm(grad, weight, out=grad_x)
             # Through the ReLU whose output is x: pass where x > 0 (one fused op, in place).
             torch.ops.aten.threshold_backward.grad_input(grad, x, 0.0, grad_input=grad)
         return None
@@ -318,10 +324,29 @@ class TanhGaussianActor(nn.Module):
     def sample_keeping_inputs(
         self, inputs: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, tuple]:
-        """Like ``forward``, and what :meth:`backward` needs."""
+        """Like ``forward`` (the same draws, the same values), and what :meth:`backward`
+        needs. ``_sample`` is the definition; this is it in fused and in-place operations,
+        each of which costs a few microseconds at any small batch."""
         out, layer_inputs = self.net.forward_keeping_inputs(inputs)
-        action, log_prob, sample = self._sample(*self._split(out[0]))
-        return action, log_prob, (layer_inputs, sample)
+        # Strided halves: clamp and addcmul read them at little extra cost and write
+        # contiguous results, so no copies are made.
+        mean, raw_log_std = out[0].chunk(2, dim=-1)
+        log_std = raw_log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        std = log_std.exp()
+        noise = torch.randn_like(log_std)
+        squashed = torch.addcmul(mean, noise, std).tanh_()
+        # d action / d pre-tanh, scale * (1 - tanh^2), and the log-determinant's argument.
+        action_slope = torch.addcmul(self.scale, self.scale, squashed.square(), value=-1)
+        slope_plus_eps = action_slope + 1e-6
+        # -log_prob = sum(0.5 noise^2 + log_std + log(slope + 1e-6)) + d/2 log(2 pi).
+        negative_log_prob = slope_plus_eps.log().add_(log_std).addcmul_(noise, noise, value=0.5)
+        log_prob = -0.5 * noise.shape[-1] * math.log(2 * math.pi) - negative_log_prob.sum(-1)
+        action = torch.addcmul(self.center, squashed, self.scale)
+        # For backward: d log_prob / d pre-tanh is 2 tanh * slope / (slope + 1e-6); d pre-tanh
+        # / d log_std is noise * std; the clamp passes the gradient where it left log_std be.
+        squashed_over_slope = squashed.div_(slope_plus_eps)
+        kept = (action_slope, squashed_over_slope, noise.mul_(std), raw_log_std == log_std)
+        return action, log_prob, (layer_inputs, kept)
 
     @staticmethod
     def first_rows(kept: tuple, rows: int) -> tuple:
@@ -331,19 +356,16 @@ class TanhGaussianActor(nn.Module):
 
     @without_autograd
     def backward(self, kept: tuple, grad_action: torch.Tensor, grad_log_prob: torch.Tensor) -> None:
-        """Write d loss / d weights into ``net.flat.grad`` given d loss / d action and
-        d loss / d log_prob of a :meth:`sample_keeping_inputs` (the noise held fixed)."""
-        layer_inputs, (raw_log_std, noise, std, squashed, slope) = kept
-        grad_log_prob = grad_log_prob.unsqueeze(-1) if grad_log_prob.dim() else grad_log_prob
+        """Write d loss / d weights into ``net.flat.grad`` given d loss / d action, shape
+        ``(batch, action_dim)``, and d loss / d log_prob, the same for every sample (a 0-dim
+        tensor), of a :meth:`sample_keeping_inputs` (the noise held fixed)."""
+        layer_inputs, (action_slope, squashed_over_slope, noise_std, log_std_free) = kept
         # pre-tanh u = mean + noise * std: the action is scale * tanh(u) + center, and
         # log_prob holds -log(scale * (1 - tanh(u)^2) + 1e-6).
-        grad_pre = grad_action * self.scale * slope + grad_log_prob * (
-            2 * squashed * slope * self.scale / (self.scale * slope + 1e-6)
-        )
+        grad_pre = torch.addcmul(grad_action, squashed_over_slope, grad_log_prob, value=2)
+        grad_pre.mul_(action_slope)
         # log_prob holds -log_std directly and through u; clamp passes inside its bounds.
-        grad_log_std = (grad_pre * noise * std - grad_log_prob) * (
-            (raw_log_std >= LOG_STD_MIN) & (raw_log_std <= LOG_STD_MAX)
-        )
+        grad_log_std = torch.mul(grad_pre, noise_std).sub_(grad_log_prob).mul_(log_std_free)
         self.net.backward(layer_inputs, torch.cat([grad_pre, grad_log_std], -1).unsqueeze(0))
 
     @torch.no_grad()
@@ -366,6 +388,7 @@ class ReplayBuffer:
         for name, width in fields.items():
             self.columns[name] = slice(start, start + width)
             start += width
+        self.widths = list(fields.values())
         self.storage = torch.zeros(capacity, start, device=device)
         self.data = {name: self.storage[:, columns] for name, columns in self.columns.items()}
         self.position, self.size = 0, 0
@@ -383,8 +406,8 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         index = torch.randint(0, self.size, (batch_size,), device=self.device)
-        rows = self.storage[index]
-        return {name: rows[:, columns] for name, columns in self.columns.items()}
+        rows = self.storage.index_select(0, index)
+        return dict(zip(self.columns, rows.split(self.widths, dim=1), strict=True))
 
 
 @dataclass
@@ -530,34 +553,34 @@ class SAC:
             next_q, _ = self.critic_target.forward_keeping_inputs(
                 torch.cat([batch["next_inputs"], next_actions], -1)
             )
-            next_q = next_q.squeeze(-1)
-            target = rewards + self.gamma * (1 - batch["terminated"].squeeze(-1)) * (
-                torch.minimum(next_q[0], next_q[1]) - alpha * next_log_prob
-            )
+            # y = r + gamma * (1 - terminated) * (min_m Q'_m - alpha * log_pi'), fused.
+            next_value = torch.addcmul(next_q.squeeze(-1).amin(0), alpha, next_log_prob, value=-1)
+            target = torch.add(rewards, next_value, alpha=self.gamma)
+            target.addcmul_(batch["terminated"].squeeze(-1), next_value, value=-self.gamma)
             q, kept = self.critic.forward_keeping_inputs(torch.cat([inputs, batch["actions"]], -1))
             error = q.squeeze(-1) - target
-            critic_loss = 0.5 * error.pow(2).mean(-1).sum()
-            self.critic.backward(kept, error.unsqueeze(-1) / batch_size)
+            critic_loss = torch.vdot(error.view(-1), error.view(-1)) * (0.5 / batch_size)
+            self.critic.backward(kept, error.unsqueeze(-1).div_(batch_size))
             adam_step(self.critic_optimizer)
 
             # Actor: -mean_b min_m Q_m sends -1 / batch to the lower Q, back to the action.
             q_new, kept = self.critic.forward_keeping_inputs(torch.cat([inputs, actions], -1))
-            q_new = q_new.squeeze(-1)
-            q_min = torch.minimum(q_new[0], q_new[1])
-            second_lower = (q_new[1] < q_new[0]).unsqueeze(-1)  # ties: the first, as min(0)
+            q_min, lower = q_new.squeeze(-1).min(0)  # ties: the first
             if self.backprop_chosen_critic:
-                lower = second_lower.squeeze(-1).long()
                 grad_q = q_min.new_full((batch_size, 1), -1.0 / batch_size)
                 grad_input = self.critic.input_grad_of_chosen(kept, lower, grad_q)
             else:
-                grad_q = torch.stack([~second_lower, second_lower]) * (-1.0 / batch_size)
+                grad_q = torch.zeros_like(q_new)
+                grad_q.scatter_(0, lower.view(1, -1, 1), -1.0 / batch_size)
                 grad_input = self.critic.backward(kept, grad_q, weight_grads=False, input_grad=True)
                 grad_input = grad_input.sum(0)
             grad_action = grad_input[:, -self.action_dim :]
             self.actor.backward(actor_kept, grad_action, alpha / batch_size)
-            actor_loss = (alpha * log_prob - q_min).mean()
-            # d/d log_alpha of -mean(log_alpha * (log_pi + target)).
-            alpha_grad = -(log_prob.mean() + self.target_entropy)
+            # With entropy = -mean(log_pi), d/d log_alpha of -mean(log_alpha * (log_pi +
+            # target)) is entropy - target.
+            entropy = log_prob.mean().neg_()
+            actor_loss = torch.addcmul(q_min.mean().neg_(), alpha, entropy, value=-1)
+            alpha_grad = entropy - self.target_entropy
             alpha_loss = self.log_alpha * alpha_grad
             if self.autotune:
                 gradient_buffer(self.log_alpha).copy_(alpha_grad)
@@ -565,9 +588,8 @@ class SAC:
 
             self.critic_target.flat.lerp_(self.critic.flat, self.tau)
         return SACLosses(
-            critic_loss, actor_loss, alpha_loss, self.log_alpha.detach().exp(),
-            alpha_grad + self.target_entropy, q.mean(),
-        )  # fmt: skip
+            critic_loss, actor_loss, alpha_loss, self.log_alpha.detach().exp(), entropy, q.mean()
+        )
 
     def state_dict(self) -> dict[str, object]:
         return {
