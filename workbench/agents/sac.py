@@ -1,8 +1,8 @@
 """Soft Actor-Critic, written for speed, read top to bottom (CleanRL style).
 
 What makes it fast without making it obscure:
-- the twin Q networks are one ensemble: one batched matrix product (``torch.baddbmm``)
-  evaluates both, instead of two separate networks;
+- the twin Q networks are one ensemble: one batched matrix product (``torch.bmm``) per
+  layer evaluates both, instead of two separate networks;
 - each network keeps all its weights in one flat parameter, so an Adam step and the soft
   target update are one kernel each, whatever the depth;
 - the update computes its gradients by hand (the backward pass of a ReLU MLP and of the
@@ -10,6 +10,9 @@ What makes it fast without making it obscure:
   widths that recording costs more than the arithmetic. The losses are also written out
   below with autograd (``critic_loss``, ``actor_loss``, ``alpha_loss``) as the definition;
   ``tests/test_sac.py`` checks that the hand-computed gradients equal theirs;
+- the small steps (sampling, the log-probability, the policy head's backward, the soft
+  target) are fused and in-place operations: at width 64 each operation's fixed cost, a few
+  microseconds, is more than its arithmetic, and the update is about 150 of them;
 - gradients and hidden activations are written into buffers allocated once, so a wide
   network allocates no new megabytes (and takes no page faults) at each step;
 - the replay buffer is preallocated tensors on the training device, sampled by index;
@@ -184,13 +187,18 @@ class EnsembleMLP(nn.Module):
         weights = self._views_of(self.flat)
         x = self._members(x)
         inputs = []
-        for i, (_, bias, weight_t) in enumerate(weights):
+        for i, (weight, bias, weight_t) in enumerate(weights):
             inputs.append(x)
             if i < len(weights) - 1:
                 hidden = self._scratch(
                     f"hidden{i}", (self.members, x.shape[1], weight_t.shape[2]), x
                 )
                 x = torch.bmm(x, weight_t, out=hidden).add_(bias).relu_()
+            elif weight.shape[1] == 1:
+                # One output (a Q value): weight @ x^T is a matrix-vector product MKL runs
+                # 1.5-4x faster than x @ weight^T, and its (members, 1, batch) result is
+                # already laid out as (members, batch, 1).
+                x = torch.baddbmm(bias, weight, x.transpose(1, 2)).view(self.members, -1, 1)
             else:
                 x = torch.baddbmm(bias, x, weight_t)
         return x, inputs
