@@ -112,7 +112,7 @@ def test_fused_sampling_and_its_backward_equal_the_definition_with_autograd(sac)
     _, raw_log_std = actor.mean_and_log_std(inputs)
     assert (raw_log_std[:, 0] > 2).any() and (raw_log_std[:, 1] < -5).any()
     grad_action, grad_log_prob = torch.randn(12, 2).double(), torch.tensor(0.3).double()
-    (actions * grad_action + log_prob.unsqueeze(-1) * grad_log_prob / 2).sum().backward()
+    ((actions * grad_action).sum() + (log_prob * grad_log_prob).sum()).backward()
     expected = actor.net.flat.grad.clone()
 
     actor.net.flat.grad.zero_()
