@@ -10,8 +10,8 @@ What makes it fast without making it obscure:
   widths that recording costs more than the arithmetic. The losses are also written out
   below with autograd (``critic_loss``, ``actor_loss``, ``alpha_loss``) as the definition;
   ``tests/test_sac.py`` checks that the hand-computed gradients equal theirs;
-- the small steps (sampling, the log-probability, the policy head's backward, the soft
-  target) are fused and in-place operations: at width 64 each operation's fixed cost, a few
+- the small steps (sampling, the log-probability, the policy head's backward, the losses)
+  are fused and in-place operations: at width 64 each operation's fixed cost, a few
   microseconds, is more than its arithmetic, and the update is about 150 of them;
 - gradients and hidden activations are written into buffers allocated once, so a wide
   network allocates no new megabytes (and takes no page faults) at each step;
@@ -396,7 +396,7 @@ class ReplayBuffer:
         for name, width in fields.items():
             self.columns[name] = slice(start, start + width)
             start += width
-        self.widths = list(fields.values())
+        self.widths = list(fields.values())  # for ``sample``'s one split into every field
         self.storage = torch.zeros(capacity, start, device=device)
         self.data = {name: self.storage[:, columns] for name, columns in self.columns.items()}
         self.position, self.size = 0, 0
