@@ -9,7 +9,9 @@ up to 20%), alternating ours and SB3, and each figure is the best of ``--repeats
 (as ``timeit`` advises: on a shared machine, noise only ever slows a run down). The ceiling is the measured rate of a large
 matrix product divided by the matrix-product FLOPs of one update (counted from the layer
 shapes: 4 actor passes and 12 critic passes' worth, see ``update_flops``). Targets
-(issue 4): at least 3x SB3 at width 64, at least 80% of the ceiling at width 1024.
+(issue 4): at least 3x SB3 at width 64, at least 80% of the ceiling at width 1024. At the
+largest width it also replays parts of one recorded update (its matrix products; those and
+the optimizer steps) to show where the rest of the time goes.
 
     .venv/bin/python benchmarks/bench_sac.py [--seconds 3] [--repeats 3] [--device auto] [--no-write]
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_line, write_section
@@ -77,7 +80,7 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def ours(width: int, device: torch.device, seconds: float) -> float:
+def our_sac(width: int, device: torch.device) -> tuple[SAC, ReplayBuffer]:
     sac = SAC(OBS, -0.2 * torch.ones(ACT), 0.2 * torch.ones(ACT), hidden=width, device=device)
     buffer = ReplayBuffer(
         10_000,
@@ -89,7 +92,50 @@ def ours(width: int, device: torch.device, seconds: float) -> float:
         inputs=torch.randn(n, OBS), actions=torch.rand(n, ACT) * 0.4 - 0.2, rewards=torch.randn(n, 1),
         next_inputs=torch.randn(n, OBS), terminated=torch.zeros(n, 1),
     )  # fmt: skip
+    return sac, buffer
+
+
+def ours(width: int, device: torch.device, seconds: float) -> float:
+    sac, buffer = our_sac(width, device)
     return rate(lambda: sac.update(buffer.sample(BATCH)), seconds)
+
+
+class Recorder(TorchDispatchMode):
+    """Records every ATen operation that runs under it, with its arguments, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self.calls.append((func, args, kwargs))
+        return func(*args, **kwargs)
+
+
+PRODUCTS = {"mm", "bmm", "addmm", "baddbmm"}
+# The memory-bound steps over every parameter: Adam (its step counts, then the fused
+# kernel) and the soft target update.
+OPTIMIZER_STEPS = {"_foreach_add_", "_fused_adam_", "lerp_"}
+
+
+def replayed(width: int, device: torch.device, seconds: float, kinds: set[str]) -> float:
+    """Updates per second if an update ran only its operations named in ``kinds``: one real
+    update's calls of them are recorded (the same tensors, shapes and strides, in order)
+    and replayed. Replaying writes into the model's own buffers; it is thrown away after."""
+    sac, buffer = our_sac(width, device)
+    for _ in range(3):
+        sac.update(buffer.sample(BATCH))
+    with Recorder() as recorder:
+        sac.update(buffer.sample(BATCH))
+    calls = [c for c in recorder.calls if c[0].overloadpacket.__name__ in kinds]
+
+    @torch.no_grad()  # as inside the update
+    def replay() -> None:
+        for func, args, kwargs in calls:
+            func(*args, **kwargs)
+
+    return rate(replay, seconds)
 
 
 def stable_baselines(width: int, device: torch.device, seconds: float) -> float:
@@ -132,6 +178,10 @@ MEASURES = {
     "ours": ours,
     "sb3": stable_baselines,
     "ceiling": lambda _, device, seconds: matmul_flops_per_second(device, seconds),
+    "products": lambda width, device, seconds: replayed(width, device, seconds, PRODUCTS),
+    "products+steps": lambda width, device, seconds: replayed(
+        width, device, seconds, PRODUCTS | OPTIMIZER_STEPS
+    ),
 }
 
 
@@ -158,7 +208,8 @@ def main() -> None:
         return
     runs: dict[tuple[str, int], list[float]] = {}
     for repeat in range(args.repeats):
-        for kind, width in [("ceiling", 0)] + [(k, w) for w in WIDTHS for k in ("ours", "sb3")]:
+        measures = [("ceiling", 0)] + [(k, w) for w in WIDTHS for k in ("ours", "sb3")]
+        for kind, width in measures + [(k, WIDTHS[-1]) for k in ("products", "products+steps")]:
             rate_now = measured(kind, width, args.device, args.seconds)
             runs.setdefault((kind, width), []).append(rate_now)
             print(f"repeat {repeat + 1}: {kind} {width}: {rate_now:,.1f}", flush=True)
@@ -176,6 +227,7 @@ def main() -> None:
     small, large = rows[0], rows[-1]
     paired = [m / p for m, p in zip(runs["ours", WIDTHS[0]], runs["sb3", WIDTHS[0]], strict=True)]
     wide = [m / large[4] for m in runs["ours", WIDTHS[-1]]]
+    products, steps = best["products", WIDTHS[-1]], best["products+steps", WIDTHS[-1]]
     name = "cuda" if device.type == "cuda" else f"cpu, {torch.get_num_threads()} torch threads"
     body = f"""## SAC updates per second against stable-baselines3 (issue 4, {device.type})
 
@@ -197,7 +249,15 @@ Targets: at least 3x SB3 at width 64: **{"met" if small[3] >= 3 else "NOT met"}*
 at least 80% of the ceiling at width 1024: **{"met" if large[5] >= 0.8 else "NOT met"}** ({large[5]:.0%}).
 Spread over the {args.repeats} repeats: ours / SB3 at width {WIDTHS[0]}, run by run, {min(paired):.2f}x to {max(paired):.2f}x;
 ours at width {WIDTHS[-1]}, {min(wide):.0%} to {max(wide):.0%} of the best ceiling. This shared 2-core machine's own
-matrix-product rate varied from {min(runs["ceiling", 0]) / 1e9:,.0f} to {max(runs["ceiling", 0]) / 1e9:,.0f} GFLOP/s within the run."""
+matrix-product rate varied from {min(runs["ceiling", 0]) / 1e9:,.0f} to {max(runs["ceiling", 0]) / 1e9:,.0f} GFLOP/s within the run.
+
+Where the time goes at width {WIDTHS[-1]}: one update's operations are recorded and only some of
+them replayed, in order, on the same tensors (best of {args.repeats}, fresh processes). Its matrix products
+alone run at {products:,.1f} updates/s, {products / large[4]:.0%} of the ceiling; with the Adam steps and the
+soft target update (memory-bound passes over every parameter) added, {steps:,.1f}/s, {steps / large[4]:.0%};
+the whole update, {large[1]:,.1f}/s, {large[5]:.0%}. The other operations (bias and ReLU of the
+activations and their gradients, sampling, the losses: about 150 calls, a third of them views)
+cost the difference."""
     print(body)
     if not args.no_write:
         write_section(f"sac_{device.type}", body)
