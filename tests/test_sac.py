@@ -91,9 +91,31 @@ def test_log_probability_matches_torch_distributions_with_tanh_correction(sac):
     squashed = (action - sac.actor.center) / sac.actor.scale
     pre_tanh = torch.atanh(squashed.clamp(-1 + 1e-6, 1 - 1e-6))
     expected = torch.distributions.Normal(mean, std).log_prob(pre_tanh).sum(-1)
-    expected -= torch.log(sac.actor.scale * (1 - squashed**2) + 1e-6).sum(-1)
+    # The density of the tanh output in [-1, 1], before scaling to the box (as SB3's).
+    expected -= torch.log(1 - squashed**2 + 1e-6).sum(-1)
     torch.testing.assert_close(log_prob, expected, atol=1e-3, rtol=1e-3)
     assert (action.abs() <= 0.5).all()
+
+
+def test_log_probability_and_entropy_target_do_not_depend_on_the_action_box():
+    """The same policy on [-0.2, 0.2]^2 (METRA's plane and mazes) and on [-1, 1]^2 draws
+    the same log-probabilities, fused or not: measured in the box's own units, no density
+    on the small box reaches entropy -1, METRA's target, and the temperature only grew."""
+    actors = []
+    for bound in (0.2, 1.0):
+        torch.manual_seed(0)
+        agent = SAC(3, -bound * torch.ones(2), bound * torch.ones(2), hidden=16, device="cpu")
+        actors.append(agent.actor)
+    inputs = torch.randn(64, 3)
+    for sample in (lambda actor: actor(inputs), lambda actor: actor.sample_keeping_inputs(inputs)):
+        draws = []
+        for actor in actors:
+            torch.manual_seed(1)
+            with torch.no_grad():
+                draws.append(sample(actor)[:2])
+        (small_action, small_log_prob), (unit_action, unit_log_prob) = draws
+        torch.testing.assert_close(small_log_prob, unit_log_prob)
+        torch.testing.assert_close(small_action, 0.2 * unit_action)
 
 
 def test_fused_sampling_and_its_backward_equal_the_definition_with_autograd(sac):

@@ -279,7 +279,14 @@ def mlp(input_dim: int, hidden: int, layers: int, output_dim: int) -> nn.Sequent
 
 
 class TanhGaussianActor(nn.Module):
-    """A tanh-squashed Gaussian policy scaled to the action box."""
+    """A tanh-squashed Gaussian policy scaled to the action box.
+
+    Its log-probability is the density of the tanh output in [-1, 1]^d, before the scaling
+    to the box, as in stable-baselines3 and METRA's code (whose policies act in [-1, 1] and
+    whose environments rescale): a target entropy such as -|A| then means the same on any
+    box. On the box's own scale a small box, [-0.2, 0.2]^2, cannot reach entropy -1 at all,
+    and the temperature would grow without end.
+    """
 
     def __init__(
         self,
@@ -316,7 +323,7 @@ class TanhGaussianActor(nn.Module):
         squashed = torch.tanh(mean + noise * std)
         slope = 1 - squashed.pow(2)  # d tanh / d pre-tanh
         log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        log_prob = log_prob - torch.log(self.scale * slope + 1e-6).sum(-1)
+        log_prob = log_prob - torch.log(slope + 1e-6).sum(-1)
         return (
             squashed * self.scale + self.center,
             log_prob,
@@ -343,9 +350,9 @@ class TanhGaussianActor(nn.Module):
         std = log_std.exp()
         noise = torch.randn_like(log_std)
         squashed = torch.addcmul(mean, noise, std).tanh_()
-        # d action / d pre-tanh, scale * (1 - tanh^2), and the log-determinant's argument.
-        action_slope = torch.addcmul(self.scale, self.scale, squashed.square(), value=-1)
-        slope_plus_eps = action_slope + 1e-6
+        # d tanh / d pre-tanh, 1 - tanh^2, and the log-determinant's argument.
+        slope = torch.rsub(squashed.square(), 1)
+        slope_plus_eps = slope + 1e-6
         # -log_prob = sum(0.5 noise^2 + log_std + log(slope + 1e-6)) + d/2 log(2 pi).
         negative_log_prob = slope_plus_eps.log().add_(log_std).addcmul_(noise, noise, value=0.5)
         log_prob = -0.5 * noise.shape[-1] * math.log(2 * math.pi) - negative_log_prob.sum(-1)
@@ -353,7 +360,7 @@ class TanhGaussianActor(nn.Module):
         # For backward: d log_prob / d pre-tanh is 2 tanh * slope / (slope + 1e-6); d pre-tanh
         # / d log_std is noise * std; the clamp passes the gradient where it left log_std be.
         squashed_over_slope = squashed.div_(slope_plus_eps)
-        kept = (action_slope, squashed_over_slope, noise.mul_(std), raw_log_std == log_std)
+        kept = (slope, squashed_over_slope, noise.mul_(std), raw_log_std == log_std)
         return action, log_prob, (layer_inputs, kept)
 
     @staticmethod
@@ -367,11 +374,13 @@ class TanhGaussianActor(nn.Module):
         """Write d loss / d weights into ``net.flat.grad`` given d loss / d action, shape
         ``(batch, action_dim)``, and d loss / d log_prob, the same for every sample (a 0-dim
         tensor), of a :meth:`sample_keeping_inputs` (the noise held fixed)."""
-        layer_inputs, (action_slope, squashed_over_slope, noise_std, log_std_free) = kept
+        layer_inputs, (slope, squashed_over_slope, noise_std, log_std_free) = kept
         # pre-tanh u = mean + noise * std: the action is scale * tanh(u) + center, and
-        # log_prob holds -log(scale * (1 - tanh(u)^2) + 1e-6).
-        grad_pre = torch.addcmul(grad_action, squashed_over_slope, grad_log_prob, value=2)
-        grad_pre.mul_(action_slope)
+        # log_prob holds -log(1 - tanh(u)^2 + 1e-6).
+        grad_pre = torch.addcmul(
+            grad_action * self.scale, squashed_over_slope, grad_log_prob, value=2
+        )
+        grad_pre.mul_(slope)
         # log_prob holds -log_std directly and through u; clamp passes inside its bounds.
         grad_log_std = torch.mul(grad_pre, noise_std).sub_(grad_log_prob).mul_(log_std_free)
         self.net.backward(layer_inputs, torch.cat([grad_pre, grad_log_std], -1).unsqueeze(0))
