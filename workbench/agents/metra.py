@@ -12,8 +12,11 @@ the authors' code by default (see ALGORITHMS.md):
 - update order: phi, dual, rewards recomputed with the new phi, then SAC (critic, actor,
   temperature, targets).
 
-DIAYN: reward ``log q(z | s')`` (discrete: log-softmax of phi(s') at the skill, plus log D;
-continuous: ``-0.5 ||phi(s') - z||^2``), phi trained to maximise it, no constraint.
+DIAYN: reward ``log q(z | s')``, as the authors' code computes it (discrete: log-softmax of
+phi(s') at the skill, i.e. minus the cross-entropy, without the paper's constant -log p(z);
+continuous: the log-density of z under a Gaussian with mean phi(s') and a state-dependent
+standard deviation from its own MLP), phi trained to maximise it, no constraint; its
+continuous skills are standard normal, not unit length.
 LSD: no dual variable; spectral normalisation on phi keeps ``||dphi|| <= ||ds||``.
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -34,12 +37,15 @@ Objective = Literal["metra", "diayn", "lsd"]
 SkillType = Literal["continuous", "discrete"]
 
 
-def sample_skills(n: int, dim: int, kind: SkillType, rng: np.random.Generator) -> np.ndarray:
-    """Continuous: standard normal vectors scaled to unit length. Discrete: one-hot."""
+def sample_skills(
+    n: int, dim: int, kind: SkillType, rng: np.random.Generator, unit_length: bool = True
+) -> np.ndarray:
+    """Continuous: standard normal vectors, scaled to unit length (METRA, LSD) or not
+    (``unit_length=False``: DIAYN). Discrete: one-hot."""
     if kind == "discrete":
         return np.eye(dim, dtype=np.float32)[rng.integers(dim, size=n)]
     z = rng.standard_normal((n, dim)).astype(np.float32)
-    return z / np.linalg.norm(z, axis=1, keepdims=True)
+    return z / np.linalg.norm(z, axis=1, keepdims=True) if unit_length else z
 
 
 def skill_direction(z: torch.Tensor, kind: SkillType) -> torch.Tensor:
@@ -49,6 +55,12 @@ def skill_direction(z: torch.Tensor, kind: SkillType) -> torch.Tensor:
         dim = z.shape[-1]
         return (z - z.mean(-1, keepdim=True)) * dim / (dim - 1)
     return z
+
+
+class Encoded(NamedTuple):
+    phi_obs: torch.Tensor | None
+    phi_next: torch.Tensor
+    log_std: torch.Tensor | None
 
 
 @dataclass
@@ -65,7 +77,8 @@ class SkillDiscovery:
 
     Args:
         obs_dim, action_low, action_high: the environment.
-        skill_dim: D; skill_type: ``"continuous"`` (unit vectors) or ``"discrete"`` (one-hot).
+        skill_dim: D; skill_type: ``"continuous"`` (unit vectors; DIAYN: standard normal)
+            or ``"discrete"`` (one-hot).
         objective: ``"metra"``, ``"diayn"`` or ``"lsd"``.
         constraint: ``"mean"`` (authors' code, default) or ``"sum"`` (the paper).
         epsilon: slack of the METRA constraint; dual_lr: step size of log lambda.
@@ -102,12 +115,24 @@ class SkillDiscovery:
         self.device = resolve_device(device)
         self.skill_dim, self.skill_type, self.objective = skill_dim, skill_type, objective
         self.constraint, self.epsilon, self.reward_scale = constraint, epsilon, reward_scale
+        # Continuous skills are unit vectors, except DIAYN's (the authors' --unit_length 0).
+        self.unit_length = objective != "diayn"
         self.phi = mlp(obs_dim, hidden, layers, skill_dim).to(self.device)
         if objective == "lsd":
             for module in self.phi:
                 if isinstance(module, nn.Linear):
                     spectral_norm(module)
-        self.phi_optimizer = torch.optim.Adam(self.phi.parameters(), lr=learning_rate)
+        # DIAYN's continuous discriminator q(z | s') is a Gaussian around phi(s') whose log
+        # standard deviation comes from a second MLP, as the authors' independent-std module
+        # (output bias 0: initial std 1; std at least 1e-6).
+        self.phi_log_std: nn.Sequential | None = None
+        if objective == "diayn" and skill_type == "continuous":
+            self.phi_log_std = mlp(obs_dim, hidden, layers, skill_dim).to(self.device)
+            nn.init.zeros_(self.phi_log_std[-1].bias)
+        discriminator = [*self.phi.parameters()]
+        if self.phi_log_std is not None:
+            discriminator += [*self.phi_log_std.parameters()]
+        self.phi_optimizer = torch.optim.Adam(discriminator, lr=learning_rate)
         self.log_lambda = torch.tensor(
             math.log(initial_lambda), device=self.device, requires_grad=True
         )
@@ -125,26 +150,23 @@ class SkillDiscovery:
         self, obs: torch.Tensor, next_obs: torch.Tensor, skills: torch.Tensor
     ) -> torch.Tensor:
         """The skill reward of transitions (before ``reward_scale``), with gradients to phi."""
-        return self._rewards_of(*self._phi_pair(obs, next_obs), skills)
+        return self._rewards_of(self._encode(obs, next_obs), skills)
 
-    def _phi_pair(
-        self, obs: torch.Tensor, next_obs: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """phi(s) (None for DIAYN, whose reward reads phi(s') only) and phi(s')."""
-        return None if self.objective == "diayn" else self.phi(obs), self.phi(next_obs)
+    def _encode(self, obs: torch.Tensor, next_obs: torch.Tensor) -> Encoded:
+        """phi(s) (None for DIAYN, whose reward reads s' only), phi(s') and, for DIAYN's
+        continuous skills, the log standard deviation of q(z | s')."""
+        phi_obs = None if self.objective == "diayn" else self.phi(obs)
+        log_std = None if self.phi_log_std is None else self.phi_log_std(next_obs)
+        return Encoded(phi_obs, self.phi(next_obs), log_std)
 
-    def _rewards_of(
-        self, phi_obs: torch.Tensor | None, phi_next: torch.Tensor, skills: torch.Tensor
-    ) -> torch.Tensor:
+    def _rewards_of(self, encoded: Encoded, skills: torch.Tensor) -> torch.Tensor:
+        phi_obs, phi_next, log_std = encoded
         if self.objective == "diayn":
-            if self.skill_type == "discrete":
-                log_q = (
-                    torch.log_softmax(phi_next, -1)
-                    .gather(-1, skills.argmax(-1, keepdim=True))
-                    .squeeze(-1)
-                )
-                return log_q + math.log(self.skill_dim)
-            return -0.5 * ((phi_next - skills) ** 2).sum(-1)
+            if log_std is None:  # one-hot skills: log-softmax at the skill
+                log_q = torch.log_softmax(phi_next, -1)
+                return log_q.gather(-1, skills.argmax(-1, keepdim=True)).squeeze(-1)
+            std = log_std.clamp(min=math.log(1e-6)).exp()
+            return torch.distributions.Normal(phi_next, std).log_prob(skills).sum(-1)
         return ((phi_next - phi_obs) * skill_direction(skills, self.skill_type)).sum(-1)
 
     def penalty(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
@@ -161,12 +183,12 @@ class SkillDiscovery:
     ) -> PhiLosses:
         # phi of each batch once, for the reward and the constraint alike (the authors'
         # cur_z and next_z): evaluating it twice doubled phi's share of an update.
-        phi_obs, phi_next = self._phi_pair(obs, next_obs)
-        reward = self._rewards_of(phi_obs, phi_next, skills)
+        encoded = self._encode(obs, next_obs)
+        reward = self._rewards_of(encoded, skills)
         if self.objective != "metra":
             zero = torch.zeros((), device=self.device)
             return PhiLosses(-reward.mean(), zero, zero, zero, reward.detach().mean())
-        penalty = self._penalty_of(phi_obs, phi_next)
+        penalty = self._penalty_of(encoded.phi_obs, encoded.phi_next)
         dual_lambda = self.log_lambda.exp()
         phi_loss = -(reward + dual_lambda.detach() * penalty).mean()
         dual_loss = self.log_lambda * penalty.detach().mean()
@@ -225,6 +247,7 @@ class SkillDiscovery:
     def state_dict(self) -> dict[str, object]:
         return {
             "phi": self.phi.state_dict(),
+            **({} if self.phi_log_std is None else {"phi_log_std": self.phi_log_std.state_dict()}),
             "phi_optimizer": self.phi_optimizer.state_dict(),
             "log_lambda": self.log_lambda.detach().clone(),
             "dual_optimizer": self.dual_optimizer.state_dict(),
@@ -233,6 +256,8 @@ class SkillDiscovery:
 
     def load_state_dict(self, state: dict) -> None:
         self.phi.load_state_dict(state["phi"])
+        if self.phi_log_std is not None:
+            self.phi_log_std.load_state_dict(state["phi_log_std"])
         self.phi_optimizer.load_state_dict(state["phi_optimizer"])
         with torch.no_grad():
             self.log_lambda.copy_(state["log_lambda"])

@@ -95,15 +95,18 @@ def env_kwargs(env_id: str) -> dict[str, Any]:
     return {} if env_id == "workbench/Plane-v0" else {"reward_mode": "none"}
 
 
-def evaluation_skills(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """Skills for evaluation: evenly spaced on the circle for 2-D continuous skills, every
-    skill in turn for one-hot ones, random unit vectors otherwise."""
+def evaluation_skills(
+    n: int, dim: int, kind: str, rng: np.random.Generator, unit_length: bool = True
+) -> np.ndarray:
+    """Skills for evaluation: evenly spaced on the unit circle for 2-D continuous skills
+    (for DIAYN's standard normal skills, directions at a typical radius), every skill in
+    turn for one-hot ones, random draws of the training distribution otherwise."""
     if kind == "discrete":
         return np.eye(dim, dtype=np.float32)[np.arange(n) % dim]
     if dim == 2:
         angles = 2 * np.pi * np.arange(n) / n
         return np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
-    return sample_skills(n, dim, "continuous", rng)
+    return sample_skills(n, dim, "continuous", rng, unit_length)
 
 
 class METRATrainer(Trainer):
@@ -173,8 +176,9 @@ class METRATrainer(Trainer):
         config = self.config
         while self.ctx.step < config.total_steps:
             skills = sample_skills(
-                config.trajectories_per_epoch, config.skill_dim, config.skill_type, self.rng
-            )
+                config.trajectories_per_epoch, config.skill_dim, config.skill_type, self.rng,
+                self.agent_.unit_length,
+            )  # fmt: skip
             paths = self.collect(skills, deterministic=False, store=True)
             self.ctx.step += paths.shape[0] * (paths.shape[1] - 1)
             if self.buffer.size >= config.min_buffer and config.updates_per_epoch:
@@ -196,8 +200,9 @@ class METRATrainer(Trainer):
         """48 deterministic trajectories: snapshot ``trajectories`` and ``eval/coverage``."""
         config = self.config
         skills = evaluation_skills(
-            config.eval_trajectories, config.skill_dim, config.skill_type, self.rng
-        )
+            config.eval_trajectories, config.skill_dim, config.skill_type, self.rng,
+            self.agent_.unit_length,
+        )  # fmt: skip
         paths = self.collect(skills, deterministic=True, store=False)
         cells = coverage(paths)
         self.ctx.log_snapshot("trajectories", {"paths": paths.astype(np.float32), "skills": skills})
@@ -259,6 +264,11 @@ class METRATrainer(Trainer):
                 f"sac.{name}.{k}" for k in load_matching(module, state["agent"]["sac"][name])
             ]
         skipped += [f"phi.{k}" for k in load_matching(self.agent_.phi, state["agent"]["phi"])]
+        log_std = self.agent_.phi_log_std
+        if log_std is not None and "phi_log_std" in state["agent"]:
+            skipped += [
+                f"phi_log_std.{k}" for k in load_matching(log_std, state["agent"]["phi_log_std"])
+            ]
         return skipped
 
 
