@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -101,6 +102,10 @@ def test_train_runs_headless_and_runs_list_show_export_read_it(tmp_path, capsys)
             "env_id='CartPole-v1' refused: env_id must be one of",
         ),
         (["train", "nope"], "unknown trainer 'nope'"),
+        (
+            ["train", "metra", "--set", "skill_type=discrete", "--set", "skill_dim=1"],
+            "discrete skills need skill_dim >= 2",
+        ),
         (["runs", "show", "missing-run"], "no run 'missing-run'"),
     ],
 )
@@ -112,6 +117,48 @@ def test_bad_cli_input_is_refused_with_a_message_and_creates_nothing(
     assert message in capsys.readouterr().err
     assert main(["--home", home, "runs", "list"]) == 0
     assert "no runs yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("list.json", "[1, 2]", "must hold knob = value pairs (a table), not a list"),
+        ("broken.toml", "trainer = ", "is not valid toml"),
+    ],
+)
+def test_a_bad_config_file_is_named_in_one_line(tmp_path, capsys, name, text, message):
+    config = tmp_path / name
+    config.write_text(text)
+    assert main(["--home", str(tmp_path / "home"), "train", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert str(config) in error and message in error and "Traceback" not in error
+
+
+def test_train_stopped_by_sigterm_checkpoints_and_records_the_stop(tmp_path):
+    """A killed headless run (kill, a job scheduler) ends as Ctrl-C ends it: stopped, with
+    a checkpoint, not left "running" in the store for ever."""
+    home = tmp_path / "home"
+    command = [
+        str(WORKBENCH),
+        "--home",
+        str(home),
+        "train",
+        "regression",
+        "--progress-every",
+        "0.5",
+    ]
+    command += ["--set", "total_steps=100000000", "--set", "step_delay=0.001"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("run ")
+        assert "step" in process.stdout.readline()  # training
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+    [record] = RunStore(home).list_runs()
+    assert record.state == "stopped" and record.step > 0
+    assert RunStore(home).checkpoints(record.id)[-1][0] == record.step
 
 
 def test_serve_with_a_password_asks_for_it(tmp_path):

@@ -6,9 +6,11 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 
 import numpy as np
 import pytest
+import torch
 
 from workbench.runs import CheckpointError, KnobError, Run, RunError, RunStore
 from workbench.trainers.regression import RegressionConfig, RegressionTrainer
@@ -46,6 +48,9 @@ def test_out_of_range_and_unknown_knobs_are_refused_before_a_run_exists(store):
         Run.create(RegressionTrainer, store=store, learning_rate=-1)
     with pytest.raises(KnobError, match="unknown knob 'depth'"):
         Run.create("regression", store=store, depth=3)
+    # A JSON or TOML true is not a number, although param would take it as 1.
+    with pytest.raises(KnobError, match=r"learning_rate=True refused: .*not a boolean"):
+        Run.create("regression", store=store, learning_rate=True)
     assert store.list_runs() == []
     assert RegressionConfig.hot_knobs()[0] == "learning_rate"
     assert "width" in RegressionConfig.structural_knobs()
@@ -171,6 +176,10 @@ def test_corrupt_checkpoint_gives_a_clear_error_and_the_earlier_one_loads(store)
     step, state, problems = store.latest_good_checkpoint(run.id)
     assert step == first_step == 100 and "corrupt or truncated" in problems[0]
     assert "model" in state["trainer"]
+    last.write_bytes(b"")  # empty: torch's error has no message at all
+    with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt .*EOFError"):
+        store.load_checkpoint(last)
+    assert store.latest_good_checkpoint(run.id)[0] == 100
 
 
 def test_non_finite_loss_pauses_the_run_and_keeps_the_last_good_checkpoint(store):
@@ -200,3 +209,63 @@ def test_non_finite_loss_pauses_the_run_and_keeps_the_last_good_checkpoint(store
     )
     _, losses = run.scalars("losses/mse")
     assert np.isfinite(losses).all() and losses[-10:].mean() < 1.0
+
+
+def _diverge(store, **knobs) -> tuple[Run, int]:
+    """A regression run with one good checkpoint, then a learning rate that diverges:
+    returns the run, paused on the non-finite loss, and its checkpoint's step."""
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**6, checkpoint_every=0, **knobs)
+    run.start()
+    run.wait_for_step(60)
+    run.checkpoint()
+    run.wait(states=("never",), timeout=0.5)
+    [(step, _)] = store.checkpoints(run.id)
+    run.update(learning_rate=1e4)
+    assert run.wait(states=("paused",), timeout=30) == "paused"
+    return run, step
+
+
+def test_a_run_stopped_while_paused_on_a_non_finite_loss_writes_no_checkpoint(store):
+    """Stopping writes a checkpoint, except of diverged weights: the good one stays newest,
+    and the message says so."""
+    run, step = _diverge(store)
+    assert run.stop() == "stopped"
+    assert [s for s, _ in store.checkpoints(run.id)] == [step]
+    assert "non-finite loss losses/mse" in run.record.message
+    assert f"the last good checkpoint (step {step}) is kept" in run.record.message
+
+
+def test_knobs_changed_after_a_checkpoint_apply_when_a_run_goes_back_to_it(store):
+    """Resuming from a non-finite loss restores the last good checkpoint, optimizer and
+    all; the learning rate the user set while paused must win over the checkpoint's."""
+    run, step = _diverge(store)
+    run.update(learning_rate=1e-3)
+    run.resume()
+    assert run.wait(states=("running",), timeout=10) == "running"
+    run.wait(states=("never",), timeout=0.5)
+    optimizer = run._trainer.optimizer  # the live trainer, in this process
+    assert optimizer.param_groups[0]["lr"] == 1e-3  # the checkpoint held 1e-2
+    run.stop()
+    assert run.record.step > step
+
+
+def test_a_state_with_a_nan_is_never_checkpointed_and_the_run_pauses(store):
+    """A checkpoint can fall due before any loss shows the divergence: the state itself is
+    checked, nothing is written, and the run pauses naming the tensor."""
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**6, checkpoint_every=0)
+    run.start()
+    run.wait_for_step(20)
+    run.pause()
+    assert run.wait(states=("paused",), timeout=10) == "paused"
+    with torch.no_grad():
+        next(run.agent.parameters())[0, 0] = float("nan")
+    run.checkpoint()
+    run.resume()
+    deadline = time.monotonic() + 30
+    while "non-finite" not in run.record.message and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.state == "paused"
+    assert "non-finite values in the trainer's state (model." in run.record.message
+    assert store.checkpoints(run.id) == []
+    run.stop()
+    assert store.checkpoints(run.id) == []

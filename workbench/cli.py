@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -110,11 +111,21 @@ def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if source.suffix in (".toml", ".json"):
         if not source.is_file():
             raise FileNotFoundError(f"config file {source} does not exist")
-        data = (
-            tomllib.loads(source.read_text())
-            if source.suffix == ".toml"
-            else json.loads(source.read_text())
-        )
+        try:
+            data = (
+                tomllib.loads(source.read_text())
+                if source.suffix == ".toml"
+                else json.loads(source.read_text())
+            )
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"config file {source} is not valid {source.suffix[1:]}: {error}"
+            ) from None
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"config file {source} must hold knob = value pairs (a table), "
+                f"not a {type(data).__name__}"
+            )
         trainer = data.pop("trainer", "sb3")
         knobs.update(data)
     else:
@@ -133,6 +144,10 @@ def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return trainer, knobs
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _train(args: argparse.Namespace) -> int:
     from workbench.runs import Run
 
@@ -140,9 +155,17 @@ def _train(args: argparse.Namespace) -> int:
     run = Run.create(trainer, store=_store(args), name=args.name, **knobs)
     print(f"run {run.id} ({trainer}) in {run.store.home}", flush=True)
     run.start(executor="thread")
+    # A termination signal (kill, a job scheduler) stops the run as Ctrl-C does: with a
+    # checkpoint and a final state, not left "running" in the store.
+    signal.signal(signal.SIGTERM, _interrupt)
+    told = ""
     try:
         while (state := run.wait(timeout=args.progress_every)) in ("running", "paused"):
             record = run.record
+            if state == "paused" and record.message and record.message != told:
+                told = record.message  # why it paused (a non-finite loss?), once
+                print(f"{record.message}\n(change a knob and resume it on the dashboard's Live page; "
+                      "Ctrl-C stops it)", flush=True)  # fmt: skip
             latest = run.store.last_scalars(run.id)
             shown = ", ".join(f"{k} {latest[k]:.4g}" for k in sorted(latest)[:4])
             print(f"step {record.step:>10}  {state:8} {shown}", flush=True)

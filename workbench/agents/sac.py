@@ -49,7 +49,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"``: CUDA when present, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} asked for, but this machine's torch sees no CUDA device; "
+            "use 'auto' or 'cpu'"
+        )
+    return device
 
 
 def adam_step(optimizer: torch.optim.Adam) -> None:

@@ -56,6 +56,9 @@ class Config(param.Parameterized):
                 raise KnobError(
                     f"unknown knob {knob!r} for {cls.__name__}; knobs: {', '.join(cls.knob_names())}"
                 )
+            # param takes True and False for numbers (bool is an int): a JSON or TOML slip.
+            if isinstance(value, bool) and isinstance(cls.param[knob], param.Number):
+                raise KnobError(f"{knob}={value!r} refused: {describe(cls, knob)}, not a boolean")
             try:
                 setattr(probe, knob, value)
             except ValueError as error:

@@ -360,9 +360,10 @@ class RunStore:
         except FileNotFoundError:
             raise CheckpointError(f"checkpoint {path} is missing") from None
         except Exception as error:  # torch raises several types for damaged files
+            detail = (str(error).splitlines() or ["no details"])[0][:200]  # empty: EOFError
             raise CheckpointError(
                 f"checkpoint {path} is corrupt or truncated and cannot be loaded "
-                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+                f"({type(error).__name__}: {detail})"
             ) from error
 
     def latest_good_checkpoint(self, run_id: str) -> tuple[int, dict[str, Any], list[str]] | None:

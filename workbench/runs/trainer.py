@@ -123,7 +123,9 @@ class RunContext:
         self._scalars: list[tuple[int, str, float]] = []
         self._last_flush = self._last_poll = 0.0
         self._non_finite: str | None = None
-        self._restore_on_resume = False  # set by a non-finite loss: resume from a good state
+        # What went non-finite (a loss, or the state itself), until the last good checkpoint
+        # is restored on resume.
+        self.diverged: str | None = None
 
     # ---- reporting -------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class RunContext:
         value = float(value)
         step = self.step if step is None else int(step)
         if not math.isfinite(value) and "loss" in name.lower() and self._non_finite is None:
-            self._non_finite = f"{name} = {value} at step {step}"
+            self._non_finite = f"loss {name} = {value} at step {step}"
         self._scalars.append((step, name, value))
 
     def log_scalars(self, values: Mapping[str, float], step: int | None = None) -> None:
@@ -171,8 +173,7 @@ class RunContext:
             self._apply_commands()
         if self.stop_requested:
             raise StopTraining
-        if self._restore_on_resume:
-            self._restore_on_resume = False
+        if self.diverged is not None:
             self._restore_last_good_checkpoint()
         every = getattr(self.config, "checkpoint_every", 0)
         if every and self.step - (self.last_checkpoint_step or 0) >= every:
@@ -220,27 +221,73 @@ class RunContext:
             else "no checkpoint was written yet"
         )
         message = (
-            f"paused: non-finite loss {where}; {kept}. Change a knob (a lower learning rate?) "
+            f"paused: non-finite {where}; {kept}. Change a knob (a lower learning rate?) "
             "and resume: training restarts from that checkpoint."
         )
         self.log(message)
-        self.paused = self._restore_on_resume = True
+        self.paused = True
+        self.diverged = f"non-finite {where}"
         self.flush()
         self.store.set_state(self.run_id, "paused", message, self.step)
 
     def _restore_last_good_checkpoint(self) -> None:
+        self.diverged = None  # restored, or with no checkpoint yet, trained on as it is
         restored = self.store.latest_good_checkpoint(self.run_id)
         if restored is not None and self.trainer is not None:
             self.trainer.load_state_dict(restored[1]["trainer"])
             self.step = restored[0]
+            self.reapply_knobs_since(restored[0])
             self.log(f"resumed from the checkpoint at step {restored[0]}")
 
+    def reapply_knobs_since(self, step: int) -> None:
+        """Knob changes made from ``step`` on are in the config but not in a checkpoint
+        of that step (an optimizer's learning rate, say): apply them again after loading it,
+        so that a restored run trains with the knobs the user set last."""
+        changed: dict[str, Any] = {}
+        for _, at, _, payload in self.store.events(self.run_id, "knob"):
+            if at >= step:
+                changed.update(payload["changes"])
+        if changed and self.trainer is not None:
+            self.trainer.apply(changed)
+
     def save_checkpoint(self) -> None:
-        if self.trainer is None:
-            return
+        """Write the trainer's state, unless it holds a NaN or an infinity: a checkpoint is
+        what a run goes back to, so a diverged state is never written (the run pauses)."""
+        if self.trainer is None or self.diverged is not None or self._non_finite is not None:
+            return  # diverged: the last good checkpoint stays the newest
         state = {"step": self.step, "trainer": self.trainer.state_dict()}
+        where = non_finite_entry(state["trainer"])
+        if where is not None:  # pause at the next boundary, as for a non-finite loss
+            self._non_finite = f"values in the trainer's state ({where}) at step {self.step}"
+            self.diverged = f"non-finite {self._non_finite}"
+            return
         self.store.save_checkpoint(self.run_id, self.step, state)
         self.last_checkpoint_step = self.step
+
+
+def non_finite_entry(state: Any, path: str = "") -> str | None:
+    """The path of the first tensor or array in a (nested) state that holds a NaN or an
+    infinity, else None."""
+    import torch
+
+    if isinstance(state, Mapping):
+        items = state.items()
+    elif isinstance(state, list | tuple):
+        items = enumerate(state)
+    else:
+        finite = True
+        if isinstance(state, torch.Tensor) and state.is_floating_point():
+            finite = bool(torch.isfinite(state).all())
+        elif isinstance(state, np.ndarray) and np.issubdtype(state.dtype, np.floating):
+            finite = bool(np.isfinite(state).all())
+        elif isinstance(state, float):
+            finite = math.isfinite(state)
+        return None if finite else path or "the state"
+    for key, value in items:
+        where = non_finite_entry(value, f"{path}.{key}" if path else str(key))
+        if where is not None:
+            return where
+    return None
 
 
 def execute_run(
@@ -274,6 +321,17 @@ def execute_run(
         if ctx.stop_requested:
             final, message = "stopped", "stopped by request"
         ctx.save_checkpoint()
+        if ctx._non_finite is not None and ctx.diverged is None:  # since the last boundary
+            ctx.diverged = f"non-finite {ctx._non_finite}"
+        if ctx.diverged is not None:  # nothing was written over the last good state
+            kept = ctx.last_checkpoint_step
+            final = "failed" if final == "finished" else final
+            kept_text = (
+                f"the last good checkpoint (step {kept}) is kept"
+                if kept is not None
+                else "no checkpoint was written"
+            )
+            message = "; ".join(part for part in (message, ctx.diverged, kept_text) if part)
         ctx.flush()
         store.set_state(run_id, final, message, ctx.step)
         return final
@@ -295,6 +353,7 @@ def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) ->
             ctx.log(f"skipped a damaged checkpoint: {problem}")
         trainer.load_state_dict(state["trainer"])
         ctx.step = ctx.last_checkpoint_step = step
+        ctx.reapply_knobs_since(step)
         ctx.log(f"resumed from the checkpoint at step {step}")
         return
     if record.parent_id is None:

@@ -20,7 +20,7 @@ import torch
 import environments
 from workbench.agents.metra import SkillDiscovery, coverage, sample_skills
 from workbench.agents.sac import ReplayBuffer
-from workbench.runs.config import HOT, Config
+from workbench.runs.config import HOT, Config, KnobError
 from workbench.runs.trainer import RunContext, Trainer
 
 POINT_ENV_IDS = [info.id for info in environments.ENVIRONMENTS if "GridWorld" not in info.id]
@@ -89,6 +89,18 @@ class METRAConfig(Config):
     checkpoint_every = param.Integer(
         100_000, bounds=(0, None), doc="Steps between checkpoints.", metadata=HOT
     )
+
+    @classmethod
+    def check(cls, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Each knob's own range, and one rule across knobs: one-hot skills need two."""
+        checked = super().check(changes)
+        kind = changes.get("skill_type", cls.skill_type)
+        if kind == "discrete" and changes.get("skill_dim", cls.skill_dim) < 2:
+            raise KnobError(
+                f"skill_dim={changes.get('skill_dim', cls.skill_dim)} refused: discrete "
+                "skills need skill_dim >= 2 (one-hot over at least two skills)"
+            )
+        return checked
 
 
 def env_kwargs(env_id: str) -> dict[str, Any]:
