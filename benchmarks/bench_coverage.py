@@ -1,4 +1,4 @@
-"""Coverage against environment steps: METRA, LSD and DIAYN on the plane and in a maze.
+"""Coverage against environment steps: METRA, LSD and DIAYN on the plane and in two mazes.
 
 Each (environment, objective, seed) is one headless run of the ``metra`` trainer with the
 same knobs; every ``--eval-every`` epochs it rolls out 48 deterministic skills and counts
@@ -26,14 +26,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_line, write_section
 
+import environments  # noqa: F401  (registers the ids, for their episode lengths)
 from workbench.runs import Run, RunStore
 
-ENVIRONMENTS = {"plane": "workbench/Plane-v0", "four rooms": "workbench/PointMaze-FourRooms-v0"}
+ENVIRONMENTS = {
+    "plane": "workbench/Plane-v0",
+    "four rooms": "workbench/PointMaze-FourRooms-v0",
+    "large maze": "workbench/PointMaze-Large-v0",
+}
 OBJECTIVES = ("metra", "lsd", "diayn")
 EPOCH_STEPS = 8 * 200
 PLOT = Path(__file__).with_name("coverage.png")
@@ -157,13 +163,18 @@ def main() -> None:
         f"--eval-every {args.eval_every} --seeds {args.seeds} --hidden {args.hidden} "
         f"--device {args.device}"
     )
+    episodes = ", ".join(
+        f"{gym.spec(env_id).max_episode_steps} steps ({name})"
+        for name, env_id in ENVIRONMENTS.items()
+    )
     body = f"""## Coverage against environment steps: METRA, LSD, DIAYN (issue 4)
 
 Distinct 1 x 1 cells of (x, y) visited by 48 deterministic evaluation skills; mean over
-{args.seeds} seeds (min-max in brackets). 2-D continuous skills; 8 trajectories x 200 steps
-and 50 updates per epoch; MLP {args.hidden} x 2; learning rate and dual step 1e-3. A four-rooms
-episode is 400 steps (an epoch 3,200), so the maze is evaluated every 12,800 steps, the plane
-every 6,400; a column shows the last evaluation by its step count.
+{args.seeds} seeds (min-max in brackets). 2-D continuous skills (DIAYN's standard normal, the
+others' unit length); 8 trajectories and 50 updates per epoch; MLP {args.hidden} x 2; learning
+rate and dual step 1e-3. Every run takes {total:,} environment steps; an episode lasts
+{episodes}, and evaluations come every {args.eval_every} epochs, so a column shows the
+last evaluation by its step count.
 Command: `{command}`
 Machine: {machine_line()}
 

@@ -58,6 +58,8 @@ def skill_direction(z: torch.Tensor, kind: SkillType) -> torch.Tensor:
 
 
 class Encoded(NamedTuple):
+    """What phi makes of a batch of transitions (see ``SkillDiscovery._encode``)."""
+
     phi_obs: torch.Tensor | None
     phi_next: torch.Tensor
     log_std: torch.Tensor | None
