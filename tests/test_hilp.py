@@ -140,12 +140,18 @@ def test_zero_shot_prompts_point_where_they_should():
     rng = np.random.default_rng(0)
     s = rng.normal(size=(500, 2)).astype(np.float32)
     s2 = s + rng.normal(scale=0.1, size=(500, 2)).astype(np.float32)
-    features = agent.embed(s2) - agent.embed(s)
     true_z = np.array([0.6, -0.8, 0.0], dtype=np.float32)
-    z = agent.reward_skill(s, s2, features @ true_z)
-    assert np.allclose(z, true_z, atol=1e-4)
+    # A reward of the state reached (the default) and one of the movement (``"diff"``).
+    state_reward = agent.embed(s2) @ true_z
+    assert np.allclose(agent.reward_skill(s, s2, state_reward), true_z, atol=1e-4)
+    movement_reward = (agent.embed(s2) - agent.embed(s)) @ true_z
+    assert np.allclose(agent.reward_skill(s, s2, movement_reward, "diff"), true_z, atol=1e-4)
+    assert not np.allclose(agent.reward_skill(s, s2, movement_reward), true_z, atol=0.1)
+    # Towards each goal: the unit vector from phi(s) to phi(g).
     goal_z = agent.goal_skill(s[:3], s2[:3])
-    assert np.allclose(np.linalg.norm(goal_z, axis=1), 1.0, atol=1e-5)
+    direction = agent.embed(s2[:3]) - agent.embed(s[:3])
+    expected = direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    np.testing.assert_allclose(goal_z, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [{"trajectory": 1.5}, {"gamma": 1.0}])

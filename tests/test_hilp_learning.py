@@ -60,7 +60,7 @@ def test_prompting_the_reward_go_right_moves_right(trained):
     data = load_dataset("umaze-play", home=store.home)
     sample = np.random.default_rng(0).integers(len(data), size=10_000)
     s, s2 = data.observations[sample], data.next_observations[sample]
-    z = agent.reward_skill(s, s2, s2[:, 0] - s[:, 0])
+    z = agent.reward_skill(s, s2, s2[:, 0] - s[:, 0], features="diff")  # a velocity
     maze = get_layout("umaze")
     task, position = PointTask(maze), np.array([maze.start])
     for _ in range(100):

@@ -254,7 +254,9 @@ class RewardPrompt(pn.viewable.Viewer):
         data = load_dataset(dataset_name(config), home=store.home)
         index = np.random.default_rng(0).integers(len(data), size=samples)
         s, s2 = data.observations[index], data.next_observations[index]
-        z = agent.reward_skill(s, s2, self.rewards(s, s2))
+        # Reaching a region rewards the state reached; the other prompts reward the movement.
+        features = "state" if self.reward.value == "reach region" else "diff"
+        z = agent.reward_skill(s, s2, self.rewards(s, s2), features)
         maze = maze_of_run(store, self.run_id)
         task = PointTask(maze)
         position = np.array([maze.start], dtype=np.float64)

@@ -16,7 +16,9 @@ Faithful to the authors' code (see ALGORITHMS.md):
 - skills: unit-norm Gaussian z (dimension 32); IQL with expectile 0.9, AWR temperature
   10, weights capped at 100; the reward uses the first phi network;
 - zero-shot goal reaching ``z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||`` each step;
-  zero-shot reward prompting ``z = lstsq(phi(s') - phi(s), r)``, normalised.
+  zero-shot reward prompting ``z = lstsq(phi(s'), r)``, normalised (the authors' zero-shot
+  RL form, for rewards of the state reached; ``features="diff"`` regresses on
+  ``phi(s') - phi(s)``, their HILP-G form, for rewards of the movement).
 
 The authors' defaults are MLPs 512 x 3 with LayerNorm and GELU, batch 1024, learning rate
 3e-4, gamma 0.99, target rate 0.005.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -347,12 +350,22 @@ class HILP:
         return direction / np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-8)
 
     def reward_skill(
-        self, observations: np.ndarray, next_observations: np.ndarray, rewards: np.ndarray
+        self,
+        observations: np.ndarray,
+        next_observations: np.ndarray,
+        rewards: np.ndarray,
+        features: Literal["state", "diff"] = "state",
     ) -> np.ndarray:
-        """The z whose skill reward ``(phi(s') - phi(s)) . z`` best fits ``rewards`` (least
-        squares), normalised: the zero-shot policy for that reward."""
-        features = self.embed(next_observations) - self.embed(observations)
-        z, *_ = np.linalg.lstsq(features, rewards, rcond=None)
+        """The z for which ``phi(s') . z`` (``features="state"``, the authors' zero-shot RL
+        default: rewards of the state reached) or ``(phi(s') - phi(s)) . z`` (``"diff"``:
+        rewards of the movement, such as a velocity) best fits ``rewards`` (least squares),
+        normalised: the zero-shot policy for that reward."""
+        if features not in ("state", "diff"):
+            raise ValueError(f"features must be 'state' or 'diff', got {features!r}")
+        phi = self.embed(next_observations)
+        if features == "diff":
+            phi = phi - self.embed(observations)
+        z, *_ = np.linalg.lstsq(phi, rewards, rcond=None)
         return (z / max(np.linalg.norm(z), 1e-8)).astype(np.float32)
 
     # ---- checkpoints ---------------------------------------------------------------------
