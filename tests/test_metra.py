@@ -45,6 +45,8 @@ def test_metra_phi_and_dual_losses_equal_the_formulas(transitions, constraint):
     torch.testing.assert_close(losses.phi.detach(), expected_phi.detach())
     torch.testing.assert_close(losses.dual.detach(), math.log(30.0) * penalty.detach().mean())
     torch.testing.assert_close(losses.dual_lambda, torch.tensor(30.0))
+    torch.testing.assert_close(losses.violation, (distance.detach() - 1).clamp(min=0).mean())
+    assert losses.violation > 0
     # Gradients reach phi through phi(s) and phi(s') alike; lambda only through the dual loss.
     params = list(agent.phi.parameters())
     for got, want in zip(
@@ -162,6 +164,18 @@ def test_update_recomputes_rewards_with_the_new_phi_before_the_sac_step(transiti
     )
     torch.testing.assert_close(seen["rewards"], seen["expected"])
     assert not torch.allclose(seen["rewards"], 2.0 * before)  # phi moved first
+
+
+@pytest.mark.parametrize("objective", ["metra", "diayn", "lsd"])
+def test_only_metra_logs_the_dual_variable_and_the_constraint(transitions, objective):
+    obs, next_obs, skills = transitions
+    batch = {"obs": obs, "next_obs": next_obs, "skills": skills}
+    batch |= {"actions": torch.zeros(16, 2), "terminated": torch.zeros(16, 1)}
+    logged = make(objective=objective).update(batch)
+    constrained = {"metra/lambda", "metra/violation", "metra/penalty", "losses/dual"}
+    assert (constrained <= logged.keys()) == (objective == "metra")
+    assert not (constrained & logged.keys()) or objective == "metra"
+    assert {"losses/phi", "losses/critic", "sac/alpha"} <= logged.keys()
 
 
 def test_skills_and_coverage_follow_the_definitions():

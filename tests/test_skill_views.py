@@ -17,6 +17,28 @@ def test_skill_colours_follow_the_skill_kind():
     assert skill_colors(np.eye(3)) == skill_colors(np.eye(3))  # categorical, stable
     assert len(skill_colors(np.random.default_rng(0).standard_normal((5, 6)))) == 5
     assert to_2d(np.random.default_rng(0).standard_normal((10, 4, 5))).shape == (10, 4, 2)
+    # A lone continuous skill that looks one-hot keeps its wheel colour when the kind is given.
+    lone = np.array([[1.0, 0.0]])
+    assert skill_colors(lone, discrete=False) == [wheel[0]]
+    # DIAYN's skills are not unit length: the wheel reads their direction only.
+    assert (
+        skill_colors(np.array([[0.2, 0.2], [3.0, 3.0]]), discrete=False)
+        == [skill_colors(np.array([[1.0, 1.0]]), discrete=False)[0]] * 2
+    )
+
+
+def test_latent_paths_are_projected_on_the_grid_axes_above_two_dimensions():
+    """A path through grid states must land on those states' points in the latent map."""
+    rng = np.random.default_rng(0)
+    phi_grid = rng.standard_normal((200, 5)) * [5.0, 2.0, 1.0, 0.5, 0.1]
+    phi_paths = phi_grid[None, 10:30]  # one path visiting twenty grid states
+    np.testing.assert_allclose(to_2d(phi_paths, reference=phi_grid)[0], to_2d(phi_grid)[10:30])
+    grid_states = rng.uniform(0, 5, (200, 2))
+    points, path = LatentMap._layers(
+        {"grid": grid_states, "phi_grid": phi_grid, "phi_paths": phi_paths}
+    )
+    drawn = path.split()[0].array(["u", "v"])
+    np.testing.assert_allclose(drawn, points.array(["u", "v"])[10:30])
 
 
 def test_skill_picker_rolls_out_the_chosen_skill_from_the_latest_checkpoint(tmp_path):
@@ -81,3 +103,16 @@ def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
     view.refresh()
     sources = [r.data_source.data for r in figure.renderers if hasattr(r, "data_source")]
     assert sorted(len(next(iter(s.values()))) for s in sources if s) == [4, 50]
+
+
+def test_skills_page_charts_phi_loss_and_shows_the_constraint_for_metra_only(tmp_path):
+    from widgets import SkillsView
+
+    store = RunStore(tmp_path)
+    metra = Run.create("metra", store=store, hidden=8, device="cpu")
+    diayn = Run.create("metra", store=store, objective="diayn", hidden=8, device="cpu")
+    view = SkillsView(LiveSession(store), run_id=metra.id)
+    assert view.phi_loss.metric == "losses/phi" and view.violation.metric == "metra/violation"
+    assert view.constraint_charts.visible
+    view.run_id = diayn.id
+    assert not view.constraint_charts.visible and view.phi_loss.run_ids == [diayn.id]

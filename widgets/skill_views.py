@@ -23,11 +23,15 @@ def to_hex(rgb: np.ndarray) -> str:
     return "#" + "".join(f"{round(float(np.clip(c, 0, 1)) * 255):02x}" for c in rgb[:3])
 
 
-def skill_colors(skills: np.ndarray) -> list[str]:
+def skill_colors(skills: np.ndarray, discrete: bool | None = None) -> list[str]:
     """One colour per skill: one-hot skills by a categorical palette, 2-D skills by their
-    angle on a colour wheel, higher dimensions by their first three principal components."""
+    angle on a colour wheel, higher dimensions by their first three principal components.
+    ``discrete``: whether the skills are one-hot (None: guessed from the values, which a
+    lone continuous skill such as (1, 0) can fool)."""
     skills = np.asarray(skills, dtype=np.float64)
-    if ((skills == 0) | (skills == 1)).all() and (skills.sum(1) == 1).all():
+    if discrete is None:
+        discrete = bool(((skills == 0) | (skills == 1)).all() and (skills.sum(1) == 1).all())
+    if discrete:
         return [CATEGORICAL[i % len(CATEGORICAL)] for i in skills.argmax(1)]
     if skills.shape[1] == 2:
         hue = (np.arctan2(skills[:, 1], skills[:, 0]) + np.pi) / (2 * np.pi)
@@ -49,16 +53,18 @@ def position_colors(points: np.ndarray) -> np.ndarray:
     return np.stack([scaled[:, 0], scaled[:, 1], np.full(len(points), 0.55)], 1)
 
 
-def to_2d(points: np.ndarray) -> np.ndarray:
-    """Latent points as 2-D: as they are, padded, or by PCA above two dimensions."""
+def to_2d(points: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Latent points as 2-D: as they are, padded, or above two dimensions projected on the
+    first two principal axes of ``reference`` (default: the points themselves). Layers drawn
+    together must share one reference, or they land in different coordinates."""
     if points.shape[-1] == 2:
         return points
     if points.shape[-1] == 1:
         return np.concatenate([points, np.zeros_like(points)], -1)
-    flat = points.reshape(-1, points.shape[-1])
-    centred = flat - flat.mean(0)
-    _, _, basis = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ basis[:2].T).reshape(*points.shape[:-1], 2)
+    fit = (points if reference is None else reference).reshape(-1, points.shape[-1])
+    mean = fit.mean(0)
+    _, _, basis = np.linalg.svd(fit - mean, full_matrices=False)
+    return ((points - mean) @ basis[:2].T).reshape(*points.shape[:-1], 2)
 
 
 def run_in_thread(status: pn.widgets.StaticText, work: Callable[[], object]) -> None:
@@ -168,7 +174,9 @@ class LatentMap(_SnapshotView):
         if data is not None:
             grid = to_2d(data["phi_grid"])
             colors = [to_hex(c) for c in position_colors(data["grid"])]
-            paths = [{"u": p[:, 0], "v": p[:, 1]} for p in to_2d(data["phi_paths"])]
+            # The grid's principal axes for both layers (their own would not line up).
+            phi_paths = to_2d(data["phi_paths"], reference=data["phi_grid"])
+            paths = [{"u": p[:, 0], "v": p[:, 1]} for p in phi_paths]
         points = hv.Points(
             {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
         ).opts(color="color", size=4, alpha=0.8)
@@ -254,7 +262,7 @@ class SkillPicker(pn.viewable.Viewer):
         z = self.skill(config)
         path = rollout(agent, config.env_id, z)
         color = (
-            skill_colors(z[None])[0]
+            skill_colors(z[None], discrete=config.skill_type == "discrete")[0]
             if config.skill_type == "discrete" or config.skill_dim == 2
             else "#d62728"
         )

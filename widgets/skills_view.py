@@ -1,5 +1,5 @@
-"""A skill discovery run, whole: controls, trajectories by skill, the latent map, coverage
-and the dual variable, and the objective panel."""
+"""A skill discovery run, whole: controls, trajectories by skill, the latent map, coverage,
+phi's loss, the constraint's violation and the dual variable, and the objective panel."""
 
 from __future__ import annotations
 
@@ -29,12 +29,20 @@ class SkillsView(pn.viewable.Viewer):
         self.latent = LatentMap(session, run_id=self.run_id)
         self.picker = SkillPicker(session, run_id=self.run_id)
         runs = [self.run_id] if self.run_id else []
-        self.coverage = ScalarChart(
-            session, run_ids=runs, metric="eval/coverage", height=220, smoothing=0.0
-        )
-        self.dual = ScalarChart(
-            session, run_ids=runs, metric="metra/lambda", height=220, smoothing=0.0
-        )
+        charts = {
+            name: ScalarChart(session, run_ids=runs, metric=metric, height=220, smoothing=0.0)
+            for name, metric in (
+                ("coverage", "eval/coverage"),
+                ("phi_loss", "losses/phi"),
+                ("violation", "metra/violation"),
+                ("dual", "metra/lambda"),
+            )
+        }
+        self.coverage, self.phi_loss = charts["coverage"], charts["phi_loss"]
+        self.violation, self.dual = charts["violation"], charts["dual"]
+        # METRA's constraint and lambda: DIAYN and LSD have neither, so the charts hide.
+        self.constraint_charts = pn.Column(self.violation, self.dual, sizing_mode="stretch_width")
+        self._show_constraint_charts()
         self.objective = ObjectivePanel(
             session, on_fork=self._forked, run_id=self.run_id, executor=self.executor
         )
@@ -43,7 +51,15 @@ class SkillsView(pn.viewable.Viewer):
     def _show(self) -> None:
         for view in (self.controls, self.trajectories, self.latent, self.picker, self.objective):
             view.run_id = self.run_id
-        self.coverage.run_ids = self.dual.run_ids = [self.run_id]
+        for chart in (self.coverage, self.phi_loss, self.violation, self.dual):
+            chart.run_ids = [self.run_id]
+        self._show_constraint_charts()
+
+    def _show_constraint_charts(self) -> None:
+        objective = "metra"
+        if self.run_id:
+            objective = self.session.store.get_run(self.run_id).config.get("objective", "metra")
+        self.constraint_charts.visible = objective == "metra"
 
     def _forked(self, child_id: str) -> None:
         self.coverage.run_ids = [*self.coverage.run_ids, child_id]
@@ -54,7 +70,9 @@ class SkillsView(pn.viewable.Viewer):
         )
         latent = pn.Column(pn.pane.Markdown("**Latent map** (colour: position)"), self.latent)
         picker = pn.Column(pn.pane.Markdown("**Skill picker**"), self.picker)
-        charts = pn.Column(self.coverage, self.dual, sizing_mode="stretch_width")
+        charts = pn.Column(
+            self.coverage, self.phi_loss, self.constraint_charts, sizing_mode="stretch_width"
+        )
         return pn.Row(
             pn.Column(
                 self.controls,

@@ -67,11 +67,16 @@ class Encoded(NamedTuple):
 
 @dataclass
 class PhiLosses:
+    """The representation step's losses and what the views chart (batch means; the
+    dual quantities are zero for DIAYN and LSD, which have no constraint)."""
+
     phi: torch.Tensor
     dual: torch.Tensor
     penalty: torch.Tensor
     dual_lambda: torch.Tensor
     reward: torch.Tensor
+    # How far steps of phi exceed the constraint: mean of max(0, distance - 1).
+    violation: torch.Tensor
 
 
 class SkillDiscovery:
@@ -189,7 +194,7 @@ class SkillDiscovery:
         reward = self._rewards_of(encoded, skills)
         if self.objective != "metra":
             zero = torch.zeros((), device=self.device)
-            return PhiLosses(-reward.mean(), zero, zero, zero, reward.detach().mean())
+            return PhiLosses(-reward.mean(), zero, zero, zero, reward.detach().mean(), zero)
         penalty = self._penalty_of(encoded.phi_obs, encoded.phi_next)
         dual_lambda = self.log_lambda.exp()
         phi_loss = -(reward + dual_lambda.detach() * penalty).mean()
@@ -200,6 +205,7 @@ class SkillDiscovery:
             penalty.detach().mean(),
             dual_lambda.detach(),
             reward.detach().mean(),
+            (-penalty.detach()).clamp(min=0).mean(),  # penalty = 1 - distance where below epsilon
         )
 
     # ---- training ----------------------------------------------------------------------------
@@ -225,13 +231,17 @@ class SkillDiscovery:
             "terminated": batch["terminated"],
         }
         sac = self.sac.update(sac_batch, rewards)
-        return {
-            "losses/phi": losses.phi.detach(), "losses/dual": losses.dual.detach(),
-            "metra/penalty": losses.penalty, "metra/lambda": losses.dual_lambda,
-            "metra/skill_reward": rewards.mean(), "losses/critic": sac.critic, "losses/actor": sac.actor,
-            "losses/alpha": sac.alpha_loss, "sac/alpha": sac.alpha, "sac/entropy": sac.entropy,
-            "sac/q_mean": sac.q_mean,
+        logged = {
+            "losses/phi": losses.phi.detach(), "metra/skill_reward": rewards.mean(),
+            "losses/critic": sac.critic, "losses/actor": sac.actor, "losses/alpha": sac.alpha_loss,
+            "sac/alpha": sac.alpha, "sac/entropy": sac.entropy, "sac/q_mean": sac.q_mean,
         }  # fmt: skip
+        if self.objective == "metra":  # DIAYN and LSD have no constraint and no lambda
+            logged |= {
+                "losses/dual": losses.dual.detach(), "metra/penalty": losses.penalty,
+                "metra/violation": losses.violation, "metra/lambda": losses.dual_lambda,
+            }  # fmt: skip
+        return logged
 
     @torch.no_grad()
     def act(
