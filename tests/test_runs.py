@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -269,3 +270,32 @@ def test_a_state_with_a_nan_is_never_checkpointed_and_the_run_pauses(store):
     assert store.checkpoints(run.id) == []
     run.stop()
     assert store.checkpoints(run.id) == []
+
+
+def test_a_run_whose_process_died_unrecorded_restarts_and_a_live_one_is_refused(store):
+    """A process killed outright (SIGKILL, a crash) leaves its run "running" or "paused"
+    in the store. Start and resume see that the process is gone, mark the run failed and
+    restart it from its checkpoint; a run whose process still lives is not started twice."""
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**6, step_delay=0.001)
+    run.start()
+    run.wait_for_step(50)
+    assert run.stop() == "stopped"
+    [(step, _)] = store.checkpoints(run.id)
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        store.set_state(run.id, "running")
+        store.set_process(run.id, "thread", alive.pid)
+        with pytest.raises(RunError, match="already running"):
+            Run(store, run.id).start()
+    finally:
+        alive.kill()
+        alive.wait()
+    for state, restart in (("running", Run.start), ("paused", Run.resume)):
+        store.set_state(run.id, state)
+        store.set_process(run.id, "thread", alive.pid)  # gone now
+        handle = restart(Run(store, run.id))
+        assert handle.wait(states=("running",), timeout=10) == "running"
+        assert handle.wait_for_step(step + 20) > step
+        assert handle.stop() == "stopped"
+    texts = [e[3]["text"] for e in store.events(run.id, "log")]
+    assert sum(f"process (pid {alive.pid}) ended without a final state" in t for t in texts) == 2

@@ -10,6 +10,7 @@ subprocess of the dashboard.
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import subprocess
 import sys
@@ -40,6 +41,16 @@ def _stop_thread_runs() -> None:
             run.store.add_command(run.id, "stop")
     for run in live:
         run._thread.join(timeout=10)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 class RunError(RuntimeError):
@@ -138,7 +149,7 @@ class Run:
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
         state = self.state
-        if state in ("running", "paused") or self._alive():
+        if self._alive() or (state in ("running", "paused") and not self._orphaned()):
             raise RunError(f"run {self.id} is already {state}")
         if state == "finished":
             raise RunError(f"run {self.id} is finished; fork it (or raise total steps) to train on")
@@ -156,11 +167,28 @@ class Run:
             self._process is not None and self._process.poll() is None
         )
 
+    def _orphaned(self) -> bool:
+        """Whether the store says running or paused but the process that trained the run is
+        gone (killed, say, with no chance to record a final state). Such a run is marked
+        failed, so that it can restart from its last checkpoint."""
+        record = self.record
+        if record.state not in ("running", "paused") or record.pid is None:
+            return False
+        if record.pid == os.getpid():
+            if any(t.name == f"run-{self.id}" and t.is_alive() for t in threading.enumerate()):
+                return False
+        elif _process_exists(record.pid):
+            return False
+        reason = f"its {record.executor} process (pid {record.pid}) ended without a final state"
+        self.store.add_event(self.id, record.step, "log", {"text": reason})
+        self.store.set_state(self.id, "failed", reason)
+        return True
+
     def _start_thread(self) -> None:
         def remember(trainer: Trainer) -> None:
             self._trainer = trainer
 
-        self.store.set_process(self.id, "thread", None)
+        self.store.set_process(self.id, "thread", os.getpid())  # the process it trains in
         self._thread = threading.Thread(
             target=execute_run,
             args=(self.store, self.id, self._trainer_class, remember),
@@ -210,7 +238,7 @@ class Run:
 
     def resume(self, executor: str | None = None) -> Run:
         """Resume a paused run; restart a stopped or failed one from its last checkpoint."""
-        if self.state in ("stopped", "failed", "created"):
+        if self.state in ("stopped", "failed", "created") or self._orphaned():
             return self.start(executor or self.record.executor or "thread")
         self._command("resume")
         return self
