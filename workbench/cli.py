@@ -157,7 +157,7 @@ def _train(args: argparse.Namespace) -> int:
     run.start(executor="thread")
     # A termination signal (kill, a job scheduler) stops the run as Ctrl-C does: with a
     # checkpoint and a final state, not left "running" in the store.
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     told = ""
     try:
         while (state := run.wait(timeout=args.progress_every)) in ("running", "paused"):
@@ -172,6 +172,8 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopping (checkpointing first)...", flush=True)
         state = run.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)  # main() may be called in-process
     record = run.record
     print(
         f"run {run.id} {state} at step {record.step}"
