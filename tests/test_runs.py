@@ -177,6 +177,15 @@ def test_corrupt_checkpoint_gives_a_clear_error_and_the_earlier_one_loads(store)
     step, state, problems = store.latest_good_checkpoint(run.id)
     assert step == first_step == 100 and "corrupt or truncated" in problems[0]
     assert "model" in state["trainer"]
+    # A torch file, but not a checkpoint of this run: restarting names it and keeps it.
+    torch.save({"step": 200, "trainer": {"weights": torch.zeros(2)}}, last)
+    store.set_state(run.id, "stopped")
+    restarted = Run(store, run.id).start()
+    assert restarted.wait(timeout=30) == "failed"
+    assert "checkpoint at step 200 loads but does not fit this regression run" in (
+        restarted.record.message
+    )
+    assert torch.load(last, weights_only=True)["trainer"]["weights"].shape == (2,)
     last.write_bytes(b"")  # empty: torch's error has no message at all
     with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt .*EOFError"):
         store.load_checkpoint(last)

@@ -351,7 +351,13 @@ def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) ->
         step, state, problems = own
         for problem in problems:
             ctx.log(f"skipped a damaged checkpoint: {problem}")
-        trainer.load_state_dict(state["trainer"])
+        try:
+            trainer.load_state_dict(state["trainer"])
+        except (KeyError, RuntimeError, ValueError) as error:  # a torch file, but not ours
+            raise CheckpointError(
+                f"the checkpoint at step {step} loads but does not fit this {record.trainer} run "
+                f"({type(error).__name__}: {str(error)[:200]}); it is left as it is"
+            ) from error
         ctx.step = ctx.last_checkpoint_step = step
         ctx.reapply_knobs_since(step)
         ctx.log(f"resumed from the checkpoint at step {step}")
