@@ -239,11 +239,11 @@ class SkillPicker(pn.viewable.Viewer):
         if config.skill_dim == 2:
             angle = np.deg2rad(self.angle.value)
             return np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
-        from workbench.agents.metra import sample_skills
+        from workbench.agents.metra import sample_skills, unit_length_skills
 
         # Skill number ``index`` of the training distribution (DIAYN's is not unit length).
         rng = np.random.default_rng(self.index.value)
-        unit_length = config.objective != "diayn"
+        unit_length = unit_length_skills(config.objective)
         return sample_skills(1, config.skill_dim, "continuous", rng, unit_length)[0]
 
     def roll_out(self) -> None:

@@ -29,17 +29,12 @@ class SkillsView(pn.viewable.Viewer):
         self.latent = LatentMap(session, run_id=self.run_id)
         self.picker = SkillPicker(session, run_id=self.run_id)
         runs = [self.run_id] if self.run_id else []
-        charts = {
-            name: ScalarChart(session, run_ids=runs, metric=metric, height=220, smoothing=0.0)
-            for name, metric in (
-                ("coverage", "eval/coverage"),
-                ("phi_loss", "losses/phi"),
-                ("violation", "metra/violation"),
-                ("dual", "metra/lambda"),
-            )
-        }
-        self.coverage, self.phi_loss = charts["coverage"], charts["phi_loss"]
-        self.violation, self.dual = charts["violation"], charts["dual"]
+
+        def chart(metric: str) -> ScalarChart:
+            return ScalarChart(session, run_ids=runs, metric=metric, height=220, smoothing=0.0)
+
+        self.coverage, self.phi_loss = chart("eval/coverage"), chart("losses/phi")
+        self.violation, self.dual = chart("metra/violation"), chart("metra/lambda")
         # METRA's constraint and lambda: DIAYN and LSD have neither, so the charts hide.
         self.constraint_charts = pn.Column(self.violation, self.dual, sizing_mode="stretch_width")
         self._show_constraint_charts()

@@ -48,6 +48,12 @@ def sample_skills(
     return z / np.linalg.norm(z, axis=1, keepdims=True) if unit_length else z
 
 
+def unit_length_skills(objective: Objective) -> bool:
+    """Whether continuous skills are unit vectors: for METRA and LSD, not for DIAYN (the
+    authors' ``--unit_length 0``)."""
+    return objective != "diayn"
+
+
 def skill_direction(z: torch.Tensor, kind: SkillType) -> torch.Tensor:
     """The vector the reward projects on: z itself, or for one-hot skills the mask
     ``(z - mean(z)) * D / (D - 1)`` (+1 on the skill, -1/(D-1) elsewhere)."""
@@ -122,8 +128,7 @@ class SkillDiscovery:
         self.device = resolve_device(device)
         self.skill_dim, self.skill_type, self.objective = skill_dim, skill_type, objective
         self.constraint, self.epsilon, self.reward_scale = constraint, epsilon, reward_scale
-        # Continuous skills are unit vectors, except DIAYN's (the authors' --unit_length 0).
-        self.unit_length = objective != "diayn"
+        self.unit_length = unit_length_skills(objective)
         self.phi = mlp(obs_dim, hidden, layers, skill_dim).to(self.device)
         if objective == "lsd":
             for module in self.phi:

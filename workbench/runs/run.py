@@ -49,7 +49,7 @@ def _process_exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
-        return True
+        pass
     return True
 
 
@@ -149,7 +149,7 @@ class Run:
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
         state = self.state
-        if self._alive() or (state in ("running", "paused") and not self._orphaned()):
+        if self._alive() or (state in ("running", "paused") and not self._fail_if_orphaned()):
             raise RunError(f"run {self.id} is already {state}")
         if state == "finished":
             raise RunError(f"run {self.id} is finished; fork it (or raise total steps) to train on")
@@ -167,7 +167,7 @@ class Run:
             self._process is not None and self._process.poll() is None
         )
 
-    def _orphaned(self) -> bool:
+    def _fail_if_orphaned(self) -> bool:
         """Whether the store says running or paused but the process that trained the run is
         gone (killed, say, with no chance to record a final state). Such a run is marked
         failed, so that it can restart from its last checkpoint."""
@@ -238,7 +238,7 @@ class Run:
 
     def resume(self, executor: str | None = None) -> Run:
         """Resume a paused run; restart a stopped or failed one from its last checkpoint."""
-        if self.state in ("stopped", "failed", "created") or self._orphaned():
+        if self.state in ("stopped", "failed", "created") or self._fail_if_orphaned():
             return self.start(executor or self.record.executor or "thread")
         self._command("resume")
         return self
