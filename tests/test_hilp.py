@@ -8,6 +8,7 @@ import torch
 
 from workbench.agents.hilp import (
     HILP,
+    HILPMLP,
     GoalSampling,
     OfflineBatches,
     expectile_weight,
@@ -36,6 +37,39 @@ def test_hilbert_value_is_minus_the_distance_floored_at_a_millionth_squared():
     assert torch.allclose(hilbert_value(a, b), torch.tensor([-5.0, -1e-3]))
     weight = expectile_weight(torch.tensor([-1.0, 0.0, 2.0]), 0.95)
     assert torch.allclose(weight, torch.tensor([0.05, 0.95, 0.95]))
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+def test_networks_are_the_authors_layer_for_layer(layer_norm):
+    """LayerNormMLP: Linear, GELU (tanh form), LayerNorm; MLP: Linear, ReLU. Biases start at
+    zero; the policy's output layer starts 100 times smaller."""
+    torch.manual_seed(0)
+    net = HILPMLP(2, 3, 16, 2, 4, layer_norm=layer_norm, output_scale=1e-2)
+    with torch.no_grad():  # give the norms non-trivial gains so that they count
+        for param in (getattr(net, "norm_gains", None), getattr(net, "norm_biases", None)):
+            if param is not None:
+                param.uniform_(0.5, 1.5)
+    x = torch.randn(7, 3)
+    for member in range(2):
+        layers: list[torch.nn.Module] = []
+        for i in range(3):
+            linear = torch.nn.Linear(*net.weights[i].shape[1:])
+            linear.weight.data = net.weights[i][member].T.clone()
+            linear.bias.data = net.biases[i][member, 0].clone()
+            layers.append(linear)
+            if i < 2 and layer_norm:
+                norm = torch.nn.LayerNorm(16)
+                norm.weight.data = net.norm_gains[i, member, 0].clone()
+                norm.bias.data = net.norm_biases[i, member, 0].clone()
+                layers += [torch.nn.GELU(approximate="tanh"), norm]
+            elif i < 2:
+                layers.append(torch.nn.ReLU())
+        expected = torch.nn.Sequential(*layers)(x)
+        assert torch.allclose(net(x)[member], expected, atol=1e-6)
+    assert all(not b.any() for b in net.biases)
+    hidden_bound = (6 / (16 + 16)) ** 0.5
+    assert 0.9 * hidden_bound < net.weights[1].abs().max() <= hidden_bound
+    assert net.weights[2].abs().max() <= (6e-2 / (16 + 4)) ** 0.5
 
 
 def test_value_loss_equals_the_expectile_formula_by_hand():
@@ -74,9 +108,10 @@ def test_skill_losses_equal_iql_with_the_hilbert_reward_by_hand():
         target = r + 0.9 * agent.v(torch.cat([s2, z], -1))[0, :, 0]
         q_min = agent.q_target(torch.cat([s, z, a], -1))[..., 0].min(0).values
         v = agent.v(torch.cat([s, z], -1))[0, :, 0]
-        mean = torch.tanh(agent.actor.net(torch.cat([s, z], -1))[0]) * 0.2
-        std = agent.actor.log_std.exp() * 0.2
-        log_prob = torch.distributions.Normal(mean, std).log_prob(a).sum(-1)
+        # The authors' policy: an unsquashed Gaussian over actions in [-1, 1].
+        mean = agent.actor.net(torch.cat([s, z], -1))[0]
+        std = agent.actor.log_std.exp()
+        log_prob = torch.distributions.Normal(mean, std).log_prob(a / 0.2).sum(-1)
         weight = torch.exp(3.0 * (q_min - v)).clamp(max=100.0)
     q = agent.q(torch.cat([s, z, a], -1))[..., 0]
     assert torch.allclose(reward, r.mean())
@@ -91,16 +126,18 @@ def test_an_update_changes_every_network_and_moves_the_targets_by_tau():
     networks = ("phi", "q", "v", "actor")
     before = {n: [p.detach().clone() for p in agent.modules()[n].parameters()] for n in networks}
     targets_before = [p.detach().clone() for p in agent.phi_target.parameters()]
+    online_before = [p.detach().clone() for p in agent.phi.parameters()]
     losses = agent.update(fixed_batch())
     assert all(torch.isfinite(v) for _, v in losses.items())
     for name in networks:
         after = agent.modules()[name].parameters()
         assert any(not torch.equal(a, b) for a, b in zip(before[name], after, strict=True)), name
-    # target <- target + tau * (online - target), with the online network after its step
+    # target <- target + tau * (online - target), with the online network before its step
+    # (the authors compute the new targets from the parameters the losses saw)
     for old, new, online in zip(
-        targets_before, agent.phi_target.parameters(), agent.phi.parameters(), strict=True
+        targets_before, agent.phi_target.parameters(), online_before, strict=True
     ):
-        assert torch.allclose(new, old + 0.005 * (online.detach() - old), atol=1e-7)
+        assert torch.allclose(new, old + 0.005 * (online - old), atol=1e-7)
 
 
 def chain_data(episodes: int = 4, length: int = 50) -> OfflineData:

@@ -1,6 +1,7 @@
 """HILP learns (one small seeded run in the U-maze, with margins).
 
-Measured on this setting (seed 0, 3,000 updates): Spearman 0.93, goals reached 14/16.
+Measured on this setting (seed 0, 3,000 updates): Spearman 0.96, goals reached 13/16
+(seeds 1 and 2: 0.94 and 0.93; 9/16 and 12/16).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def trained(tmp_path_factory):
 def test_learned_distance_ranks_held_out_pairs_like_the_geodesic(trained):
     _, run = trained
     _, rho = run.scalars("eval/spearman")
-    assert rho[-1] > 0.8, rho  # measured 0.93
+    assert rho[-1] > 0.8, rho  # measured 0.96
     assert rho[-1] > rho[0] - 0.05  # it does not get worse with training
 
 
@@ -48,23 +49,31 @@ def test_learned_distance_ranks_held_out_pairs_like_the_geodesic(trained):
 def test_zero_shot_goal_reaching_reaches_most_goals(trained):
     store, run = trained
     _, success = run.scalars("eval/goal_success")
-    assert success[-1] >= 0.6, success  # measured 14/16
+    assert success[-1] >= 0.6, success  # measured 13/16
     paths = store.load_snapshot(run.id, "hilbert")["goal_paths"]
     assert paths.shape[0] == 16 and get_layout("umaze").is_free(paths.reshape(-1, 2)).all()
 
 
 @pytest.mark.slow
-def test_prompting_the_reward_go_right_moves_right(trained):
+def test_prompting_a_velocity_moves_that_way(trained):
+    """Prompt the rewards "go right" and "go left" (x velocity and its opposite) and roll
+    each out for 100 steps from every free cell: the first moves further right on average.
+
+    Measured (mean x displacement, right minus left, in cells): 1.40 on seed 0 (this test);
+    2.22 and 0.54 on seeds 1 and 2."""
     store, run = trained
     agent, _, _ = load_agent(store, run.id)
     data = load_dataset("umaze-play", home=store.home)
     sample = np.random.default_rng(0).integers(len(data), size=10_000)
     s, s2 = data.observations[sample], data.next_observations[sample]
-    z = agent.reward_skill(s, s2, s2[:, 0] - s[:, 0], features="diff")  # a velocity
     maze = get_layout("umaze")
-    task, position = PointTask(maze), np.array([maze.start])
-    for _ in range(100):
-        position = task.move(
-            position, np.clip(agent.act(position.astype(np.float32), z[None]), -0.2, 0.2)
-        )
-    assert position[0, 0] - maze.start[0] > 1.2, position  # the corridor is 3 cells long
+    task, starts = PointTask(maze), maze.free_cell_centers.astype(np.float64)
+    moved = {}
+    for name, velocity in (("right", s2[:, 0] - s[:, 0]), ("left", s[:, 0] - s2[:, 0])):
+        z = agent.reward_skill(s, s2, velocity, features="diff")
+        positions = starts.copy()
+        for _ in range(100):
+            actions = agent.act(positions.astype(np.float32), np.repeat(z[None], len(starts), 0))
+            positions = task.move(positions, np.clip(actions, -0.2, 0.2))
+        moved[name] = (positions - starts)[:, 0].mean()
+    assert moved["right"] - moved["left"] > 0.5, moved

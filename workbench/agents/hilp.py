@@ -20,8 +20,13 @@ Faithful to the authors' code (see ALGORITHMS.md):
   RL form, for rewards of the state reached; ``features="diff"`` regresses on
   ``phi(s') - phi(s)``, their HILP-G form, for rewards of the movement).
 
-The authors' defaults are MLPs 512 x 3 with LayerNorm and GELU, batch 1024, learning rate
-3e-4, gamma 0.99, target rate 0.005.
+- networks as theirs: phi, Q and V are Linear-GELU-LayerNorm MLPs; the policy is a ReLU
+  MLP with an unsquashed Gaussian mean and a state-independent log std (clipped to
+  [-5, 2]); one step updates every network from the same parameters, and the targets
+  move toward the parameters before that step.
+
+The authors' defaults are MLPs 512 x 3, batch 1024, learning rate 3e-4, gamma 0.99, target
+rate 0.005.
 """
 
 from __future__ import annotations
@@ -42,35 +47,59 @@ from workbench.datasets.offline import OfflineData
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
-class EnsembleLayerNormMLP(nn.Module):
-    """``members`` MLPs (Linear, LayerNorm, GELU per hidden layer) evaluated together.
+def _xavier_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, scale: float = 1.0):
+    """The authors' ``default_init(scale)``: variance scaling over the mean fan, uniform."""
+    bound = math.sqrt(6.0 * scale / (fan_in + fan_out))
+    return torch.empty(shape).uniform_(-bound, bound)
 
-    Input (batch, in) or (members, batch, in) -> output (members, batch, out).
+
+class HILPMLP(nn.Module):
+    """``members`` MLPs evaluated together, as the authors' two network types:
+
+    - ``layer_norm=True``: Linear, GELU, LayerNorm per hidden layer (their ``LayerNormMLP``,
+      used by phi, Q and V);
+    - ``layer_norm=False``: Linear, ReLU per hidden layer (their ``MLP``, used by the policy).
+
+    Weights are Xavier-uniform (the output layer's scaled by ``output_scale``), biases zero;
+    GELU is the tanh approximation (flax's default). Input (batch, in) or
+    (members, batch, in) -> output (members, batch, out).
     """
 
     def __init__(
-        self, members: int, input_dim: int, hidden: int, layers: int, output_dim: int
+        self,
+        members: int,
+        input_dim: int,
+        hidden: int,
+        layers: int,
+        output_dim: int,
+        layer_norm: bool = True,
+        output_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.members = members
+        self.members, self.layer_norm = members, layer_norm
         sizes = [input_dim] + [hidden] * layers + [output_dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for a, b in itertools.pairwise(sizes):
-            bound = 1.0 / math.sqrt(a)
-            self.weights.append(nn.Parameter(torch.empty(members, a, b).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.empty(members, 1, b).uniform_(-bound, bound)))
-        self.norm_gains = nn.Parameter(torch.ones(layers, members, 1, hidden))
-        self.norm_biases = nn.Parameter(torch.zeros(layers, members, 1, hidden))
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+            scale = output_scale if i == layers else 1.0
+            self.weights.append(nn.Parameter(_xavier_uniform((members, a, b), a, b, scale)))
+            self.biases.append(nn.Parameter(torch.zeros(members, 1, b)))
+        if layer_norm:
+            self.norm_gains = nn.Parameter(torch.ones(layers, members, 1, hidden))
+            self.norm_biases = nn.Parameter(torch.zeros(layers, members, 1, hidden))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         x = inputs if inputs.dim() == 3 else inputs.unsqueeze(0).expand(self.members, -1, -1)
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(bias, x, weight)
-            if i < last:
-                x = F.layer_norm(x, x.shape[-1:])
-                x = F.gelu(x * self.norm_gains[i] + self.norm_biases[i])
+            if i == last:
+                break
+            if self.layer_norm:
+                x = F.layer_norm(F.gelu(x, approximate="tanh"), x.shape[-1:])
+                x = x * self.norm_gains[i] + self.norm_biases[i]
+            else:
+                x = F.relu(x)
         return x
 
 
@@ -152,24 +181,30 @@ class OfflineBatches:
 
 
 class GaussianSkillPolicy(nn.Module):
-    """pi(a | s, z): a Gaussian with a learned state-independent log std, its mean squashed
-    into the action box (the authors clip an unsquashed mean to [-1, 1])."""
+    """pi(a | s, z) as the authors' ``Policy``: a ReLU MLP whose output layer starts at 1/100
+    scale gives an unsquashed Gaussian mean, with a learned state-independent log std.
+
+    The distribution is over actions divided by ``max_action`` (the authors' environments
+    act in [-1, 1]); the deterministic action is the mean clipped to [-1, 1], scaled back.
+    """
 
     def __init__(
         self, input_dim: int, action_dim: int, hidden: int, layers: int, max_action: float
     ) -> None:
         super().__init__()
-        self.net = EnsembleLayerNormMLP(1, input_dim, hidden, layers, action_dim)
+        self.net = HILPMLP(
+            1, input_dim, hidden, layers, action_dim, layer_norm=False, output_scale=1e-2
+        )
         self.log_std = nn.Parameter(torch.zeros(action_dim))
         self.max_action = max_action
 
     def distribution(self, inputs: torch.Tensor) -> torch.distributions.Normal:
-        mean = torch.tanh(self.net(inputs)[0]) * self.max_action
+        """The policy over normalised actions ``a / max_action``."""
         log_std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
-        return torch.distributions.Normal(mean, log_std.exp() * self.max_action)
+        return torch.distributions.Normal(self.net(inputs)[0], log_std.exp())
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(inputs)[0]) * self.max_action
+        return self.net(inputs)[0].clamp(-1.0, 1.0) * self.max_action
 
 
 @dataclass
@@ -229,17 +264,17 @@ class HILP:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         to = self.device
 
-        self.phi = EnsembleLayerNormMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
-        self.phi_target = EnsembleLayerNormMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
+        self.phi = HILPMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
+        self.phi_target = HILPMLP(2, obs_dim, hidden, layers, latent_dim).to(to)
         self.phi_target.load_state_dict(self.phi.state_dict())
         self.phi_target.requires_grad_(False)
 
         skill_input = obs_dim + latent_dim
-        self.q = EnsembleLayerNormMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
-        self.q_target = EnsembleLayerNormMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
+        self.q = HILPMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
+        self.q_target = HILPMLP(2, skill_input + action_dim, hidden, layers, 1).to(to)
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
-        self.v = EnsembleLayerNormMLP(1, skill_input, hidden, layers, 1).to(to)
+        self.v = HILPMLP(1, skill_input, hidden, layers, 1).to(to)
         self.actor = GaussianSkillPolicy(skill_input, action_dim, hidden, layers, max_action).to(to)
 
         adam = {"lr": learning_rate, "fused": True}
@@ -304,31 +339,31 @@ class HILP:
         v_loss = (expectile_weight(target_q - v, self.skill_expectile) * (target_q - v) ** 2).mean()
         advantage = (target_q - v.detach()).detach()
         weight = torch.exp(advantage * self.temperature).clamp(max=self.max_weight)
-        log_prob = self.actor.distribution(inputs).log_prob(batch["actions"]).sum(-1)
+        normalised_actions = batch["actions"] / self.max_action
+        log_prob = self.actor.distribution(inputs).log_prob(normalised_actions).sum(-1)
         actor_loss = -(weight * log_prob).mean()
         return q_loss, v_loss, actor_loss, rewards.mean()
 
     def update(self, batch: dict[str, torch.Tensor]) -> HILPLosses:
-        """One step of phi, then Q, V and the actor on skills drawn for this batch, then
-        the target networks."""
-        value_loss, stats = self.value_loss(batch)
-        self.phi_optimizer.zero_grad(set_to_none=True)
-        value_loss.backward()
-        self.phi_optimizer.step()
-
+        """One step of every network from the same parameters, as the authors' single loss:
+        the Hilbert value, then Q, V and the actor on skills drawn for this batch (rewards
+        from phi before its step); the targets move toward the online networks as they were
+        before the step."""
         n = batch["observations"].shape[0]
         skills = sample_unit_skills(n, self.latent_dim, self.generator, self.device)
+        value_loss, stats = self.value_loss(batch)
         q_loss, v_loss, actor_loss, reward = self.skill_losses(batch, skills)
-        for optimizer in (self.q_optimizer, self.v_optimizer, self.actor_optimizer):
+        optimizers = (self.phi_optimizer, self.q_optimizer, self.v_optimizer, self.actor_optimizer)
+        for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
-        # The three losses touch disjoint parameters: one backward pass serves all.
-        (q_loss + v_loss + actor_loss).backward()
-        for optimizer in (self.q_optimizer, self.v_optimizer, self.actor_optimizer):
-            optimizer.step()
-
+        # The four losses touch disjoint parameters (the skill reward is computed without
+        # gradients): one backward pass serves all.
+        (value_loss + q_loss + v_loss + actor_loss).backward()
         with torch.no_grad():
             for target, online in ((self.phi_target, self.phi), (self.q_target, self.q)):
                 torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), self.tau)
+        for optimizer in optimizers:
+            optimizer.step()
         return HILPLosses(
             value_loss.detach(), stats["value_mean"], stats["advantage_mean"], q_loss.detach(),
             v_loss.detach(), actor_loss.detach(), reward,
