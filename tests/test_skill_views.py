@@ -9,12 +9,15 @@ from bokeh.plotting import figure as Figure
 from widgets import LiveSession
 from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories, skill_colors, to_2d
 from workbench.runs import Run, RunStore
+from workbench.trainers.metra import METRAConfig, load_agent, run_evaluation_skills
 
 
 def test_skill_colours_follow_the_skill_kind():
     wheel = skill_colors(np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]))
     assert len(set(wheel)) == 3
     assert skill_colors(np.eye(3)) == skill_colors(np.eye(3))  # categorical, stable
+    assert len(set(skill_colors(np.eye(20)))) == 20
+    assert len(set(skill_colors(np.eye(64)))) == 64  # past the palette: no colour repeats
     assert len(skill_colors(np.random.default_rng(0).standard_normal((5, 6)))) == 5
     assert to_2d(np.random.default_rng(0).standard_normal((10, 4, 5))).shape == (10, 4, 2)
     # A lone continuous skill that looks one-hot keeps its wheel colour when the kind is given.
@@ -41,19 +44,33 @@ def test_latent_paths_are_projected_on_the_grid_axes_above_two_dimensions():
     np.testing.assert_allclose(drawn, points.array(["u", "v"])[10:30])
 
 
-def test_skill_picker_rolls_out_the_chosen_skill_from_the_latest_checkpoint(tmp_path):
+def test_skill_picker_rolls_out_the_chosen_evaluation_skill_from_the_latest_checkpoint(tmp_path):
+    """Above two dimensions skill i is evaluation skill i, with its colour in the
+    trajectories view; 2-D skills are chosen by angle."""
     store = RunStore(tmp_path)
     run = Run.create(
         "metra", store=store, env_id="workbench/PointMaze-UMaze-v0", hidden=32, min_buffer=800,
-        total_steps=1_600, eval_every=0, checkpoint_every=0, device="cpu",
+        total_steps=1_600, eval_every=1, checkpoint_every=0, device="cpu", skill_dim=3,
     )  # fmt: skip
     run.start()
-    assert run.wait(timeout=120) == "finished"
+    assert run.wait(timeout=300) == "finished", run.record.message
     picker = SkillPicker(LiveSession(store), run_id=run.id)
-    picker.angle.value = 90
+    picker.index.value = 5
     picker.roll_out()
-    assert "z = [0.0, 1.0] from the checkpoint at step 1600: 200 steps" in picker.status.value
-    assert picker._pane.object is not None
+    evaluated = store.load_snapshot(run.id, "trajectories")["skills"]
+    z = np.round(evaluated[5], 2).tolist()
+    assert f"z = {z} from the checkpoint at step 1600: 200 steps" in picker.status.value
+    path = picker._pane.object.Path.I
+    assert path.opts.get().kwargs["color"] == skill_colors(evaluated, discrete=False)[5]
+    # The same skills at every evaluation: the picker's index means the same skill later.
+    assert np.array_equal(run_evaluation_skills(load_agent(store, run.id)[1]), evaluated)
+
+    picker.angle.value = 90
+    z, color = picker.skill(METRAConfig(skill_dim=2))
+    np.testing.assert_allclose(z, [0.0, 1.0], atol=1e-7)
+    assert color == skill_colors(z[None], discrete=False)[0]
+    z, _ = picker.skill(METRAConfig(skill_dim=30, skill_type="discrete"))
+    assert z.argmax() == 5 and z.sum() == 1  # every one-hot skill, not only the 48 evaluated
 
 
 def _trajectory_snapshot(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -96,13 +113,27 @@ def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
     figure = view._pane.get_root().select_one({"type": Figure})  # before any snapshot
     rng = np.random.default_rng(0)
     grid = rng.uniform(-3, 3, (50, 2))
-    store.add_snapshot(
-        record.id, 10, "latent",
-        {"grid": grid, "phi_grid": rng.normal(size=(50, 3)), "phi_paths": rng.normal(size=(4, 9, 3))},
-    )  # fmt: skip
+    skills = rng.normal(size=(4, 3))
+    snapshot = {
+        "grid": grid, "phi_grid": rng.normal(size=(50, 3)), "phi_paths": rng.normal(size=(4, 9, 3)),
+        "skills": skills,
+    }  # fmt: skip
+    store.add_snapshot(record.id, 10, "latent", snapshot)
     view.refresh()
     sources = [r.data_source.data for r in figure.renderers if hasattr(r, "data_source")]
     assert sorted(len(next(iter(s.values()))) for s in sources if s) == [4, 50]
+    lines = next(r for r in figure.renderers if isinstance(r.glyph, MultiLine))
+    assert list(lines.glyph.line_color["transform"].palette) == skill_colors(skills)
+    drawn = [np.asarray(x).copy() for x in lines.data_source.data["xs"]]
+
+    # phi diverged: the caption says so and the last good picture stays.
+    snapshot["phi_grid"] = np.full((50, 3), np.nan)
+    store.add_snapshot(record.id, 20, "latent", snapshot)
+    view.refresh()
+    assert view.caption.value == "step 20: phi is not finite (NaN or inf in phi_grid); not drawn"
+    assert all(
+        np.array_equal(a, b) for a, b in zip(drawn, lines.data_source.data["xs"], strict=True)
+    )
 
 
 def test_skills_page_charts_phi_loss_and_shows_the_constraint_for_metra_only(tmp_path):

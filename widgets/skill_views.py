@@ -27,12 +27,19 @@ def skill_colors(skills: np.ndarray, discrete: bool | None = None) -> list[str]:
     """One colour per skill: one-hot skills by a categorical palette, 2-D skills by their
     angle on a colour wheel, higher dimensions by their first three principal components.
     ``discrete``: whether the skills are one-hot (None: guessed from the values, which a
-    lone continuous skill such as (1, 0) can fool)."""
+    lone continuous skill such as (1, 0) can fool). Above 20 one-hot skills the hues are
+    spread around the wheel instead of the palette's."""
     skills = np.asarray(skills, dtype=np.float64)
     if discrete is None:
         discrete = bool(((skills == 0) | (skills == 1)).all() and (skills.sum(1) == 1).all())
     if discrete:
-        return [CATEGORICAL[i % len(CATEGORICAL)] for i in skills.argmax(1)]
+        index = skills.argmax(1)
+        if skills.shape[1] <= len(CATEGORICAL):
+            return [CATEGORICAL[i] for i in index]
+        # More skills than the palette: hues evenly around the wheel, neighbours far apart
+        # (index times a golden-ratio step), so that no two skills share a colour.
+        hue = (index * 0.618034) % 1.0
+        return [to_hex(np.array(colorsys.hsv_to_rgb(h, 0.85, 0.9))) for h in hue]
     if skills.shape[1] == 2:
         hue = (np.arctan2(skills[:, 1], skills[:, 0]) + np.pi) / (2 * np.pi)
         rgb = np.array([colorsys.hsv_to_rgb(h, 0.85, 0.9) for h in hue])
@@ -125,8 +132,18 @@ class _SnapshotView(pn.viewable.Viewer):
         if new:
             self._cursor, step = new[-1]
             self._drawn_at = time.monotonic()
+            data = store.load_snapshot(self.run_id, self.snapshot_name, step)
+            problem = self.problem(data)
+            if problem:  # keep the last good picture, and say why it is not redrawn
+                self.caption.value = f"step {step}: {problem}; not drawn"
+                return
             self.caption.value = f"step {step}"
-            self._pipe.send(store.load_snapshot(self.run_id, self.snapshot_name, step))
+            self._pipe.send(data)
+
+    @staticmethod
+    def problem(data: dict[str, np.ndarray]) -> str | None:
+        """Why this snapshot cannot be drawn, or None."""
+        return None
 
     def _figure(self) -> hv.Overlay | hv.DynamicMap:
         """The plot of this run, fed by the pipe."""
@@ -164,23 +181,41 @@ class SkillTrajectories(_SnapshotView):
 
 class LatentMap(_SnapshotView):
     """phi of a dense grid of states coloured by their position, with phi of the
-    evaluation trajectories on top (PCA to 2-D above two dimensions)."""
+    evaluation trajectories on top, coloured by skill as in :class:`SkillTrajectories`
+    (PCA to 2-D above two dimensions)."""
 
     snapshot_name = "latent"
 
     @staticmethod
+    def problem(data: dict[str, np.ndarray]) -> str | None:
+        for name in ("phi_grid", "phi_paths"):
+            if not np.isfinite(data[name]).all():
+                return f"phi is not finite (NaN or inf in {name})"
+        return None
+
+    @staticmethod
     def _layers(data: dict[str, np.ndarray] | None) -> hv.Overlay:
-        grid, colors, paths = np.zeros((0, 2)), [], []
+        grid, colors = np.zeros((0, 2)), []
+        paths, path_colors = (
+            [{"u": np.full(1, np.nan), "v": np.full(1, np.nan), "skill": 0}],
+            ["#333333"],
+        )
         if data is not None:
             grid = to_2d(data["phi_grid"])
             colors = [to_hex(c) for c in position_colors(data["grid"])]
             # The grid's principal axes for both layers (their own would not line up).
             phi_paths = to_2d(data["phi_paths"], reference=data["phi_grid"])
-            paths = [{"u": p[:, 0], "v": p[:, 1]} for p in phi_paths]
+            paths = [{"u": p[:, 0], "v": p[:, 1], "skill": i} for i, p in enumerate(phi_paths)]
+            # Snapshots written before the skills were stored draw their paths grey.
+            skills = data.get("skills")
+            path_colors = skill_colors(skills) if skills is not None else ["#333333"] * len(paths)
         points = hv.Points(
             {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
         ).opts(color="color", size=4, alpha=0.8)
-        lines = hv.Path(paths, ["u", "v"]).opts(color="#333333", alpha=0.5)
+        lines = hv.Contours(paths, ["u", "v"], "skill").opts(
+            color="skill", cmap=path_colors, clim=(-0.5, len(path_colors) - 0.5),
+            line_width=1.5, alpha=0.8,
+        )  # fmt: skip
         return points * lines
 
     def _figure(self) -> hv.DynamicMap:
@@ -196,8 +231,9 @@ class LatentMap(_SnapshotView):
 
 
 class SkillPicker(pn.viewable.Viewer):
-    """Choose a skill (an angle for 2-D skills, an index for one-hot ones, a seed for
-    higher dimensions) and watch its deterministic rollout from the run's latest weights.
+    """Choose a skill (an angle for 2-D skills, an index for one-hot ones and, above two
+    dimensions, the index of one of the run's evaluation skills) and watch its deterministic
+    rollout from the run's latest weights, in the colour it has in the trajectories view.
 
     A live run is asked for a fresh checkpoint first; the rollout runs here, in the
     server, on the CPU, never in the trainer's process.
@@ -218,7 +254,7 @@ class SkillPicker(pn.viewable.Viewer):
             css_classes=["skill-angle"],
         )
         self.index = pn.widgets.IntInput(
-            name="skill index or seed", value=0, start=0, css_classes=["skill-index"]
+            name="skill index", value=0, start=0, css_classes=["skill-index"]
         )
         self.button = pn.widgets.Button(
             name="Roll out this skill", button_type="primary", css_classes=["skill-rollout"]
@@ -233,18 +269,21 @@ class SkillPicker(pn.viewable.Viewer):
         # Waiting for a fresh checkpoint and rolling out take seconds: off the event loop.
         self.button.on_click(lambda _: run_in_thread(self.status, self.roll_out))
 
-    def skill(self, config) -> np.ndarray:
-        if config.skill_type == "discrete":
-            return np.eye(config.skill_dim, dtype=np.float32)[self.index.value % config.skill_dim]
-        if config.skill_dim == 2:
+    def skill(self, config) -> tuple[np.ndarray, str]:
+        """The chosen skill and its colour in the trajectories view: 2-D skills by angle;
+        otherwise evaluation skill number ``index`` (one-hot skill ``index`` for discrete
+        skills)."""
+        if config.skill_type == "continuous" and config.skill_dim == 2:
             angle = np.deg2rad(self.angle.value)
-            return np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
-        from workbench.agents.metra import sample_skills, unit_length_skills
+            z = np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
+            return z, skill_colors(z[None], discrete=False)[0]
+        from workbench.trainers.metra import run_evaluation_skills
 
-        # Skill number ``index`` of the training distribution (DIAYN's is not unit length).
-        rng = np.random.default_rng(self.index.value)
-        unit_length = unit_length_skills(config.objective)
-        return sample_skills(1, config.skill_dim, "continuous", rng, unit_length)[0]
+        skills = run_evaluation_skills(config)
+        if config.skill_type == "discrete":
+            skills = np.eye(config.skill_dim, dtype=np.float32)  # every skill, not only 48
+        i = self.index.value % len(skills)
+        return skills[i], skill_colors(skills, discrete=config.skill_type == "discrete")[i]
 
     def roll_out(self) -> None:
         from workbench.runs import Run
@@ -259,13 +298,8 @@ class SkillPicker(pn.viewable.Viewer):
         except (KeyError, RuntimeError) as error:
             self.status.value = f"no policy to roll out: {error}"
             return
-        z = self.skill(config)
+        z, color = self.skill(config)
         path = rollout(agent, config.env_id, z)
-        color = (
-            skill_colors(z[None], discrete=config.skill_type == "discrete")[0]
-            if config.skill_type == "discrete" or config.skill_dim == 2
-            else "#d62728"
-        )
         layers = hv.Path([path], ["x", "y"]).opts(color=color, line_width=3) * hv.Points(
             path[-1:], ["x", "y"]
         ).opts(color=color, size=9)

@@ -18,11 +18,13 @@ import param
 import torch
 
 import environments
-from workbench.agents.metra import SkillDiscovery, coverage, sample_skills
+from workbench.agents.metra import SkillDiscovery, coverage, sample_skills, unit_length_skills
 from workbench.agents.sac import ReplayBuffer
 from workbench.runs.config import HOT, Config, KnobError
 from workbench.runs.trainer import RunContext, Trainer
 
+# Seeds the evaluation skills' own random stream (with the run's seed), apart from training's.
+EVALUATION_SKILL_STREAM = 1
 POINT_ENV_IDS = [info.id for info in environments.ENVIRONMENTS if "GridWorld" not in info.id]
 
 
@@ -121,6 +123,17 @@ def evaluation_skills(
     return sample_skills(n, dim, "continuous", rng, unit_length)
 
 
+def run_evaluation_skills(config: METRAConfig) -> np.ndarray:
+    """A run's evaluation skills, the same at every evaluation so that its trajectories
+    compare from one to the next and the skill picker's skill i is evaluation skill i
+    (above two dimensions: draws from a stream of their own, seeded by the run's seed)."""
+    return evaluation_skills(
+        config.eval_trajectories, config.skill_dim, config.skill_type,
+        np.random.default_rng([config.seed, EVALUATION_SKILL_STREAM]),
+        unit_length_skills(config.objective),
+    )  # fmt: skip
+
+
 class METRATrainer(Trainer):
     """Skill discovery on a workbench point environment."""
 
@@ -211,10 +224,7 @@ class METRATrainer(Trainer):
     def evaluate(self) -> int:
         """48 deterministic trajectories: snapshot ``trajectories`` and ``eval/coverage``."""
         config = self.config
-        skills = evaluation_skills(
-            config.eval_trajectories, config.skill_dim, config.skill_type, self.rng,
-            self.agent_.unit_length,
-        )  # fmt: skip
+        skills = run_evaluation_skills(config)
         paths = self.collect(skills, deterministic=True, store=False)
         cells = coverage(paths)
         self.ctx.log_snapshot("trajectories", {"paths": paths.astype(np.float32), "skills": skills})
@@ -223,8 +233,10 @@ class METRATrainer(Trainer):
             *paths.shape[:2], -1
         )
         self.ctx.log_snapshot(
-            "latent", {"grid": grid, "phi_grid": self.agent_.embed(grid), "phi_paths": embedded}
-        )
+            "latent",
+            {"grid": grid, "phi_grid": self.agent_.embed(grid), "phi_paths": embedded,
+             "skills": skills},
+        )  # fmt: skip
         self.ctx.log_scalar("eval/coverage", cells)
         return cells
 
