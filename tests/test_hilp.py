@@ -58,7 +58,7 @@ def test_networks_are_the_authors_layer_for_layer(layer_norm):
             linear.bias.data = net.biases[i][member, 0].clone()
             layers.append(linear)
             if i < 2 and layer_norm:
-                norm = torch.nn.LayerNorm(16)
+                norm = torch.nn.LayerNorm(16, eps=1e-6)  # flax's epsilon
                 norm.weight.data = net.norm_gains[i, member, 0].clone()
                 norm.bias.data = net.norm_biases[i, member, 0].clone()
                 layers += [torch.nn.GELU(approximate="tanh"), norm]
@@ -106,14 +106,14 @@ def test_skill_losses_equal_iql_with_the_hilbert_reward_by_hand():
     with torch.no_grad():
         r = ((agent.phi(s2)[0] - agent.phi(s)[0]) * z).sum(-1)
         target = r + 0.9 * agent.v(torch.cat([s2, z], -1))[0, :, 0]
-        q_min = agent.q_target(torch.cat([s, z, a], -1))[..., 0].min(0).values
+        q_min = agent.q_target(torch.cat([s, z, a / 0.2], -1))[..., 0].min(0).values
         v = agent.v(torch.cat([s, z], -1))[0, :, 0]
         # The authors' policy: an unsquashed Gaussian over actions in [-1, 1].
         mean = agent.actor.net(torch.cat([s, z], -1))[0]
         std = agent.actor.log_std.exp()
         log_prob = torch.distributions.Normal(mean, std).log_prob(a / 0.2).sum(-1)
         weight = torch.exp(3.0 * (q_min - v)).clamp(max=100.0)
-    q = agent.q(torch.cat([s, z, a], -1))[..., 0]
+    q = agent.q(torch.cat([s, z, a / 0.2], -1))[..., 0]
     assert torch.allclose(reward, r.mean())
     assert torch.allclose(q_loss, ((q[0] - target) ** 2).mean() + ((q[1] - target) ** 2).mean())
     w = torch.where(q_min - v >= 0, 0.8, 0.2)
@@ -123,10 +123,14 @@ def test_skill_losses_equal_iql_with_the_hilbert_reward_by_hand():
 
 def test_an_update_changes_every_network_and_moves_the_targets_by_tau():
     agent = small_agent()
+    with torch.no_grad():  # targets apart from their online networks, so that tau shows
+        for target in (agent.phi_target, agent.q_target):
+            for param in target.parameters():
+                param.add_(torch.randn_like(param))
     networks = ("phi", "q", "v", "actor")
     before = {n: [p.detach().clone() for p in agent.modules()[n].parameters()] for n in networks}
-    targets_before = [p.detach().clone() for p in agent.phi_target.parameters()]
-    online_before = [p.detach().clone() for p in agent.phi.parameters()]
+    pairs = {"phi_target": "phi", "q_target": "q"}
+    targets_before = {t: [p.clone() for p in agent.modules()[t].parameters()] for t in pairs}
     losses = agent.update(fixed_batch())
     assert all(torch.isfinite(v) for _, v in losses.items())
     for name in networks:
@@ -134,10 +138,32 @@ def test_an_update_changes_every_network_and_moves_the_targets_by_tau():
         assert any(not torch.equal(a, b) for a, b in zip(before[name], after, strict=True)), name
     # target <- target + tau * (online - target), with the online network before its step
     # (the authors compute the new targets from the parameters the losses saw)
-    for old, new, online in zip(
-        targets_before, agent.phi_target.parameters(), online_before, strict=True
-    ):
-        assert torch.allclose(new, old + 0.005 * (online - old), atol=1e-7)
+    for target, online in pairs.items():
+        for old, new, online_old in zip(
+            targets_before[target], agent.modules()[target].parameters(), before[online],
+            strict=True,
+        ):  # fmt: skip
+            assert torch.allclose(new, old + 0.005 * (online_old - old), atol=1e-6), target
+
+
+def test_actions_are_the_mean_clipped_to_the_box():
+    agent = small_agent()
+    observations, skills = np.zeros((3, 2), np.float32), np.zeros((3, 3), np.float32)
+    with torch.no_grad():
+        agent.actor.net.weights[-1].zero_()
+        agent.actor.net.biases[-1].copy_(torch.tensor([5.0, -5.0]))
+    np.testing.assert_allclose(agent.act(observations, skills), [[0.2, -0.2]] * 3, rtol=1e-6)
+    with torch.no_grad():
+        agent.actor.net.biases[-1].copy_(torch.tensor([0.5, -0.25]))
+    np.testing.assert_allclose(agent.act(observations, skills), [[0.1, -0.05]] * 3, rtol=1e-6)
+
+
+def test_weights_of_the_older_network_layout_are_refused():
+    state = small_agent().state_dict()
+    small_agent().load_state_dict(state)
+    del state["network_format"]  # as saved before the authors' layer order
+    with pytest.raises(ValueError, match=r"network format 1.*start a new run"):
+        small_agent().load_state_dict(state)
 
 
 def chain_data(episodes: int = 4, length: int = 50) -> OfflineData:

@@ -59,18 +59,33 @@ def test_skill_picker_rolls_out_the_chosen_evaluation_skill_from_the_latest_chec
     picker.roll_out()
     evaluated = store.load_snapshot(run.id, "trajectories")["skills"]
     z = np.round(evaluated[5], 2).tolist()
-    assert f"z = {z} from the checkpoint at step 1600: 200 steps" in picker.status.value
+    assert picker.status.value == (
+        f"skill 5 of 48: z = {z} from the checkpoint at step 1600: 200 steps"
+    )
     path = picker._pane.object.Path.I
     assert path.opts.get().kwargs["color"] == skill_colors(evaluated, discrete=False)[5]
     # The same skills at every evaluation: the picker's index means the same skill later.
-    assert np.array_equal(run_evaluation_skills(load_agent(store, run.id)[1]), evaluated)
+    config = load_agent(store, run.id)[1]
+    assert np.array_equal(run_evaluation_skills(config), evaluated)
+    # The skills on screen win (a run evaluated before they were fixed drew new ones).
+    shown = np.random.default_rng(1).normal(size=(48, 3)).astype(np.float32)
+    assert np.array_equal(picker.skill(config, shown)[0], shown[5])
 
     picker.angle.value = 90
-    z, color = picker.skill(METRAConfig(skill_dim=2))
+    z, color, name = picker.skill(METRAConfig(skill_dim=2))
     np.testing.assert_allclose(z, [0.0, 1.0], atol=1e-7)
-    assert color == skill_colors(z[None], discrete=False)[0]
-    z, _ = picker.skill(METRAConfig(skill_dim=30, skill_type="discrete"))
+    assert color == skill_colors(z[None], discrete=False)[0] and name == "angle 90"
+    z, _, name = picker.skill(METRAConfig(skill_dim=30, skill_type="discrete"))
     assert z.argmax() == 5 and z.sum() == 1  # every one-hot skill, not only the 48 evaluated
+    assert name == "skill 5 of 30"
+
+
+def drawn_colors(renderer) -> list[str]:
+    """The colour of each line of a multi-line renderer."""
+    color, data = renderer.glyph.line_color, renderer.data_source.data
+    if isinstance(color, str):  # one colour for all (holoviews folds a constant column)
+        return [color] * len(data["xs"])
+    return list(data[color.field if hasattr(color, "field") else color["field"]])
 
 
 def _trajectory_snapshot(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -100,10 +115,17 @@ def test_a_new_snapshot_updates_the_same_figure_with_one_glyph_for_all_skills(tm
     assert root.select_one({"type": Figure}) is figure  # streamed into, not rebuilt
     new_xs = lines[0].data_source.data["xs"]
     assert not all(np.array_equal(a, b) for a, b in zip(first_xs, new_xs, strict=True))
-    mapper = lines[0].glyph.line_color["transform"]
-    assert list(mapper.palette) == skill_colors(
+    assert drawn_colors(lines[0]) == skill_colors(
         store.load_snapshot(record.id, "trajectories")["skills"]
     )
+    # The run's skill type decides the colours, not the values: a lone continuous skill
+    # (1, 0) looks one-hot, and keeps its wheel colour.
+    store.add_snapshot(
+        record.id, 300, "trajectories", {"paths": np.zeros((1, 3, 2)), "skills": np.eye(2)[:1]}
+    )
+    view.refresh()
+    assert drawn_colors(lines[0]) == skill_colors(np.eye(2)[:1], discrete=False)
+    assert drawn_colors(lines[0]) != skill_colors(np.eye(2)[:1], discrete=True)
 
 
 def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
@@ -123,7 +145,7 @@ def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
     sources = [r.data_source.data for r in figure.renderers if hasattr(r, "data_source")]
     assert sorted(len(next(iter(s.values()))) for s in sources if s) == [4, 50]
     lines = next(r for r in figure.renderers if isinstance(r.glyph, MultiLine))
-    assert list(lines.glyph.line_color["transform"].palette) == skill_colors(skills)
+    assert drawn_colors(lines) == skill_colors(skills)
     drawn = [np.asarray(x).copy() for x in lines.data_source.data["xs"]]
 
     # phi diverged: the caption says so and the last good picture stays.

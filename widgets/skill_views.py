@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +73,13 @@ def to_2d(points: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray
     mean = fit.mean(0)
     _, _, basis = np.linalg.svd(fit - mean, full_matrices=False)
     return ((points - mean) @ basis[:2].T).reshape(*points.shape[:-1], 2)
+
+
+def coloured_paths(paths: np.ndarray, colors: list[str], kdims: list[str]) -> hv.Contours:
+    """Paths (n, T, 2) as one multi-line glyph, path i drawn in ``colors[i]``."""
+    x, y = kdims
+    lines = [{x: p[:, 0], y: p[:, 1], "color": c} for p, c in zip(paths, colors, strict=True)]
+    return hv.Contours(lines, kdims, "color").opts(color="color")
 
 
 def run_in_thread(status: pn.widgets.StaticText, work: Callable[[], object]) -> None:
@@ -149,6 +157,12 @@ class _SnapshotView(pn.viewable.Viewer):
         """The plot of this run, fed by the pipe."""
         raise NotImplementedError
 
+    def _discrete_skills(self) -> bool | None:
+        """Whether the run's skills are one-hot (None without a run: guessed from values)."""
+        if not self.run_id:
+            return None
+        return self.session.store.get_run(self.run_id).config.get("skill_type") == "discrete"
+
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.caption, self._pane)
 
@@ -160,19 +174,18 @@ class SkillTrajectories(_SnapshotView):
     snapshot_name = "trajectories"
 
     @staticmethod
-    def _paths(data: dict[str, np.ndarray] | None) -> hv.Contours:
-        # One multi-line glyph for all skills, coloured through a palette of the skills'
-        # own colours (path i has value i), instead of one renderer per skill.
+    def _paths(data: dict[str, np.ndarray] | None, discrete: bool | None = None) -> hv.Contours:
+        # One multi-line glyph for all skills, each path carrying its colour, instead of
+        # one renderer per skill.
         if data is None:  # one invisible line: the glyph exists before the first snapshot
             data = {"paths": np.full((1, 1, 2), np.nan), "skills": np.eye(2)[:1]}
-        colors = skill_colors(data["skills"])
-        lines = [{"x": p[:, 0], "y": p[:, 1], "skill": i} for i, p in enumerate(data["paths"])]
-        return hv.Contours(lines, ["x", "y"], "skill").opts(
-            color="skill", cmap=colors, clim=(-0.5, len(colors) - 0.5), line_width=2
-        )
+        colors = skill_colors(data["skills"], discrete)
+        return coloured_paths(data["paths"], colors, ["x", "y"]).opts(line_width=2)
 
     def _figure(self) -> hv.Overlay | hv.DynamicMap:
-        paths = hv.DynamicMap(self._paths, streams=[self._pipe])
+        paths = hv.DynamicMap(
+            functools.partial(self._paths, discrete=self._discrete_skills()), streams=[self._pipe]
+        )
         maze = maze_of_run(self.session.store, self.run_id) if self.run_id else None
         if maze is None:  # the plane: the axes follow the trajectories
             paths = paths.opts(framewise=True)
@@ -194,32 +207,30 @@ class LatentMap(_SnapshotView):
         return None
 
     @staticmethod
-    def _layers(data: dict[str, np.ndarray] | None) -> hv.Overlay:
+    def _layers(data: dict[str, np.ndarray] | None, discrete: bool | None = None) -> hv.Overlay:
         grid, colors = np.zeros((0, 2)), []
-        paths, path_colors = (
-            [{"u": np.full(1, np.nan), "v": np.full(1, np.nan), "skill": 0}],
-            ["#333333"],
-        )
+        phi_paths, path_colors = np.full((1, 1, 2), np.nan), ["#333333"]
         if data is not None:
             grid = to_2d(data["phi_grid"])
             colors = [to_hex(c) for c in position_colors(data["grid"])]
             # The grid's principal axes for both layers (their own would not line up).
             phi_paths = to_2d(data["phi_paths"], reference=data["phi_grid"])
-            paths = [{"u": p[:, 0], "v": p[:, 1], "skill": i} for i, p in enumerate(phi_paths)]
             # Snapshots written before the skills were stored draw their paths grey.
             skills = data.get("skills")
-            path_colors = skill_colors(skills) if skills is not None else ["#333333"] * len(paths)
+            path_colors = (
+                skill_colors(skills, discrete)
+                if skills is not None
+                else ["#333333"] * len(phi_paths)
+            )
         points = hv.Points(
             {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
         ).opts(color="color", size=4, alpha=0.8)
-        lines = hv.Contours(paths, ["u", "v"], "skill").opts(
-            color="skill", cmap=path_colors, clim=(-0.5, len(path_colors) - 0.5),
-            line_width=1.5, alpha=0.8,
-        )  # fmt: skip
+        lines = coloured_paths(phi_paths, path_colors, ["u", "v"]).opts(line_width=1.5, alpha=0.8)
         return points * lines
 
     def _figure(self) -> hv.DynamicMap:
-        return hv.DynamicMap(self._layers, streams=[self._pipe]).opts(
+        layers = functools.partial(self._layers, discrete=self._discrete_skills())
+        return hv.DynamicMap(layers, streams=[self._pipe]).opts(
             hv.opts.Overlay(
                 frame_width=self.size,
                 frame_height=self.size,
@@ -269,21 +280,26 @@ class SkillPicker(pn.viewable.Viewer):
         # Waiting for a fresh checkpoint and rolling out take seconds: off the event loop.
         self.button.on_click(lambda _: run_in_thread(self.status, self.roll_out))
 
-    def skill(self, config) -> tuple[np.ndarray, str]:
-        """The chosen skill and its colour in the trajectories view: 2-D skills by angle;
-        otherwise evaluation skill number ``index`` (one-hot skill ``index`` for discrete
+    def skill(self, config, evaluated: np.ndarray | None = None) -> tuple[np.ndarray, str, str]:
+        """The chosen skill, its colour in the trajectories view and its name: a 2-D skill
+        by angle; one-hot skill ``index``; above two dimensions the ``index``-th of the
+        skills ``evaluated`` in the trajectories view (default: the run's evaluation
         skills)."""
         if config.skill_type == "continuous" and config.skill_dim == 2:
             angle = np.deg2rad(self.angle.value)
             z = np.array([np.cos(angle), np.sin(angle)], dtype=np.float32)
-            return z, skill_colors(z[None], discrete=False)[0]
-        from workbench.trainers.metra import run_evaluation_skills
-
-        skills = run_evaluation_skills(config)
+            return z, skill_colors(z[None], discrete=False)[0], f"angle {self.angle.value:g}"
         if config.skill_type == "discrete":
             skills = np.eye(config.skill_dim, dtype=np.float32)  # every skill, not only 48
+        elif evaluated is not None:
+            skills = evaluated
+        else:
+            from workbench.trainers.metra import run_evaluation_skills
+
+            skills = run_evaluation_skills(config)
         i = self.index.value % len(skills)
-        return skills[i], skill_colors(skills, discrete=config.skill_type == "discrete")[i]
+        colors = skill_colors(skills, discrete=config.skill_type == "discrete")
+        return skills[i], colors[i], f"skill {i} of {len(skills)}"
 
     def roll_out(self) -> None:
         from workbench.runs import Run
@@ -298,7 +314,11 @@ class SkillPicker(pn.viewable.Viewer):
         except (KeyError, RuntimeError) as error:
             self.status.value = f"no policy to roll out: {error}"
             return
-        z, color = self.skill(config)
+        try:  # the skills on screen: older runs drew new ones at every evaluation
+            evaluated = store.load_snapshot(self.run_id, "trajectories")["skills"]
+        except KeyError:
+            evaluated = None
+        z, color, name = self.skill(config, evaluated)
         path = rollout(agent, config.env_id, z)
         layers = hv.Path([path], ["x", "y"]).opts(color=color, line_width=3) * hv.Points(
             path[-1:], ["x", "y"]
@@ -306,7 +326,10 @@ class SkillPicker(pn.viewable.Viewer):
         self._pane.object = over_maze(
             layers, maze_of_run(self.session.store, self.run_id), self.size
         )
-        self.status.value = f"z = {np.round(z, 2).tolist()} from the checkpoint at step {step}: {len(path) - 1} steps"
+        self.status.value = (
+            f"{name}: z = {np.round(z, 2).tolist()} from the checkpoint at step {step}: "
+            f"{len(path) - 1} steps"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(pn.Row(self.angle, self.index), self.button, self.status, self._pane)

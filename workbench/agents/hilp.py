@@ -13,8 +13,10 @@ Faithful to the authors' code (see ALGORITHMS.md):
   ``adv >= 0``, else ``1 - tau`` (expectile 0.95);
 - goals: 0.625 a future state of the same trajectory (geometric offset, parameter
   ``1 - gamma``), 0.375 a random dataset state;
-- skills: unit-norm Gaussian z (dimension 32); IQL with expectile 0.9, AWR temperature
-  10, weights capped at 100; the reward uses the first phi network;
+- skills: unit-norm Gaussian z (dimension 32), drawn afresh for every batch (the authors'
+  ``np.random.randn`` inside a jitted update draws them once, at tracing: the paper's
+  intent is fresh draws); IQL with expectile 0.9, AWR temperature 10, weights capped at
+  100; the reward uses the first phi network;
 - zero-shot goal reaching ``z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||`` each step;
   zero-shot reward prompting ``z = lstsq(phi(s'), r)``, normalised (the authors' zero-shot
   RL form, for rewards of the state reached; ``features="diff"`` regresses on
@@ -45,6 +47,9 @@ from workbench.agents.sac import resolve_device
 from workbench.datasets.offline import OfflineData
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# Layout of the weights in a checkpoint. 2: the authors' layer order (GELU, then LayerNorm)
+# and policy. Format 1 used the same parameter names for other networks, so it is refused.
+NETWORK_FORMAT = 2
 
 
 def _xavier_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, scale: float = 1.0):
@@ -61,7 +66,7 @@ class HILPMLP(nn.Module):
     - ``layer_norm=False``: Linear, ReLU per hidden layer (their ``MLP``, used by the policy).
 
     Weights are Xavier-uniform (the output layer's scaled by ``output_scale``), biases zero;
-    GELU is the tanh approximation (flax's default). Input (batch, in) or
+    GELU is the tanh approximation and the LayerNorm epsilon 1e-6 (flax's defaults). Input (batch, in) or
     (members, batch, in) -> output (members, batch, out).
     """
 
@@ -96,11 +101,21 @@ class HILPMLP(nn.Module):
             if i == last:
                 break
             if self.layer_norm:
-                x = F.layer_norm(F.gelu(x, approximate="tanh"), x.shape[-1:])
+                x = F.layer_norm(F.gelu(x, approximate="tanh"), x.shape[-1:], eps=1e-6)
                 x = x * self.norm_gains[i] + self.norm_biases[i]
             else:
                 x = F.relu(x)
         return x
+
+
+def check_network_format(state: dict) -> None:
+    """Refuse HILP weights saved in another layout (they would load, and mean nothing)."""
+    found = state.get("network_format", 1)
+    if found != NETWORK_FORMAT:
+        raise ValueError(
+            f"HILP weights in network format {found}, saved before the networks followed the "
+            f"authors' layer order; this version reads format {NETWORK_FORMAT}: start a new run"
+        )
 
 
 def hilbert_value(phi_s: torch.Tensor, phi_g: torch.Tensor) -> torch.Tensor:
@@ -328,7 +343,8 @@ class HILP:
         rewards = self.skill_rewards(batch["observations"], batch["next_observations"], skills)
         inputs = torch.cat([batch["observations"], skills], -1)
         next_inputs = torch.cat([batch["next_observations"], skills], -1)
-        state_actions = torch.cat([inputs, batch["actions"]], -1)
+        normalised_actions = batch["actions"] / self.max_action  # the authors' [-1, 1]
+        state_actions = torch.cat([inputs, normalised_actions], -1)
         with torch.no_grad():
             next_v = self.v(next_inputs)[0, :, 0]
             q_target = rewards + self.gamma * next_v  # offline skills never terminate
@@ -339,7 +355,6 @@ class HILP:
         v_loss = (expectile_weight(target_q - v, self.skill_expectile) * (target_q - v) ** 2).mean()
         advantage = (target_q - v.detach()).detach()
         weight = torch.exp(advantage * self.temperature).clamp(max=self.max_weight)
-        normalised_actions = batch["actions"] / self.max_action
         log_prob = self.actor.distribution(inputs).log_prob(normalised_actions).sum(-1)
         actor_loss = -(weight * log_prob).mean()
         return q_loss, v_loss, actor_loss, rewards.mean()
@@ -414,9 +429,11 @@ class HILP:
         }  # fmt: skip
 
     def state_dict(self) -> dict[str, object]:
-        return {name: module.state_dict() for name, module in self.modules().items()}
+        modules = {name: module.state_dict() for name, module in self.modules().items()}
+        return {"network_format": NETWORK_FORMAT, **modules}
 
     def load_state_dict(self, state: dict) -> None:
+        check_network_format(state)
         for name, module in self.modules().items():
             module.load_state_dict(state[name])
 

@@ -25,7 +25,7 @@ from scipy.stats import spearmanr
 
 import environments
 from environments.maze import MazeLayout
-from workbench.agents.hilp import HILP, GoalSampling, OfflineBatches
+from workbench.agents.hilp import HILP, GoalSampling, OfflineBatches, check_network_format
 from workbench.datasets import BEHAVIOURS, DatasetError, build_dataset, dataset_id, load_dataset
 from workbench.datasets.offline import datasets_root
 from workbench.runs.config import HOT, Config
@@ -233,6 +233,7 @@ class HILPTrainer(Trainer):
             return []
         from workbench.trainers.common import load_matching
 
+        check_network_format(state["agent"])  # a fork of an older run: refuse, don't misload
         skipped = []
         for name, module in self.agent_.modules().items():
             if isinstance(module, torch.nn.Module):
