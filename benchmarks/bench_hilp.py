@@ -5,7 +5,7 @@ kind on two mazes; and gradient updates per second.
 dataset (``--episodes`` x 1,000 steps), train one headless HILP run and read its
 evaluations every ``--eval-every`` updates: Spearman's rho between learned and geodesic
 distance over 1,000 held-out pairs, and the share of 16 goals reached zero-shot.
-(b) Updates per second of one HILP update (phi, then Q, V and actor) at our dashboard's
+(b) Updates per second of one HILP update (phi, Q, V and the actor together) at our dashboard's
 size (MLP 256 x 3, batch 256) and the authors' (512 x 3, batch 1024), on this device.
 
     .venv/bin/python benchmarks/bench_hilp.py [--steps 3000] [--episodes 100] [--hidden 128] [--device auto] [--no-write]

@@ -59,8 +59,8 @@ def test_prompting_a_velocity_moves_that_way(trained):
     """Prompt the rewards "go right" and "go left" (x velocity and its opposite) and roll
     each out for 100 steps from every free cell: the first moves further right on average.
 
-    Measured (mean x displacement, right minus left, in cells): 1.40 on seed 0 (this test);
-    2.22 and 0.54 on seeds 1 and 2."""
+    Measured (mean x displacement, right minus left, in cells): 1.34 on seed 0 (this test);
+    1.31 and 0.29 on seeds 1 and 2: at 3,000 updates the prompted policy is still rough."""
     store, run = trained
     agent, _, _ = load_agent(store, run.id)
     data = load_dataset("umaze-play", home=store.home)
