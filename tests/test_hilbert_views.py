@@ -54,3 +54,23 @@ def test_the_hilbert_page_renders_for_a_run(tiny_run):
     assert page.__panel__().get_root() is not None
     page.map.refresh()
     assert page.map.caption.value == "step 40"
+
+
+def test_a_non_finite_phi_is_named_and_the_last_good_map_stays(tmp_path):
+    from widgets.hilbert_views import HilbertMap
+
+    store = RunStore(tmp_path)
+    record = store.create_run("views", "hilp", {"env_id": "workbench/PointMaze-UMaze-v0"})
+    rng = np.random.default_rng(0)
+    snapshot = {"grid": rng.uniform(0, 5, (30, 2)), "phi_grid": rng.normal(size=(30, 32))}
+    store.add_snapshot(record.id, 10, "hilbert", snapshot)
+    view = HilbertMap(LiveSession(store), run_id=record.id, min_interval=0)
+    view.refresh()
+    assert view.caption.value == "step 10"
+    drawn = view._pipe.data
+    store.add_snapshot(
+        record.id, 20, "hilbert", {**snapshot, "phi_grid": np.full((30, 32), np.nan)}
+    )
+    view.refresh()  # a 32-D NaN grid would fail in the projection
+    assert view.caption.value == "step 20: phi is not finite (NaN or inf in phi_grid); not drawn"
+    assert view._pipe.data is drawn

@@ -164,6 +164,14 @@ def test_weights_of_the_older_network_layout_are_refused():
     del state["network_format"]  # as saved before the authors' layer order
     with pytest.raises(ValueError, match=r"network format 1.*start a new run"):
         small_agent().load_state_dict(state)
+    # Nor does a fork load them, though it skips what does not fit.
+    from types import SimpleNamespace
+
+    from workbench.trainers.hilp import HILPTrainer
+
+    trainer = SimpleNamespace(agent_=small_agent())
+    with pytest.raises(ValueError, match=r"network format 1"):
+        HILPTrainer.load_state_dict(trainer, {"agent": state}, strict=False)
 
 
 def chain_data(episodes: int = 4, length: int = 50) -> OfflineData:

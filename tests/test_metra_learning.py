@@ -55,8 +55,8 @@ def test_metra_on_the_plane_covers_far_more_cells_than_a_random_policy(tmp_path)
 
 
 @pytest.mark.slow
-# Six runs: about 110 s on two idle cores, but past the suite's 300 s hang guard on a
-# slow or shared machine (measured 2026-12-02); each run's own wait allows 900 s.
+# Six runs: about 110 s on two idle cores, but 406 s on a slow shared VM (2026-12-02),
+# past the suite's 300 s hang guard; 900 s for all six.
 @pytest.mark.timeout(900)
 def test_metra_covers_more_of_a_maze_than_diayn_at_equal_steps(tmp_path):
     """In the large maze (46 free cells, 500-step episodes) METRA's skills travel along

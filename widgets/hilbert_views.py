@@ -16,7 +16,14 @@ from scipy.stats import spearmanr
 
 from widgets.live import LiveSession
 from widgets.maze_plot import maze_of_run
-from widgets.skill_views import _SnapshotView, position_colors, run_in_thread, to_2d, to_hex
+from widgets.skill_views import (
+    _SnapshotView,
+    non_finite,
+    position_colors,
+    run_in_thread,
+    to_2d,
+    to_hex,
+)
 
 RESOLUTION = 4  # sub-cells per cell of the distance maps
 
@@ -35,6 +42,10 @@ class HilbertMap(_SnapshotView):
     good Hilbert representation straightens the maze."""
 
     snapshot_name = "hilbert"
+
+    @staticmethod
+    def problem(data: dict[str, np.ndarray]) -> str | None:
+        return non_finite(data, ("phi_grid",))
 
     @staticmethod
     def _points(data: dict[str, np.ndarray] | None) -> hv.Points:

@@ -75,6 +75,14 @@ def to_2d(points: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray
     return ((points - mean) @ basis[:2].T).reshape(*points.shape[:-1], 2)
 
 
+def non_finite(data: dict[str, np.ndarray], names: tuple[str, ...]) -> str | None:
+    """Which of the arrays ``names`` of a snapshot holds a NaN or an infinity, as a caption."""
+    for name in names:
+        if not np.isfinite(data[name]).all():
+            return f"phi is not finite (NaN or inf in {name})"
+    return None
+
+
 def coloured_paths(paths: np.ndarray, colors: list[str], kdims: list[str]) -> hv.Contours:
     """Paths (n, T, 2) as one multi-line glyph, path i drawn in ``colors[i]``."""
     x, y = kdims
@@ -201,10 +209,7 @@ class LatentMap(_SnapshotView):
 
     @staticmethod
     def problem(data: dict[str, np.ndarray]) -> str | None:
-        for name in ("phi_grid", "phi_paths"):
-            if not np.isfinite(data[name]).all():
-                return f"phi is not finite (NaN or inf in {name})"
-        return None
+        return non_finite(data, ("phi_grid", "phi_paths"))
 
     @staticmethod
     def _layers(data: dict[str, np.ndarray] | None, discrete: bool | None = None) -> hv.Overlay:

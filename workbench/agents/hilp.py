@@ -388,7 +388,7 @@ class HILP:
 
     @torch.no_grad()
     def act(self, observations: np.ndarray, skills: np.ndarray) -> np.ndarray:
-        """Deterministic actions (the policy's mean) for skills z."""
+        """Deterministic actions (the policy's mean, clipped to the box) for skills z."""
         inputs = torch.as_tensor(
             np.concatenate([observations, skills], -1), dtype=torch.float32, device=self.device
         )
