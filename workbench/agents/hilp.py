@@ -53,7 +53,9 @@ NETWORK_FORMAT = 2
 
 
 def _xavier_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, scale: float = 1.0):
-    """The authors' ``default_init(scale)``: variance scaling over the mean fan, uniform."""
+    """The authors' ``default_init(scale)``: variance scaling over the mean fan, uniform.
+    (torch's ``xavier_uniform_`` would read a (members, in, out) tensor as a convolution
+    kernel and take the wrong fans.)"""
     bound = math.sqrt(6.0 * scale / (fan_in + fan_out))
     return torch.empty(shape).uniform_(-bound, bound)
 
@@ -66,8 +68,8 @@ class HILPMLP(nn.Module):
     - ``layer_norm=False``: Linear, ReLU per hidden layer (their ``MLP``, used by the policy).
 
     Weights are Xavier-uniform (the output layer's scaled by ``output_scale``), biases zero;
-    GELU is the tanh approximation and the LayerNorm epsilon 1e-6 (flax's defaults). Input (batch, in) or
-    (members, batch, in) -> output (members, batch, out).
+    GELU is the tanh approximation and the LayerNorm epsilon 1e-6 (flax's defaults).
+    Input (batch, in) or (members, batch, in) -> output (members, batch, out).
     """
 
     def __init__(
