@@ -225,6 +225,32 @@ def test_zero_shot_prompts_point_where_they_should():
     np.testing.assert_allclose(goal_z, expected, atol=1e-5)
 
 
+def test_reward_prompts_centre_phi_so_a_constant_in_the_reward_changes_nothing():
+    """The authors fit z on phi minus its mean. A reward of non-zero mean (here the reward
+    of a direction plus a constant, as a reward positive everywhere has) then gives the
+    direction's z; the uncentred fit spends z on the constant and points elsewhere."""
+    agent = small_agent()
+    rng = np.random.default_rng(1)
+    s = rng.uniform(-3, 3, size=(2_000, 2)).astype(np.float32)
+    s2 = s + rng.uniform(-0.2, 0.2, size=(2_000, 2)).astype(np.float32)
+    true_z = np.array([0.6, -0.8, 0.0], dtype=np.float32)
+    phi2 = agent.embed(s2)
+    assert np.linalg.norm(phi2.mean(0)) > 0.1  # phi has a mean for the constant to leak into
+    rewards = phi2 @ true_z + 2.0
+    centred = agent.reward_skill(s, s2, rewards)
+    uncentred = agent.reward_skill(s, s2, rewards, centre=False)
+    np.testing.assert_allclose(centred, true_z, atol=1e-4)
+    assert uncentred @ true_z < 0.5, uncentred  # measured -0.63: a wrong skill
+    # Centred, the reward without its constant gives the same z.
+    np.testing.assert_allclose(agent.reward_skill(s, s2, rewards - 2.0), centred, atol=1e-4)
+    # In the movement form both terms lose the same mean (the authors' code): no change.
+    movement = (phi2 - agent.embed(s)) @ true_z
+    np.testing.assert_array_equal(
+        agent.reward_skill(s, s2, movement, "diff"),
+        agent.reward_skill(s, s2, movement, "diff", centre=False),
+    )
+
+
 @pytest.mark.parametrize("bad", [{"trajectory": 1.5}, {"gamma": 1.0}])
 def test_goal_sampling_refuses_out_of_range_settings(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):

@@ -13,14 +13,17 @@ Faithful to the authors' code (see ALGORITHMS.md):
   ``adv >= 0``, else ``1 - tau`` (expectile 0.95);
 - goals: 0.625 a future state of the same trajectory (geometric offset, parameter
   ``1 - gamma``), 0.375 a random dataset state;
-- skills: unit-norm Gaussian z (dimension 32), drawn afresh for every batch (the authors'
-  ``np.random.randn`` inside a jitted update draws them once, at tracing: the paper's
-  intent is fresh draws); IQL with expectile 0.9, AWR temperature 10, weights capped at
-  100; the reward uses the first phi network;
+- skills: unit-norm Gaussian z (dimension 32), drawn afresh for every batch, as the
+  authors' current code does (commit "Fix random skill issue", 2025-09-29: ``jax.random``
+  with a key split at every update); their first commit called ``np.random.randn`` inside
+  the jitted update, so it drew one set of skills at tracing and reused it, and the
+  paper's results come from that code (their ``reproduce`` branch). IQL with expectile
+  0.9, AWR temperature 10, weights capped at 100; the reward uses the first phi network;
 - zero-shot goal reaching ``z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||`` each step;
-  zero-shot reward prompting ``z = lstsq(phi(s'), r)``, normalised (the authors' zero-shot
-  RL form, for rewards of the state reached; ``features="diff"`` regresses on
-  ``phi(s') - phi(s)``, their HILP-G form, for rewards of the movement).
+  zero-shot reward prompting ``z = lstsq(phi(s') - mean phi, r)``, normalised (the
+  authors' zero-shot RL form, for rewards of the state reached; ``features="diff"``
+  regresses on ``phi(s') - phi(s)``, their HILP-G form, for rewards of the movement,
+  where the centring cancels, as in theirs).
 
 - networks as theirs: phi, Q and V are Linear-GELU-LayerNorm MLPs; the policy is a ReLU
   MLP with an unsquashed Gaussian mean and a state-independent log std (clipped to
@@ -363,9 +366,9 @@ class HILP:
 
     def update(self, batch: dict[str, torch.Tensor]) -> HILPLosses:
         """One step of every network from the same parameters, as the authors' single loss:
-        the Hilbert value, then Q, V and the actor on skills drawn for this batch (rewards
-        from phi before its step); the targets move toward the online networks as they were
-        before the step."""
+        the Hilbert value, then Q, V and the actor on skills drawn afresh for this batch (as
+        the authors' code since "Fix random skill issue"; rewards from phi before its step);
+        the targets move toward the online networks as they were before the step."""
         n = batch["observations"].shape[0]
         skills = sample_unit_skills(n, self.latent_dim, self.generator, self.device)
         value_loss, stats = self.value_loss(batch)
@@ -407,16 +410,30 @@ class HILP:
         next_observations: np.ndarray,
         rewards: np.ndarray,
         features: Literal["state", "diff"] = "state",
+        centre: bool = True,
     ) -> np.ndarray:
         """The z for which ``phi(s') . z`` (``features="state"``, the authors' zero-shot RL
         default: rewards of the state reached) or ``(phi(s') - phi(s)) . z`` (``"diff"``:
         rewards of the movement, such as a velocity) best fits ``rewards`` (least squares),
-        normalised: the zero-shot policy for that reward."""
+        normalised: the zero-shot policy for that reward.
+
+        ``centre``: subtract the mean of phi over the samples first, as the authors do (their
+        ``feature_net`` is ``phi(s) - running mean``, an average of phi over training
+        batches, so over the same dataset the prompt's samples come from). Without it a
+        reward whose mean is not zero (a reward of being somewhere, positive everywhere)
+        tilts z towards the mean of phi: a skill that only scales the constant, not the
+        direction the reward prefers. With it the fit ignores the reward's mean, as an
+        intercept would, and a constant added to a reward leaves its policy unchanged. In
+        the ``"diff"`` form the authors subtract the same mean from both terms, so it
+        cancels: ``centre`` changes nothing there, here as in theirs.
+        """
         if features not in ("state", "diff"):
             raise ValueError(f"features must be 'state' or 'diff', got {features!r}")
         phi = self.embed(next_observations)
         if features == "diff":
             phi = phi - self.embed(observations)
+        elif centre:
+            phi = phi - phi.mean(0)
         z, *_ = np.linalg.lstsq(phi, rewards, rcond=None)
         return (z / max(np.linalg.norm(z), 1e-8)).astype(np.float32)
 
