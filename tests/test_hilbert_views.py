@@ -57,7 +57,7 @@ def test_the_hilbert_page_renders_for_a_run(tiny_run):
 
 
 def test_a_non_finite_phi_is_named_and_the_last_good_map_stays(tmp_path):
-    from widgets.hilbert_views import HilbertMap
+    from widgets import HilbertMap
 
     store = RunStore(tmp_path)
     record = store.create_run("views", "hilp", {"env_id": "workbench/PointMaze-UMaze-v0"})

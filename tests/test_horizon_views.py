@@ -203,8 +203,8 @@ def test_discounts_parse_as_numbers_only_and_bad_entries_are_named():
 
 
 def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tmp_path):
+    from widgets import LiveSession
     from widgets.horizon_views import DiscountSweepView
-    from widgets.live import LiveSession
     from workbench.runs import RunStore
 
     store = RunStore(tmp_path)

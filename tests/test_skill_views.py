@@ -7,7 +7,8 @@ from bokeh.models import MultiLine
 from bokeh.plotting import figure as Figure
 
 from widgets import LiveSession
-from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories, skill_colors, to_2d
+from widgets.common.plotting import to_2d
+from widgets.skills import LatentMap, SkillPicker, SkillTrajectories, skill_colors
 from workbench.runs import Run, RunStore
 from workbench.trainers.metra import METRAConfig, load_agent, run_evaluation_skills
 

@@ -1,4 +1,10 @@
-"""Panel components (``pn.viewable.Viewer``) that draw runs and analyses; they never train."""
+"""Panel components (``pn.viewable.Viewer``) that draw runs and analyses; they never train.
+
+Laid out by subject: ``widgets.common`` holds the building blocks every page uses, and each
+page has its subpackage (``runs``, ``gallery``, ``skills``, ``hilbert``, ``horizon``) with its
+page view and its parts. ``widgets.dashboard`` composes the pages into the served app; it is
+imported only when the dashboard is served, never from here.
+"""
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # registers the bokeh backend without notebook output
@@ -7,19 +13,17 @@ import holoviews.plotting.bokeh  # registers the bokeh backend without notebook 
 # notebooks off the CDN (hv.extension fetches a module shim from one).
 hv.Store.set_current_backend("bokeh")
 
-from widgets.environment_gallery import EnvironmentCard, EnvironmentGallery  # noqa: E402
-from widgets.hilbert_view import HilbertView  # noqa: E402
-from widgets.hilbert_views import GoalDistance, HilbertMap, RewardPrompt  # noqa: E402
-from widgets.live import LiveSession  # noqa: E402
-from widgets.live_rollout import LiveRollout  # noqa: E402
-from widgets.objective_panel import ObjectivePanel  # noqa: E402
-from widgets.rollout_view import RolloutView  # noqa: E402
-from widgets.run_controls import RunControls  # noqa: E402
-from widgets.run_view import RunView  # noqa: E402
-from widgets.runs_table import RunsTable  # noqa: E402
-from widgets.scalar_chart import ScalarChart  # noqa: E402
-from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories  # noqa: E402
-from widgets.skills_view import SkillsView  # noqa: E402
+from widgets.common import (  # noqa: E402
+    LiveSession,
+    ObjectivePanel,
+    RunControls,
+    ScalarChart,
+    SnapshotView,
+)
+from widgets.gallery import EnvironmentCard, EnvironmentGallery, LiveRollout  # noqa: E402
+from widgets.hilbert import GoalDistance, HilbertMap, HilbertView, RewardPrompt  # noqa: E402
+from widgets.runs import RolloutView, RunsTable, RunView  # noqa: E402
+from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402
 
 __all__ = [
     "EnvironmentCard",
@@ -40,4 +44,5 @@ __all__ = [
     "SkillPicker",
     "SkillTrajectories",
     "SkillsView",
+    "SnapshotView",
 ]

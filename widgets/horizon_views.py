@@ -22,8 +22,7 @@ import numpy as np
 import panel as pn
 import param
 
-from widgets.live import LiveSession
-from widgets.skill_views import run_in_thread
+from widgets.common import LiveSession, run_in_thread
 from workbench.horizon import (
     HorizonAnalysis,
     HorizonMDP,

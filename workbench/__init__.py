@@ -1,6 +1,7 @@
-"""RL Workbench engine: planning and analyses, runs, the run store, the served app, the CLI.
+"""RL Workbench engine: agents, trainers, analyses, runs, the run store, the CLI.
 
-Training code in this package imports no panel; only :mod:`workbench.app` does, lazily.
+This package imports no panel and no ``widgets``: the served dashboard (``widgets.dashboard``)
+sits above it and is imported by ``workbench serve`` only when it serves.
 """
 
 __version__ = "0.1.0"

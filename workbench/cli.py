@@ -28,7 +28,7 @@ def _list_environments(_: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from workbench.app import serve
+    from widgets.dashboard import serve
 
     serve(
         host=args.host,

@@ -9,7 +9,7 @@ from typing import Any
 import panel as pn
 import param
 
-from widgets.live import LiveSession
+from widgets.common.live import LiveSession
 from workbench.runs import Config, KnobError, Run, RunError
 from workbench.runs.config import describe, parse_knob
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from widgets.live import LiveSession
+from widgets.common.live import LiveSession
 from workbench.runs import Run, RunError
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import panel as pn
 import param
 
-from widgets.live import LiveSession
+from widgets.common.live import LiveSession
 
 
 def ema(values: np.ndarray, smoothing: float) -> np.ndarray:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from widgets.hilbert_views import GoalDistance, HilbertMap, RewardPrompt
-from widgets.live import LiveSession
-from widgets.objective_panel import ObjectivePanel
-from widgets.run_controls import RunControls
-from widgets.scalar_chart import ScalarChart
+from widgets.common.live import LiveSession
+from widgets.common.objective_panel import ObjectivePanel
+from widgets.common.run_controls import RunControls
+from widgets.common.scalar_chart import ScalarChart
+from widgets.hilbert.goal_distance import GoalDistance
+from widgets.hilbert.hilbert_map import HilbertMap
+from widgets.hilbert.reward_prompt import RewardPrompt
 
 
 class HilbertView(pn.viewable.Viewer):

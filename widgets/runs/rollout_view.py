@@ -7,8 +7,8 @@ import numpy as np
 import panel as pn
 import param
 
-from widgets.live import LiveSession
-from widgets.maze_plot import maze_of_run, over_maze
+from widgets.common.live import LiveSession
+from widgets.common.maze_plot import maze_of_run, over_maze
 
 
 class RolloutView(pn.viewable.Viewer):

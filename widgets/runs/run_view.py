@@ -6,11 +6,11 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from widgets.live import LiveSession
-from widgets.objective_panel import ObjectivePanel
-from widgets.rollout_view import RolloutView
-from widgets.run_controls import RunControls
-from widgets.scalar_chart import ScalarChart
+from widgets.common.live import LiveSession
+from widgets.common.objective_panel import ObjectivePanel
+from widgets.common.run_controls import RunControls
+from widgets.common.scalar_chart import ScalarChart
+from widgets.runs.rollout_view import RolloutView
 from workbench.runs import Run
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from widgets.live import LiveSession
+from widgets.common.live import LiveSession
 
 METRICS = ("charts/episodic_return", "eval/return", "losses/mse")
 

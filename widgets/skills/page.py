@@ -6,11 +6,12 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from widgets.live import LiveSession
-from widgets.objective_panel import ObjectivePanel
-from widgets.run_controls import RunControls
-from widgets.scalar_chart import ScalarChart
-from widgets.skill_views import LatentMap, SkillPicker, SkillTrajectories
+from widgets.common.live import LiveSession
+from widgets.common.objective_panel import ObjectivePanel
+from widgets.common.run_controls import RunControls
+from widgets.common.scalar_chart import ScalarChart
+from widgets.skills.picker import SkillPicker
+from widgets.skills.trajectories import LatentMap, SkillTrajectories
 
 
 class SkillsView(pn.viewable.Viewer):
