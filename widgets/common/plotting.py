@@ -1,0 +1,48 @@
+"""Small drawing helpers shared by the pages: colours, 2-D projections of latent points,
+multi-coloured paths, and the check that a snapshot is finite."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+
+
+def to_hex(rgb: np.ndarray) -> str:
+    """``#rrggbb`` of an RGB triple in [0, 1]."""
+    return "#" + "".join(f"{round(float(np.clip(c, 0, 1)) * 255):02x}" for c in rgb[:3])
+
+
+def position_colors(points: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] from 2-D positions (x to red, y to green), for the latent map."""
+    low, high = points.min(0), points.max(0)
+    scaled = (points - low) / np.where(high > low, high - low, 1)
+    return np.stack([scaled[:, 0], scaled[:, 1], np.full(len(points), 0.55)], 1)
+
+
+def to_2d(points: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Latent points as 2-D: as they are, padded, or above two dimensions projected on the
+    first two principal axes of ``reference`` (default: the points themselves). Layers drawn
+    together must share one reference, or they land in different coordinates."""
+    if points.shape[-1] == 2:
+        return points
+    if points.shape[-1] == 1:
+        return np.concatenate([points, np.zeros_like(points)], -1)
+    fit = (points if reference is None else reference).reshape(-1, points.shape[-1])
+    mean = fit.mean(0)
+    _, _, basis = np.linalg.svd(fit - mean, full_matrices=False)
+    return ((points - mean) @ basis[:2].T).reshape(*points.shape[:-1], 2)
+
+
+def non_finite(data: dict[str, np.ndarray], names: tuple[str, ...]) -> str | None:
+    """Which of the arrays ``names`` of a snapshot holds a NaN or an infinity, as a caption."""
+    for name in names:
+        if not np.isfinite(data[name]).all():
+            return f"phi is not finite (NaN or inf in {name})"
+    return None
+
+
+def coloured_paths(paths: np.ndarray, colors: list[str], kdims: list[str]) -> hv.Contours:
+    """Paths (n, T, 2) as one multi-line glyph, path i drawn in ``colors[i]``."""
+    x, y = kdims
+    lines = [{x: p[:, 0], y: p[:, 1], "color": c} for p, c in zip(paths, colors, strict=True)]
+    return hv.Contours(lines, kdims, "color").opts(color="color")
