@@ -55,14 +55,15 @@ def served_dashboard(tmp_path_factory) -> Iterator[Served]:
     # A file, not a pipe: nobody reads a pipe while the tests run, and a server whose pipe
     # is full blocks on its next log line and stops answering the browser.
     log = home.parent / f"{home.name}-server.log"
-    process = subprocess.Popen(
-        ["make", "--no-print-directory", "serve", f"PORT={port}"],
-        cwd=REPO,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "RL_WORKBENCH_HOME": str(home)},
-        start_new_session=True,
-    )
+    with log.open("w") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "serve", f"PORT={port}"],
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "RL_WORKBENCH_HOME": str(home)},
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/", process, log)

@@ -156,6 +156,7 @@ def test_train_stopped_by_sigterm_checkpoints_and_records_the_stop(tmp_path):
         assert process.wait(timeout=60) == 0
     finally:
         process.kill()
+        process.stdout.close()
     [record] = RunStore(home).list_runs()
     assert record.state == "stopped" and record.step > 0
     assert RunStore(home).checkpoints(record.id)[-1][0] == record.step
@@ -163,21 +164,11 @@ def test_train_stopped_by_sigterm_checkpoints_and_records_the_stop(tmp_path):
 
 def test_serve_with_a_password_asks_for_it(tmp_path):
     port = free_port()
-    process = subprocess.Popen(
-        [
-            str(WORKBENCH),
-            "--home",
-            str(tmp_path),
-            "serve",
-            "--port",
-            str(port),
-            "--password",
-            "s3cret",
-            "--no-demo",
-        ],
-        stdout=(tmp_path / "server.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    command = [str(WORKBENCH), "--home", str(tmp_path), "serve", "--port", str(port)]
+    with (tmp_path / "server.log").open("w") as output:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [*command, "--password", "s3cret", "--no-demo"], stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/login", process, tmp_path / "server.log")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:

@@ -100,7 +100,7 @@ class Dashboard:
         live = [r for r in runs if r.state in ("running", "paused")]
         first = (live or runs or [None])[-1]
         self.run_select = pn.widgets.Select(
-            name="run", options=self._options(), css_classes=["run-select"]
+            label="run", options=self._options(), css_classes=["run-select"]
         )
         if first is not None:
             self.run_select.value = first.id
@@ -111,7 +111,7 @@ class Dashboard:
             lambda e: setattr(self.run_view, "run_id", e.new or ""), "value"
         )
         self.new_button = pn.widgets.Button(
-            name="New PPO run", button_type="success", css_classes=["new-run"]
+            label="New PPO run", color="success", css_classes=["new-run"]
         )
         self.new_button.on_click(lambda _: self._new_run())
         self.runs_table = RunsTable(self.session)
@@ -129,7 +129,7 @@ class Dashboard:
         """A run selector and the view of ``trainer``'s runs (the newest shown first)."""
         runs = [r for r in self.store.list_runs() if r.trainer == trainer]
         select = pn.widgets.Select(
-            name=label, options=self._options(trainer), css_classes=[f"{trainer}-select"]
+            label=label, options=self._options(trainer), css_classes=[f"{trainer}-select"]
         )
         if runs:
             select.value = runs[-1].id

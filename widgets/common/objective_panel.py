@@ -31,10 +31,14 @@ class ObjectivePanel(pn.viewable.Viewer):
         self.on_fork = on_fork
         self.inputs: dict[str, pn.widgets.Widget] = {}
         self.apply_button = pn.widgets.Button(
-            name="Apply hot changes", button_type="primary", css_classes=["apply-knobs"]
+            label="Apply hot changes", color="primary", css_classes=["apply-knobs"]
         )
-        self.fork_button = pn.widgets.Button(name="Fork with these knobs", css_classes=["fork-run"])
-        self.feedback = pn.widgets.StaticText(name="", value="", css_classes=["objective-feedback"])
+        self.fork_button = pn.widgets.Button(
+            label="Fork with these knobs", css_classes=["fork-run"]
+        )
+        self.feedback = pn.widgets.StaticText(
+            label="", value="", css_classes=["objective-feedback"]
+        )
         self.apply_button.on_click(lambda _: self._apply())
         self.fork_button.on_click(lambda _: self._fork())
         self._hot = pn.Column()
@@ -56,10 +60,10 @@ class ObjectivePanel(pn.viewable.Viewer):
             label = f"{knob}{'' if config_class.is_hot(knob) else ' (fork)'}"
             if isinstance(parameter, param.Selector):
                 widget = pn.widgets.Select(
-                    name=label, options=list(parameter.objects), value=values[knob]
+                    label=label, options=list(parameter.objects), value=values[knob]
                 )
             else:
-                widget = pn.widgets.TextInput(name=label, value=str(values[knob]))
+                widget = pn.widgets.TextInput(label=label, value=str(values[knob]))
             widget.description = f"{parameter.doc} {describe(config_class, knob)}."
             widget.css_classes = [f"knob-{knob}"]
             self.inputs[knob] = widget

@@ -21,24 +21,22 @@ class RunControls(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.start_button = pn.widgets.Button(
-            name="Start", button_type="success", css_classes=["run-start"]
+            label="Start", color="success", css_classes=["run-start"]
         )
         self.pause_button = pn.widgets.Button(
-            name="Pause", button_type="warning", css_classes=["run-pause"]
+            label="Pause", color="warning", css_classes=["run-pause"]
         )
         self.resume_button = pn.widgets.Button(
-            name="Resume", button_type="primary", css_classes=["run-resume"]
+            label="Resume", color="primary", css_classes=["run-resume"]
         )
-        self.stop_button = pn.widgets.Button(
-            name="Stop", button_type="danger", css_classes=["run-stop"]
-        )
+        self.stop_button = pn.widgets.Button(label="Stop", color="danger", css_classes=["run-stop"])
         self.checkpoint_button = pn.widgets.Button(
-            name="Checkpoint", css_classes=["run-checkpoint"]
+            label="Checkpoint", css_classes=["run-checkpoint"]
         )
-        self.state_text = pn.widgets.StaticText(name="state", value="", css_classes=["run-state"])
-        self.step_text = pn.widgets.StaticText(name="step", value="0", css_classes=["run-step"])
+        self.state_text = pn.widgets.StaticText(label="state", value="", css_classes=["run-state"])
+        self.step_text = pn.widgets.StaticText(label="step", value="0", css_classes=["run-step"])
         self.message_text = pn.widgets.StaticText(
-            name="message", value="", css_classes=["run-message"]
+            label="message", value="", css_classes=["run-message"]
         )
         for button, action in (
             (self.start_button, self._start),

@@ -72,12 +72,12 @@ class ScalarChart(pn.viewable.Viewer):
         self._last_draw = 0.0
         self._stale = False
         self.metric_select = pn.widgets.Select(
-            name="metric", options=[self.metric], value=self.metric
+            label="metric", options=[self.metric], value=self.metric
         )
         self.metric_select.link(self, value="metric")
         self.smoothing_slider = pn.widgets.FloatSlider.from_param(self.param.smoothing, step=0.01)
         self.markers_text = pn.widgets.StaticText(
-            name="knob changes", value="none", css_classes=["knob-markers"]
+            label="knob changes", value="none", css_classes=["knob-markers"]
         )
         self._pane = pn.pane.HoloViews(
             self._dynamic_map(), sizing_mode="stretch_width", css_classes=["scalar-chart"]

@@ -33,7 +33,9 @@ class SnapshotView(pn.viewable.Viewer):
         self.session = session
         self._cursor, self._drawn_at = 0, -np.inf
         self.caption = pn.widgets.StaticText(
-            name=self.snapshot_name, value="none yet", css_classes=[f"{self.snapshot_name}-caption"]
+            label=self.snapshot_name,
+            value="none yet",
+            css_classes=[f"{self.snapshot_name}-caption"],
         )
         self._pipe = hv.streams.Pipe(data=None)
         self._pane = pn.pane.HoloViews(self._figure(), css_classes=[f"{self.snapshot_name}-view"])

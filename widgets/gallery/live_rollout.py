@@ -53,9 +53,9 @@ class LiveRollout(pn.viewable.Viewer):
         # A widget, not a Markdown pane: in a notebook Panel re-sends a pane's stylesheets
         # from its CDN on every update, which fails offline; a widget's value does not.
         self._counter = pn.widgets.StaticText(
-            name="steps", value="0", css_classes=["rollout-steps"]
+            label="steps", value="0", css_classes=["rollout-steps"]
         )
-        self.toggle = pn.widgets.Toggle(name="Walk", value=False, css_classes=["rollout-toggle"])
+        self.toggle = pn.widgets.Toggle(label="Walk", value=False, css_classes=["rollout-toggle"])
         self.toggle.param.watch(lambda e: self.start() if e.new else self.stop(), "value")
 
     def step(self, n: int = 1) -> None:

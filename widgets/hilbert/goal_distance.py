@@ -50,7 +50,7 @@ class GoalDistance(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.status = pn.widgets.StaticText(
-            name="clicked goal", value="click the maze", css_classes=["goal-status"]
+            label="clicked goal", value="click the maze", css_classes=["goal-status"]
         )
         self._holder = pn.Column()
         self._build()

@@ -33,16 +33,16 @@ class RewardPrompt(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.reward = pn.widgets.Select(
-            name="reward", options=[*REWARDS, "a * dx + b * dy", "reach region"],
+            label="reward", options=[*REWARDS, "a * dx + b * dy", "reach region"],
             css_classes=["prompt-reward"],
         )  # fmt: skip
-        self.weight_x = pn.widgets.FloatSlider(name="a", start=-1, end=1, step=0.1, value=1.0)
-        self.weight_y = pn.widgets.FloatSlider(name="b", start=-1, end=1, step=0.1, value=0.0)
-        self.region = pn.widgets.TextInput(name="region centre x, y", value="1.5, 3.5")
+        self.weight_x = pn.widgets.FloatSlider(label="a", start=-1, end=1, step=0.1, value=1.0)
+        self.weight_y = pn.widgets.FloatSlider(label="b", start=-1, end=1, step=0.1, value=0.0)
+        self.region = pn.widgets.TextInput(label="region centre x, y", value="1.5, 3.5")
         self.button = pn.widgets.Button(
-            name="Prompt", button_type="primary", css_classes=["prompt-button"]
+            label="Prompt", color="primary", css_classes=["prompt-button"]
         )
-        self.status = pn.widgets.StaticText(name="prompt", value="", css_classes=["prompt-status"])
+        self.status = pn.widgets.StaticText(label="prompt", value="", css_classes=["prompt-status"])
         self._path = hv.streams.Pipe(data=np.zeros((0, 2)))
         self.button.on_click(lambda _: run_in_thread(self.status, self.prompt))
         self._holder = pn.Column()

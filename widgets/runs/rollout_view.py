@@ -23,7 +23,7 @@ class RolloutView(pn.viewable.Viewer):
         self._cursor = 0
         self._pipe = hv.streams.Pipe(data={"positions": np.zeros((0, 2)), "step": 0})
         self.caption = pn.widgets.StaticText(
-            name="rollout", value="none yet", css_classes=["rollout-caption"]
+            label="rollout", value="none yet", css_classes=["rollout-caption"]
         )
         session.register(self)
         self._new_run()

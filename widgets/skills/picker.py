@@ -29,7 +29,7 @@ class SkillPicker(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.angle = pn.widgets.FloatSlider(
-            name="skill angle (degrees)",
+            label="skill angle (degrees)",
             start=-180,
             end=180,
             step=5,
@@ -37,13 +37,13 @@ class SkillPicker(pn.viewable.Viewer):
             css_classes=["skill-angle"],
         )
         self.index = pn.widgets.IntInput(
-            name="skill index", value=0, start=0, css_classes=["skill-index"]
+            label="skill index", value=0, start=0, css_classes=["skill-index"]
         )
         self.button = pn.widgets.Button(
-            name="Roll out this skill", button_type="primary", css_classes=["skill-rollout"]
+            label="Roll out this skill", color="primary", css_classes=["skill-rollout"]
         )
         self.status = pn.widgets.StaticText(
-            name="picked skill", value="", css_classes=["picker-status"]
+            label="picked skill", value="", css_classes=["picker-status"]
         )
         self._pane = pn.pane.HoloViews(
             hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None),
