@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -87,7 +88,7 @@ def test_log_probability_matches_torch_distributions_with_tanh_correction(sac):
     torch.manual_seed(5)
     action, log_prob = sac.actor(inputs)
     mean, log_std = sac.actor.mean_and_log_std(inputs)
-    std = log_std.clamp(-5, 2).exp()
+    std = log_std.clamp(math.log(1e-6), 2).exp()
     squashed = (action - sac.actor.center) / sac.actor.scale
     pre_tanh = torch.atanh(squashed.clamp(-1 + 1e-6, 1 - 1e-6))
     expected = torch.distributions.Normal(mean, std).log_prob(pre_tanh).sum(-1)
@@ -127,12 +128,12 @@ def test_fused_sampling_and_its_backward_equal_the_definition_with_autograd(sac)
     with torch.no_grad():  # push one log_std output past each clamp bound
         bias = actor.net.layer_weights()[-1][1][0, 0]
         bias[2] += 8.0
-        bias[3] -= 8.0
+        bias[3] -= 20.0
     inputs = torch.randn(12, 3, dtype=torch.float64)
     torch.manual_seed(2)
     actions, log_prob = actor(inputs)
     _, raw_log_std = actor.mean_and_log_std(inputs)
-    assert (raw_log_std[:, 0] > 2).any() and (raw_log_std[:, 1] < -5).any()
+    assert (raw_log_std[:, 0] > 2).any() and (raw_log_std[:, 1] < math.log(1e-6)).any()
     grad_action, grad_log_prob = torch.randn(12, 2).double(), torch.tensor(0.3).double()
     ((actions * grad_action).sum() + (log_prob * grad_log_prob).sum()).backward()
     expected = actor.net.flat.grad.clone()
@@ -244,6 +245,72 @@ def test_update_moves_targets_by_tau_and_temperature_towards_target_entropy(sac,
         torch.testing.assert_close(target, old + sac.tau * (online - old))
     # Entropy below the target raises the temperature; above it lowers it.
     assert (losses.alpha.item() > 0.1) == (losses.entropy.item() < sac.target_entropy)
+
+
+def _xavier_scale(weight: torch.Tensor) -> float:
+    """sqrt(2 / (fan_in + fan_out)): Xavier's standard deviation for an (out, in) weight."""
+    return math.sqrt(2.0 / sum(weight.shape))
+
+
+def test_networks_start_as_the_authors_with_xavier_weights_and_zero_biases():
+    """As METRA's code: the policy's hidden layers Xavier-uniform (inside +-sqrt(3) times
+    Xavier's scale, filling it), its mean and log-std heads Xavier-normal at a tenth of the
+    scale, each head with its own fan-out; the Q networks Xavier-normal (tails beyond the
+    uniform bound); every bias zero. torch's default (uniform, 1 / sqrt(fan_in)) fails."""
+    torch.manual_seed(0)
+    agent = SAC(10, -torch.ones(3), torch.ones(3), hidden=256, layers=2, device="cpu")
+    actor_layers = agent.actor.net.layer_weights()
+    for weight, bias in actor_layers[:-1]:
+        weight = weight[0]
+        bound = math.sqrt(3) * _xavier_scale(weight)
+        assert weight.abs().max() <= bound and weight.abs().max() > 0.97 * bound
+        assert abs(weight.std().item() / _xavier_scale(weight) - 1) < 0.05
+        assert (bias == 0).all()
+    output, output_bias = actor_layers[-1]
+    assert output.shape == (1, 6, 256) and (output_bias == 0).all()
+    for head in output[0].split(3):  # mean rows, then log-std rows: (3, 256) each
+        assert abs(head.std().item() / (0.1 * _xavier_scale(head)) - 1) < 0.1
+    for member in range(2):
+        for weight, bias in agent.critic.layer_weights():
+            weight = weight[member]
+            assert abs(weight.std().item() / _xavier_scale(weight) - 1) < 0.1
+            # A normal draw: about 8% of the weights beyond the uniform's bound.
+            beyond = (weight.abs() > math.sqrt(3) * _xavier_scale(weight)).float().mean()
+            assert 0.04 < beyond < 0.13, beyond
+            assert (bias == 0).all()
+    # The two Q networks are drawn apart, and the targets start equal to them.
+    weights = agent.critic.layer_weights()[0][0]
+    assert not torch.equal(weights[0], weights[1])
+    torch.testing.assert_close(agent.critic_target.flat, agent.critic.flat)
+
+
+@pytest.mark.parametrize("shift", [-30.0, 30.0], ids=["floor", "ceiling"])
+def test_policy_log_std_is_clamped_to_the_authors_bounds(shift):
+    """The policy's standard deviation is at least 1e-6 and at most e^2 (the authors'
+    min_std and max_std), in ``forward`` and in the fused sampler alike: a log-std head
+    driven to -30 samples with std 1e-6 (a floor of e^-5 gave log-probabilities 26 lower)."""
+    torch.manual_seed(0)
+    agent = SAC(3, -torch.ones(2), torch.ones(2), hidden=16, device="cpu")
+    actor = agent.actor
+    with torch.no_grad():  # log-std head: zero weights, bias `shift`: log_std = shift
+        weight, bias = actor.net.layer_weights()[-1]
+        weight[0, 2:] = 0.0
+        bias[0, 0, 2:] = shift
+    log_std = math.log(1e-6) if shift < 0 else 2.0
+    inputs = torch.randn(64, 3)
+    mean, raw = actor.mean_and_log_std(inputs)
+    torch.testing.assert_close(raw, torch.full_like(raw, shift))
+    for sample in (actor, actor.sample_keeping_inputs):
+        torch.manual_seed(1)
+        noise = torch.randn(64, 2)
+        torch.manual_seed(1)
+        with torch.no_grad():
+            action, log_prob = sample(inputs)[:2]
+        pre_tanh = mean.detach() + noise * math.exp(log_std)
+        torch.testing.assert_close(action, torch.tanh(pre_tanh))
+        expected = (-0.5 * noise**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        expected -= torch.log(1 - torch.tanh(pre_tanh) ** 2 + 1e-6).sum(-1)
+        torch.testing.assert_close(log_prob, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_replay_buffer_wraps_around_and_samples_stored_rows():

@@ -10,7 +10,14 @@ the authors' code by default (see ALGORITHMS.md):
   ``loss_dual = log_lambda * mean(penalty.detach())``, lambda stored as its log (initial 30);
 - discrete skills reward with the mask ``z_hat = (z - mean(z)) * D / (D - 1)``;
 - update order: phi, dual, rewards recomputed with the new phi, then SAC (critic, actor,
-  temperature, targets).
+  temperature, targets);
+- no bootstrap through a trajectory's last transition: the authors' worker marks the last
+  step of every trajectory done (``terminals[-1] = True``, a time limit included), so its
+  SAC target is ``r`` alone; ``bootstrap_last_step=True`` gives the usual time-limit
+  handling (``r + gamma * V(s')`` there), which the paper does not discuss;
+- networks initialised as the authors': phi Xavier-uniform, the policy Xavier-uniform with
+  output heads at a tenth of Xavier-normal, the Q functions Xavier-normal, biases zero;
+  the policy's standard deviation at least 1e-6 (see ``workbench.agents.sac``).
 
 DIAYN: reward ``log q(z | s')``, as the authors' code computes it (discrete: log-softmax of
 phi(s') at the skill, i.e. minus the cross-entropy, without the paper's constant -log p(z);
@@ -100,6 +107,8 @@ class SkillDiscovery:
         learning_rate: phi, actor, critics and temperature (authors: 1e-4).
         gamma, tau, initial_alpha: SAC (authors: 0.99, 5e-3, 0.01; target entropy -|A|/2).
         reward_scale: multiplies the skill reward given to SAC.
+        bootstrap_last_step: bootstrap the SAC target through a trajectory's last transition
+            (truncated by the time limit); default False, as the authors' code.
     """
 
     def __init__(
@@ -121,6 +130,7 @@ class SkillDiscovery:
         tau: float = 5e-3,
         initial_alpha: float = 0.01,
         reward_scale: float = 1.0,
+        bootstrap_last_step: bool = False,
         device: str | torch.device = "auto",
     ) -> None:
         if skill_type == "discrete" and skill_dim < 2:
@@ -128,6 +138,7 @@ class SkillDiscovery:
         self.device = resolve_device(device)
         self.skill_dim, self.skill_type, self.objective = skill_dim, skill_type, objective
         self.constraint, self.epsilon, self.reward_scale = constraint, epsilon, reward_scale
+        self.bootstrap_last_step = bootstrap_last_step
         self.unit_length = unit_length_skills(objective)
         self.phi = mlp(obs_dim, hidden, layers, skill_dim).to(self.device)
         if objective == "lsd":
@@ -136,7 +147,7 @@ class SkillDiscovery:
                     spectral_norm(module)
         # DIAYN's continuous discriminator q(z | s') is a Gaussian around phi(s') whose log
         # standard deviation comes from a second MLP, as the authors' independent-std module
-        # (output bias 0: initial std 1; std at least 1e-6).
+        # (Xavier-uniform weights, output bias 0: initial std 1; std at least 1e-6).
         self.phi_log_std: nn.Sequential | None = None
         if objective == "diayn" and skill_type == "continuous":
             self.phi_log_std = mlp(obs_dim, hidden, layers, skill_dim).to(self.device)
@@ -217,7 +228,8 @@ class SkillDiscovery:
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One gradient step in the authors' order; ``batch`` holds ``obs``, ``next_obs``,
-        ``skills``, ``actions``, ``terminated``. Returns losses as tensors."""
+        ``skills``, ``actions``, ``terminated`` and ``truncated`` (1 at the last transition of
+        a trajectory cut by the time limit). Returns losses as tensors."""
         obs, next_obs, skills = batch["obs"], batch["next_obs"], batch["skills"]
         losses = self.phi_losses(obs, next_obs, skills)
         self.phi_optimizer.zero_grad(set_to_none=True)
@@ -233,7 +245,10 @@ class SkillDiscovery:
             "inputs": torch.cat([obs, skills], -1),
             "next_inputs": torch.cat([next_obs, skills], -1),
             "actions": batch["actions"],
-            "terminated": batch["terminated"],
+            # No gamma * V(s') at a terminal state, nor (as the authors) at a trajectory's end.
+            "terminated": batch["terminated"]
+            if self.bootstrap_last_step
+            else torch.maximum(batch["terminated"], batch["truncated"]),
         }
         sac = self.sac.update(sac_batch, rewards)
         logged = {

@@ -21,7 +21,8 @@ What makes it fast without making it obscure:
 Update order (as in METRA's code, which runs on this SAC): critic step, then actor and
 temperature steps (one optimizer: their gradients are independent), soft target update.
 Losses: critic ``0.5 * MSE`` per Q network, summed; actor ``mean(alpha * log_pi - min Q)``;
-temperature ``-mean(log_alpha * (log_pi + target))``.
+temperature ``-mean(log_alpha * (log_pi + target))``. Initialisation and the policy's
+log-std bounds follow METRA's code too (see ``EnsembleMLP``, ``TanhGaussianActor``, ``SAC``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# The policy's log standard deviation is clamped to [log 1e-6, 2], as METRA's policy module
+# (garage's ``min_std=1e-6``, and ``max_std=e^2`` set by the authors' main.py); CleanRL's
+# floor is -5, which keeps the policy's standard deviation above 0.0067.
+LOG_STD_MIN, LOG_STD_MAX = math.log(1e-6), 2.0
+# The policy's output layers start at a tenth of Xavier-normal's scale (the authors'
+# ``xavier_normal_ex(gain=1, multiplier=0.1)``): near-zero means and log standard deviations.
+POLICY_OUTPUT_INIT_SCALE = 0.1
 # From this width on the CPU the actor's gradient goes back through each sample's lower
 # critic only (see ``SAC.backprop_chosen_critic``).
 CHOSEN_CRITIC_MIN_WIDTH = 512
@@ -96,6 +103,13 @@ def without_autograd(method: Callable) -> Callable:
     return wrapper
 
 
+def scaled_xavier_normal_(weight: torch.Tensor, scale: float = POLICY_OUTPUT_INIT_SCALE) -> None:
+    """Xavier-normal weights (gain 1) times ``scale``: standard deviation
+    ``scale * sqrt(2 / (fan_in + fan_out))`` for a weight of shape (fan_out, fan_in)."""
+    fan_out, fan_in = weight.shape
+    weight.normal_(0.0, scale * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
 def gradient_buffer(parameter: torch.Tensor) -> torch.Tensor:
     """The parameter's ``.grad``, allocated once and then overwritten in place."""
     if parameter.grad is None:
@@ -111,11 +125,22 @@ class EnsembleMLP(nn.Module):
     ``nn.Linear``'s layout: with (in, out), MKL's batched products for the narrow layers
     (a Q value, the policy head) were up to 6x slower.
     Input ``(batch, in)`` (shared by every member) or ``(members, batch, in)``; output
-    ``(members, batch, out)``. Each layer is initialised like ``nn.Linear``.
+    ``(members, batch, out)``.
+
+    Initialisation as METRA's code (garage's MLP modules): biases zero, each member's
+    weights drawn by ``hidden_init`` (hidden layers) and ``output_init`` (the last layer),
+    functions that fill a 2-D ``(out, in)`` weight in place; default Xavier-uniform for both.
     """
 
     def __init__(
-        self, input_dim: int, hidden: int, layers: int, output_dim: int, members: int = 1
+        self,
+        input_dim: int,
+        hidden: int,
+        layers: int,
+        output_dim: int,
+        members: int = 1,
+        hidden_init: Callable[[torch.Tensor], object] = nn.init.xavier_uniform_,
+        output_init: Callable[[torch.Tensor], object] = nn.init.xavier_uniform_,
     ) -> None:
         super().__init__()
         self.members = members
@@ -125,10 +150,12 @@ class EnsembleMLP(nn.Module):
         self._views: dict[int, list[tuple[torch.Tensor, ...]]] = {}
         self._scratch_tensors: dict[str, torch.Tensor] = {}
         with torch.no_grad():
-            for (weight, bias), (n_in, _) in zip(self.layer_weights(), self.shapes, strict=True):
-                bound = 1.0 / math.sqrt(n_in)
-                weight.uniform_(-bound, bound)
-                bias.uniform_(-bound, bound)
+            weights = self.layer_weights()
+            for i, (weight, bias) in enumerate(weights):
+                init = output_init if i == len(weights) - 1 else hidden_init
+                for member_weight in weight:  # one 2-D (out, in) weight per member: its fans
+                    init(member_weight)
+                bias.zero_()
 
     def layer_weights(self, flat: torch.Tensor | None = None) -> list[tuple[torch.Tensor, ...]]:
         """Per layer (weight, bias) as views of ``flat`` (default: the parameter itself; pass
@@ -276,12 +303,18 @@ class EnsembleMLP(nn.Module):
 
 
 def mlp(input_dim: int, hidden: int, layers: int, output_dim: int) -> nn.Sequential:
-    """A plain ReLU MLP, trained with autograd (METRA's phi)."""
+    """A plain ReLU MLP, trained with autograd (METRA's phi). Xavier-uniform weights and
+    zero biases in every layer, as the authors' trajectory encoder."""
     sizes = [input_dim] + [hidden] * layers
     modules: list[nn.Module] = []
     for a, b in itertools.pairwise(sizes):
         modules += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*modules, nn.Linear(sizes[-1], output_dim))
+    network = nn.Sequential(*modules, nn.Linear(sizes[-1], output_dim))
+    for module in network:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+    return network
 
 
 class TanhGaussianActor(nn.Module):
@@ -292,6 +325,11 @@ class TanhGaussianActor(nn.Module):
     whose environments rescale): a target entropy such as -|A| then means the same on any
     box. On the box's own scale a small box, [-0.2, 0.2]^2, cannot reach entropy -1 at all,
     and the temperature would grow without end.
+
+    Initialised as the authors' policy (garage's two-headed Gaussian module): hidden layers
+    Xavier-uniform; the mean and log-std heads, each ``(action_dim, hidden)``, Xavier-normal
+    at a tenth of its scale; biases zero (the log-std's: log of an initial std of 1). The
+    log standard deviation is clamped to ``[LOG_STD_MIN, LOG_STD_MAX]`` = [log 1e-6, 2].
     """
 
     def __init__(
@@ -305,6 +343,9 @@ class TanhGaussianActor(nn.Module):
     ) -> None:
         super().__init__()
         self.net = EnsembleMLP(input_dim, hidden, layers, 2 * action_dim)
+        with torch.no_grad():  # the two heads drawn apart: each with its own fan-out
+            for head in self.net.layer_weights()[-1][0][0].split(action_dim):
+                scaled_xavier_normal_(head)
         self.register_buffer("scale", (high - low) / 2)
         self.register_buffer("center", (high + low) / 2)
 
@@ -481,9 +522,12 @@ class SAC:
         self.actor = TanhGaussianActor(input_dim, self.action_dim, hidden, layers, low, high).to(
             self.device
         )
-        self.critic = EnsembleMLP(input_dim + self.action_dim, hidden, layers, 1, members=2).to(
-            self.device
-        )
+        # The authors' Q functions are garage MLPs with their default Xavier-normal weights
+        # (the policy and phi: Xavier-uniform).
+        self.critic = EnsembleMLP(
+            input_dim + self.action_dim, hidden, layers, 1, members=2,
+            hidden_init=nn.init.xavier_normal_, output_init=nn.init.xavier_normal_,
+        ).to(self.device)  # fmt: skip
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         # The actor's loss reads, per sample, only the lower of the two Q values. Sending
         # each sample back through that critic alone halves the arithmetic of the actor
@@ -553,7 +597,9 @@ class SAC:
         """One gradient step of critics, actor and temperature, then the target update.
 
         ``batch`` holds ``inputs``, ``actions``, ``next_inputs``, ``terminated`` and, unless
-        ``rewards`` is given (METRA recomputes them), ``rewards``.
+        ``rewards`` is given (METRA recomputes them), ``rewards``. ``terminated`` is the mask
+        of targets without ``gamma * V(s')``: 1 at a terminal state and, as METRA's authors
+        run it, at a trajectory's last step (see :meth:`SkillDiscovery.update`).
 
         Gradients are computed by hand: they equal those of :meth:`critic_loss`,
         :meth:`actor_loss` and :meth:`alpha_loss` (tested), without an autograd graph.

@@ -4,7 +4,14 @@ Each epoch follows the authors' schedule: collect ``trajectories_per_epoch`` tra
 (one skill each, held for the whole trajectory) with the vectorized environment, then take
 ``updates_per_epoch`` gradient steps once the buffer holds ``min_buffer`` transitions.
 Every ``eval_every`` epochs, 48 deterministic trajectories are recorded as snapshot
-``trajectories`` with their coverage (distinct 1x1 cells), the views' raw material.
+``trajectories`` with their coverage (distinct 1x1 cells), the views' raw material. Their
+skills are drawn as the authors' evaluation draws them (random unit vectors; one-hot
+skills each in turn), but once per run, so every evaluation of a run rolls out the same
+skills (the authors draw new ones at each evaluation).
+
+Each stored transition carries ``terminated`` and ``truncated``: the authors' worker marks
+a trajectory's last step done, so by default the SAC target there does not bootstrap
+(``bootstrap_last_step``).
 """
 
 from __future__ import annotations
@@ -67,6 +74,12 @@ class METRAConfig(Config):
     reward_scale = param.Number(
         1.0, bounds=(0.0, 1e4), doc="Multiplier of the skill reward.", metadata=HOT
     )
+    bootstrap_last_step = param.Boolean(
+        False,
+        doc="Bootstrap the SAC target through a trajectory's last (time-limit) step; "
+        "off as the authors' code, whose worker marks that step done.",
+        metadata=HOT,
+    )
     trajectories_per_epoch = param.Integer(
         8, bounds=(1, 1024), doc="Trajectories collected per epoch.", metadata=HOT
     )
@@ -87,6 +100,13 @@ class METRAConfig(Config):
     )
     eval_trajectories = param.Integer(
         48, bounds=(1, 1024), doc="Deterministic evaluation trajectories.", metadata=HOT
+    )
+    # Structural: a run's evaluation skills stay the same from one evaluation to the next.
+    eval_skills = param.Selector(
+        default="random",
+        objects=["random", "evenly_spaced"],
+        doc="Evaluation skills: random draws of the training distribution, fixed per run "
+        "(the authors' coverage); or, for 2-D continuous skills, evenly spaced on the circle.",
     )
     checkpoint_every = param.Integer(
         100_000, bounds=(0, None), doc="Steps between checkpoints.", metadata=HOT
@@ -110,14 +130,21 @@ def env_kwargs(env_id: str) -> dict[str, Any]:
 
 
 def evaluation_skills(
-    n: int, dim: int, kind: str, rng: np.random.Generator, unit_length: bool = True
+    n: int,
+    dim: int,
+    kind: str,
+    rng: np.random.Generator,
+    unit_length: bool = True,
+    spacing: str = "random",
 ) -> np.ndarray:
-    """Skills for evaluation: evenly spaced on the unit circle for 2-D continuous skills
-    (for DIAYN's standard normal skills, directions at a typical radius), every skill in
-    turn for one-hot ones, random draws of the training distribution otherwise."""
+    """Skills for evaluation, as the authors' evaluation draws them: one-hot skills each in
+    turn (each n // dim times, the first n % dim once more, as theirs); continuous skills
+    random draws of the training distribution (standard normal, scaled to unit length
+    unless ``unit_length=False``: DIAYN). ``spacing="evenly_spaced"``: 2-D continuous
+    skills at n evenly spaced angles on the unit circle instead (other shapes: random)."""
     if kind == "discrete":
         return np.eye(dim, dtype=np.float32)[np.arange(n) % dim]
-    if dim == 2:
+    if spacing == "evenly_spaced" and dim == 2:
         angles = 2 * np.pi * np.arange(n) / n
         return np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
     return sample_skills(n, dim, "continuous", rng, unit_length)
@@ -125,12 +152,13 @@ def evaluation_skills(
 
 def run_evaluation_skills(config: METRAConfig) -> np.ndarray:
     """A run's evaluation skills, the same at every evaluation so that its trajectories
-    compare from one to the next and the skill picker's skill i is evaluation skill i
-    (above two dimensions: draws from a stream of their own, seeded by the run's seed)."""
+    and coverage compare from one to the next and the skill picker's skill i is evaluation
+    skill i: random skills come from a stream of their own, seeded by the run's seed alone
+    (training's draws do not shift them)."""
     return evaluation_skills(
         config.eval_trajectories, config.skill_dim, config.skill_type,
         np.random.default_rng([config.seed, EVALUATION_SKILL_STREAM]),
-        unit_length_skills(config.objective),
+        unit_length_skills(config.objective), config.eval_skills,
     )  # fmt: skip
 
 
@@ -154,7 +182,8 @@ class METRATrainer(Trainer):
             skill_dim=config.skill_dim, skill_type=config.skill_type, objective=config.objective,
             constraint=config.constraint, epsilon=config.epsilon, dual_lr=config.dual_lr,
             hidden=config.hidden, learning_rate=config.learning_rate, gamma=config.gamma,
-            initial_alpha=config.alpha, reward_scale=config.reward_scale, device=config.device,
+            initial_alpha=config.alpha, reward_scale=config.reward_scale,
+            bootstrap_last_step=config.bootstrap_last_step, device=config.device,
         )  # fmt: skip
         fields = {
             "obs": obs_dim,
@@ -162,6 +191,7 @@ class METRATrainer(Trainer):
             "skills": config.skill_dim,
             "actions": space.shape[0],
             "terminated": 1,
+            "truncated": 1,  # the time limit: no bootstrap there unless bootstrap_last_step
         }
         self.buffer = ReplayBuffer(config.buffer_size, fields, self.agent_.device)
         self.epoch = 0
@@ -189,6 +219,7 @@ class METRATrainer(Trainer):
                 self.buffer.add(
                     obs=torch.as_tensor(obs), next_obs=torch.as_tensor(next_obs), skills=torch.as_tensor(skills),
                     actions=torch.as_tensor(actions), terminated=torch.as_tensor(terminated, dtype=torch.float32),
+                    truncated=torch.as_tensor(truncated, dtype=torch.float32),
                 )  # fmt: skip
             positions.append(next_obs[:, :2].copy())
             done |= terminated | truncated
@@ -222,7 +253,8 @@ class METRATrainer(Trainer):
             self.ctx.boundary(self.ctx.step)
 
     def evaluate(self) -> int:
-        """48 deterministic trajectories: snapshot ``trajectories`` and ``eval/coverage``."""
+        """48 deterministic trajectories of the run's fixed evaluation skills: snapshot
+        ``trajectories`` and ``eval/coverage``."""
         config = self.config
         skills = run_evaluation_skills(config)
         paths = self.collect(skills, deterministic=True, store=False)
@@ -266,7 +298,7 @@ class METRATrainer(Trainer):
                 agent.sac.log_alpha.fill_(float(np.log(config.alpha)))
         if "gamma" in changes:
             agent.sac.gamma = config.gamma
-        for knob in ("epsilon", "constraint", "reward_scale"):
+        for knob in ("epsilon", "constraint", "reward_scale", "bootstrap_last_step"):
             if knob in changes:
                 setattr(agent, knob, getattr(config, knob))
 
