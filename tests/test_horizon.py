@@ -3,6 +3,7 @@ random MDPs, and the BRIDGE npz format."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 
@@ -16,11 +17,20 @@ from workbench.horizon.analysis import (
     bellman_backup,
     effective_horizon_bound,
     effective_planning_window,
+    greedy_returns,
     lookahead_map,
     min_k,
     value_functions,
 )
-from workbench.horizon.learners import gorp, ppo_sample_complexity, sample_complexity, sqirl
+from workbench.horizon.learners import (
+    TableRegressor,
+    TorchRegressor,
+    gorp,
+    ppo_sample_complexity,
+    sample_complexity,
+    search_cap,
+    sqirl,
+)
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
 
 
@@ -193,18 +203,57 @@ def test_gridworld_tabular_mdp_converts_with_terminal_goal():
     # Reaching the goal ends the episode, so no return exceeds the goal's reward scale.
     summary = analyze(mdp).summary()
     assert summary["optimal_return"] >= summary["random_return"] >= summary["worst_return"]
-    assert summary["min_k"] <= summary["effective_horizon"] <= mdp.horizon
     assert values.q_optimal.shape == (20, grid.num_states, grid.num_actions)
+    # Slippery: the bound is undefined, and min_k's greedy policy is optimal.
+    assert summary["effective_horizon"] is None and "deterministic" in summary["bound_note"]
+    # J_k: acting greedily on Q_k is optimal from min_k on; J_1 is greedy on Q random.
+    greedy = greedy_returns(mdp, values, max_k=summary["min_k"] + 1)
+    assert greedy[-1] == pytest.approx(greedy[-2]) == pytest.approx(summary["optimal_return"])
+    assert summary["random_return"] <= greedy[0] <= summary["optimal_return"] + 1e-9
+    deterministic = analyze(HorizonMDP.from_tabular(gridworld("empty", horizon=20))).summary()
+    assert deterministic["min_k"] <= deterministic["effective_horizon"] <= 20
 
 
-def test_bridge_npz_round_trip(tmp_path):
+def test_a_slippery_step_yields_the_reward_of_the_cell_entered_not_its_expectation():
+    grid = gridworld("cliff", slip=0.5, horizon=10)
+    mdp = HorizonMDP.from_tabular(grid)
+    # Beside the lava: moving right slips into the lava (-1, end) or along the row.
+    start = grid.state_of((1, 1))
+    rng = np.random.default_rng(0)
+    states, actions = np.full(4000, start), np.full(4000, 0)  # up, slipping left/right
+    following, rewards = mdp.sample(states, actions, rng)
+    assert set(np.unique(rewards)) <= {0.0, -1.0} and (rewards == -1.0).any()
+    assert np.all(following[rewards == -1.0] == -1)
+    assert rewards.mean() == pytest.approx(mdp.rewards[start, 0], abs=0.03)
+
+
+def test_bridge_npz_round_trip_keeps_the_horizon(tmp_path):
     mdp = random_mdp(np.random.default_rng(0), states=7, actions=3, horizon=10)
     path = tmp_path / "mdp.npz"
     mdp.save_bridge(path)
-    loaded = HorizonMDP.load_bridge(path, horizon=10)
+    loaded = HorizonMDP.load_bridge(path)
+    assert loaded.horizon == 10
     np.testing.assert_array_equal(loaded.successors, mdp.successors)
     np.testing.assert_array_equal(loaded.rewards, mdp.rewards)
     assert analyze(loaded).summary()["min_k"] == analyze(mdp).summary()["min_k"]
+    assert HorizonMDP.load_bridge(path, horizon=4).horizon == 4
+    # Built for T = 10, the file is exact up to 10 only.
+    with pytest.raises(MDPFormatError, match="exact only up to it"):
+        HorizonMDP.load_bridge(path, horizon=11)
+
+
+def test_an_npz_without_a_horizon_is_refused_until_one_is_given(tmp_path, capsys):
+    from workbench.cli import main
+
+    path = tmp_path / "freeway_10_fs30.npz"
+    np.savez(path, transitions=chain().successors[..., 0], rewards=chain().rewards)
+    with pytest.raises(MDPFormatError, match="stores no horizon"):
+        load_mdp(str(path))
+    assert main(["horizon", str(path)]) == 2
+    assert "--horizon" in capsys.readouterr().err
+    assert load_mdp(str(path), horizon=10).horizon == 10
+    assert main(["horizon", str(path), "--horizon", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["horizon"] == 10
 
 
 def test_bad_bridge_files_say_what_is_wrong(tmp_path):
@@ -213,10 +262,10 @@ def test_bad_bridge_files_say_what_is_wrong(tmp_path):
         HorizonMDP.load_bridge(tmp_path / "no_rewards.npz")
     np.savez(tmp_path / "bad.npz", transitions=np.full((2, 2), 5), rewards=np.zeros((2, 2)))
     with pytest.raises(MDPFormatError, match="successors must be state indices"):
-        HorizonMDP.load_bridge(tmp_path / "bad.npz")
+        HorizonMDP.load_bridge(tmp_path / "bad.npz", horizon=5)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(MDPFormatError, match="not a readable npz"):
-        HorizonMDP.load_bridge(tmp_path / "junk.npz")
+        HorizonMDP.load_bridge(tmp_path / "junk.npz", horizon=5)
 
 
 def test_cli_prints_the_figures_as_a_table_and_as_json(capsys, tmp_path):
@@ -230,10 +279,11 @@ def test_cli_prints_the_figures_as_a_table_and_as_json(capsys, tmp_path):
 
     path = tmp_path / "chain.npz"
     chain().save_bridge(path)
-    assert main(["horizon", str(path), "--horizon", "6"]) == 0
+    assert main(["horizon", str(path)]) == 0
     table = capsys.readouterr().out
     assert "4 states, 2 actions, horizon 6, deterministic" in table and "min_k 1" in table
-    assert main(["horizon", str(path), "--horizon", "6", "--learners", "--json"]) == 0
+    learners = ["--learners", "--max-samples", "20000", "--json"]
+    assert main(["horizon", str(path), *learners]) == 0
     measured = json.loads(capsys.readouterr().out)["measured_sample_complexity"]
     assert set(measured) == {"GORP", "SQIRL", "PPO"}
     assert all(0 < steps < float("inf") for steps in measured.values())
@@ -279,8 +329,61 @@ def test_gorp_needs_the_lookahead_min_k_says():
 
 @pytest.mark.parametrize("regressor", ["table", "torch"])
 def test_sqirl_with_either_regressor_solves_the_trap_with_two_steps_not_one(regressor):
+    if regressor == "torch":  # fewer epochs than the default keep the test quick
+        regressor = functools.partial(TorchRegressor, epochs=100)
     assert not sqirl(trap(), k=1, episodes=200, regressor=regressor, seed=0).optimal
     assert sqirl(trap(), k=2, episodes=200, regressor=regressor, seed=0).optimal
+
+
+def lock(length: int = 8, actions: int = 4) -> HorizonMDP:
+    """A combination lock: at state i one action (never action 0) pays 1 and moves on,
+    every other one ends the episode. Random play from the start opens it with
+    probability A^-length, yet greedy one-step play on Q random is optimal."""
+    successors = np.full((length, actions), -1)
+    rewards = np.zeros((length, actions))
+    for s in range(length):
+        right = 1 + s % (actions - 1)
+        successors[s, right] = s + 1 if s + 1 < length else -1
+        rewards[s, right] = 1.0
+    return HorizonMDP(successors, np.ones((length, actions)), rewards, length, name="lock")
+
+
+class RecordingTable(TableRegressor):
+    """The table regressor, recording the time steps of every fit's data and the table
+    it ended with."""
+
+    fits: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fit(self, steps, states, actions, targets) -> None:
+        super().fit(steps, states, actions, targets)
+        RecordingTable.fits.append((np.asarray(steps).copy(), self.table.copy()))
+
+
+def test_sqirl_fits_q_i_on_data_from_step_i_on_and_freezes_it():
+    mdp, k = lock(), 2
+    RecordingTable.fits = []
+    result = sqirl(mdp, k=k, episodes=12, regressor=RecordingTable, seed=1,
+                   stop_when_optimal=False)  # fmt: skip
+    fits = RecordingTable.fits
+    assert len(fits) == k * mdp.horizon and len(result.frozen_q) == mdp.horizon
+    for i in range(mdp.horizon):
+        steps, table = fits[k * i + k - 1]  # the last head of step i
+        # Step i's data: transitions at t >= i only, and some at t = i.
+        assert all(fit_steps.min() >= i for fit_steps, _ in fits[k * i : k * i + k])
+        assert (steps == i).any()
+        # Q_i is that fit's table at t = i, unchanged by every later step's fits.
+        np.testing.assert_array_equal(result.frozen_q[i], table[i])
+    assert result.optimal
+
+
+def test_sqirl_opens_a_lock_random_play_almost_never_opens():
+    mdp = lock()
+    assert min_k(mdp).k == 1
+    # Random play opens the lock once in 4^8 = 65,536 episodes, of more than one step
+    # each: fitting once on random episodes from the start needs far more than this.
+    random_play = mdp.num_actions**mdp.horizon
+    measured = sample_complexity(sqirl, mdp, runs=5, max_samples=50_000, k=1)
+    assert measured < random_play / 20
 
 
 def test_gorp_with_k_below_min_k_fails_and_sample_complexity_is_finite_when_k_suffices():
@@ -295,8 +398,57 @@ def test_gorp_with_k_below_min_k_fails_and_sample_complexity_is_finite_when_k_su
     one_step = [gorp(gamble, k=1, episodes=64, seed=seed).optimal for seed in range(20)]
     assert sum(one_step) <= 2  # only luck picks the gamble
     assert all(gorp(gamble, k=2, episodes=1, seed=seed).optimal for seed in range(20))
-    assert sample_complexity(gorp, gamble, runs=5, k=2) < 1_000
-    assert sample_complexity(sqirl, chain(), runs=3, k=1) < 10_000
+    assert sample_complexity(gorp, gamble, runs=5, max_samples=20_000, k=2) < 1_000
+    assert sample_complexity(sqirl, chain(), runs=3, max_samples=20_000, k=1) < 10_000
+
+
+def test_the_search_is_capped_at_n_over_t_squared_a_to_the_k_episodes():
+    mdp = chain()  # T = 6, A = 2
+    assert search_cap(gorp, mdp, 72_000, k=2) == 72_000 // (36 * 4) == 500
+    assert search_cap(sqirl, mdp, 72_000) == 2_000
+    # Below one episode per action sequence nothing is tried: infinite.
+    assert sample_complexity(gorp, mdp, runs=3, max_samples=100, k=2) == float("inf")
+
+
+def test_gorp_on_a_sticky_mdp_sees_the_rewards_of_executed_actions():
+    # One state, action 1 pays 1 and action 0 nothing: a sticky step that repeats the
+    # other action pays its reward (0 or 1), never the expectation (0.25 or 0.75).
+    one = HorizonMDP(np.zeros((1, 2), dtype=int), np.ones((1, 2)), [[0.0, 1.0]], 3)
+    sticky = one.with_sticky_actions(0.25)
+    assert set(np.unique(sticky.rewards)) > {0.0, 1.0}  # expectations 0.25, 0.75 exist
+    for seed in range(10):
+        result = gorp(sticky, k=1, episodes=1, seed=seed)
+        # Two episodes per iteration: their summed returns are whole numbers.
+        sums = 2 * np.array(result.mean_returns)
+        np.testing.assert_allclose(sums, np.round(sums), atol=1e-9)
+    states = np.full(2000, 0)  # state (s = 0, previous action 0), choosing 1
+    _, rewards = sticky.sample(states, np.ones(2000, dtype=int), np.random.default_rng(0))
+    assert set(np.unique(rewards)) == {0.0, 1.0}
+    assert rewards.mean() == pytest.approx(0.75, abs=0.03)
+
+
+def test_no_bound_is_reported_for_a_sticky_mdp(capsys, tmp_path):
+    from workbench.cli import main
+
+    mdp = random_mdp(np.random.default_rng(2), states=5, actions=2, horizon=5)
+    sticky = mdp.with_sticky_actions(0.25)
+    analysis = analyze(sticky)
+    assert analysis.bound is None and analysis.predicted_sample_complexity is None
+    summary = analysis.summary()
+    assert summary["effective_horizon"] is None and summary["bound_terms"] == []
+    assert "deterministic MDPs only" in summary["bound_note"]
+    assert len(summary["greedy_returns"]) == 5 and summary["min_k"] >= 1
+    with pytest.raises(ValueError, match="deterministic"):
+        effective_horizon_bound(sticky)
+    # Sticky with probability 0 is deterministic again, and has its bound.
+    assert analyze(mdp.with_sticky_actions(0.0)).bound is not None
+    assert main(["horizon", "workbench/GridWorld-Cliff-v0", "--sticky", "0.25"]) == 0
+    text = capsys.readouterr().out
+    assert "min_k" in text and "greedy returns" in text
+    assert "effective horizon bound" not in text and "deterministic MDPs only" in text
+    assert main(["horizon", "workbench/GridWorld-Cliff-v0", "--sticky", "0.25", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["effective_horizon"] is None and figures["predicted_sample_complexity"] is None
 
 
 def test_ppo_sample_complexity_on_the_chain_is_measured_in_environment_steps():

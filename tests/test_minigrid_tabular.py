@@ -12,8 +12,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from environments import minigrid_tabular
-from environments.minigrid_tabular import (
+from workbench.horizon import minigrid
+from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.minigrid import (
     binarize,
     cache_path,
     consolidation_classes,
@@ -22,7 +23,6 @@ from environments.minigrid_tabular import (
     tabularize,
     tabularize_cached,
 )
-from workbench.horizon.mdp import HorizonMDP
 
 ENV_IDS = ("MiniGrid-Empty-5x5-v0", "MiniGrid-DoorKey-5x5-v0")
 HORIZON = 100  # BRIDGE's T for MiniGrid, on both sides of every comparison
@@ -180,7 +180,7 @@ def test_empty_5x5_has_nothing_to_consolidate(raw, consolidated):
     egocentric view (the walls sit elsewhere relative to the agent), so the first
     partition, by observation, already separates every state and refinement only
     splits: consolidation cannot merge anything here."""
-    enumeration = minigrid_tabular.enumerate_states("MiniGrid-Empty-5x5-v0", HORIZON)
+    enumeration = minigrid.enumerate_states("MiniGrid-Empty-5x5-v0", HORIZON)
     assert len(enumeration.observations) == 32
     assert len(np.unique(enumeration.observations)) == 32
     assert raw["MiniGrid-Empty-5x5-v0"].num_states == 32
@@ -263,7 +263,7 @@ def test_cache_round_trip_does_not_enumerate_again(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("enumerated although the MDP was cached")
 
-    monkeypatch.setattr(minigrid_tabular, "enumerate_states", fail)
+    monkeypatch.setattr(minigrid, "enumerate_states", fail)
     second = tabularize_cached(env_id, cache_dir=tmp_path)
     for name in ("successors", "probabilities", "rewards", "start", "positions"):
         np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
@@ -290,7 +290,7 @@ def test_bad_ids_give_one_line_errors(env_id, message):
 
 
 def test_every_state_can_be_replayed_and_pictured(tmp_path):
-    from environments.minigrid_tabular import replay_state, state_picture
+    from workbench.horizon.minigrid import replay_state, state_picture
 
     env_id = "MiniGrid-DoorKey-5x5-v0"
     mdp = tabularize_cached(env_id, cache_dir=tmp_path)

@@ -46,7 +46,11 @@ def _horizon(args: argparse.Namespace) -> int:
 
     if args.horizon is not None and args.horizon < 1:
         raise ValueError(f"--horizon must be a positive integer, got {args.horizon}")
+    if args.max_samples < 1:
+        raise ValueError(f"--max-samples must be a positive integer, got {args.max_samples}")
     mdp = load_mdp(args.source, args.horizon)
+    if args.sticky is not None:
+        mdp = mdp.with_sticky_actions(args.sticky)
     analysis = analyze(mdp)
     summary = analysis.summary()
     if args.learners:
@@ -54,7 +58,7 @@ def _horizon(args: argparse.Namespace) -> int:
 
         # The least lookahead that works: what GORP and SQIRL need at the least.
         summary["measured_sample_complexity"] = measured_sample_complexities(
-            mdp, k=analysis.min_k.k
+            mdp, k=analysis.min_k.k, max_samples=args.max_samples
         )
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -65,18 +69,24 @@ def _horizon(args: argparse.Namespace) -> int:
     returns = analysis.returns
     print(f"returns       optimal {returns['optimal']:.4g}  random {returns['random']:.4g}  "
           f"worst {returns['worst']:.4g}")  # fmt: skip
-    attained = summary["bound_attained_at"]
-    where = f" (k={attained['k']}, t={attained['t']}, s={attained['s']})" if attained else ""
-    print(f"min_k {analysis.min_k.k}   effective planning window {analysis.epw.k}   "
-          f"effective horizon bound {analysis.bound.effective_horizon:.3f}{where}")  # fmt: skip
-    print(f"{'k':>3} {'m':>12} {'gap':>10} {'var':>10} {'H_k':>8}   at (t, s)")
-    rows = {term.k: f"{term.k:>3} {term.m:>12.4g} {term.gap:>10.4g} {term.var:>10.4g} "
-                    f"{term.horizon_k:>8.3f}   ({term.t}, {term.s})"
-            for term in analysis.bound.terms}  # fmt: skip
-    for k, (t, s) in analysis.bound.failures.items():
-        rows[k] = f"{k:>3} fails: a suboptimal action's Q_k ties the best at (t={t}, s={s})"
-    print("\n".join(rows[k] for k in sorted(rows)))
-    print(f"predicted sample complexity T^2 A^H: {analysis.predicted_sample_complexity:.4g} steps")
+    greedy = "  ".join(f"J_{k} {value:.4g}" for k, value in enumerate(analysis.greedy_returns, 1))
+    print(f"greedy returns on Q_k: {greedy}")
+    print(f"min_k {analysis.min_k.k}   effective planning window {analysis.epw.k}")
+    if analysis.bound is None:
+        print(f"no bound: {summary['bound_note']}")
+    else:
+        attained = summary["bound_attained_at"]
+        where = f" (k={attained['k']}, t={attained['t']}, s={attained['s']})" if attained else ""
+        print(f"effective horizon bound {analysis.bound.effective_horizon:.3f}{where}")
+        print(f"{'k':>3} {'m':>12} {'gap':>10} {'var':>10} {'H_k':>8}   at (t, s)")
+        rows = {term.k: f"{term.k:>3} {term.m:>12.4g} {term.gap:>10.4g} {term.var:>10.4g} "
+                        f"{term.horizon_k:>8.3f}   ({term.t}, {term.s})"
+                for term in analysis.bound.terms}  # fmt: skip
+        for k, (t, s) in analysis.bound.failures.items():
+            rows[k] = f"{k:>3} fails: a suboptimal action's Q_k ties the best at (t={t}, s={s})"
+        print("\n".join(rows[k] for k in sorted(rows)))
+        print(f"predicted sample complexity T^2 A^H: "
+              f"{analysis.predicted_sample_complexity:.4g} steps")  # fmt: skip
     for learner, steps in summary.get("measured_sample_complexity", {}).items():
         print(f"measured {learner}: {steps:.4g} steps")
     return 0
@@ -340,11 +350,25 @@ def build_parser() -> argparse.ArgumentParser:
         "source", metavar="ENV_OR_NPZ",
         help="workbench/GridWorld-*-v0, MiniGrid-*-v0 or a BRIDGE .npz file",
     )  # fmt: skip
-    horizon.add_argument("--horizon", type=int, help="episode length T (default: the env's, 100)")
+    horizon.add_argument(
+        "--horizon", type=int,
+        help="episode length T (default: a grid world's own, MiniGrid's 100, the one an npz "
+        "stores; required for an npz that stores none, as BRIDGE's files)",
+    )  # fmt: skip
+    horizon.add_argument(
+        "--sticky", type=float, metavar="P",
+        help="analyse under sticky actions: the previous action repeats with probability P "
+        "(the authors use 0.25); stochastic, so no bound is reported",
+    )  # fmt: skip
     horizon.add_argument("--json", action="store_true", help="print the figures as JSON")
     horizon.add_argument(
         "--learners", action="store_true",
         help="also measure GORP's, SQIRL's and PPO's sample complexity (slower)",
+    )  # fmt: skip
+    horizon.add_argument(
+        "--max-samples", type=int, default=5_000_000, metavar="N",
+        help="with --learners: at most N steps per run; GORP tries at most N / (T^2 A^k) "
+        "episodes per action sequence (the authors' cap; default 5,000,000)",
     )  # fmt: skip
     horizon.set_defaults(handler=_horizon)
 

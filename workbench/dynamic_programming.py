@@ -1,5 +1,10 @@
 """Exact value iteration and policy evaluation over a :class:`TabularMDP`, vectorized
-with numpy: finite-horizon (backward induction) and infinite-horizon discounted."""
+with numpy: finite-horizon (backward induction) and infinite-horizon discounted.
+
+The finite-horizon case is :func:`workbench.horizon.analysis.backward_induction`, the
+workbench's one implementation of it (the horizon analyses use it too), on the MDP as a
+:class:`~workbench.horizon.mdp.HorizonMDP`: entering a terminal state ends the episode, as
+in the MDP's environment."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from environments.tabular import TabularMDP
+from workbench.horizon.analysis import backward_induction
+from workbench.horizon.mdp import HorizonMDP
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,12 @@ def _resolve(mdp: TabularMDP, discount: float, horizon: int | None) -> int | Non
     return int(mdp.horizon)
 
 
+def _finite(mdp: TabularMDP, discount: float, horizon: int) -> HorizonMDP:
+    finite = HorizonMDP.from_tabular(mdp, horizon)
+    finite.discount = discount
+    return finite
+
+
 def value_iteration(
     mdp: TabularMDP,
     discount: float = 1.0,
@@ -61,13 +74,10 @@ def value_iteration(
     planning_horizon = _resolve(mdp, discount, horizon)
     P, R = mdp.transitions, mdp.rewards
     if planning_horizon is not None:
-        T, S = planning_horizon, mdp.num_states
-        q = np.empty((T, S, mdp.num_actions))
-        v = np.zeros((T + 1, S))
-        for t in range(T - 1, -1, -1):
-            q[t] = R + discount * P @ v[t + 1]
-            v[t] = q[t].max(axis=1)
-        return Solution(q, v, q.argmax(axis=2), discount, T, T)
+        q, v = backward_induction(
+            _finite(mdp, discount, planning_horizon), lambda _, q_t: q_t.max(-1)
+        )
+        return Solution(q, v, q.argmax(axis=2), discount, planning_horizon, planning_horizon)
 
     v = np.zeros(mdp.num_states)
     iterations = 0
@@ -125,13 +135,11 @@ def policy_evaluation(
     probabilities = _as_action_probabilities(policy, mdp, planning_horizon)
     P, R = mdp.transitions, mdp.rewards
     if planning_horizon is not None:
-        T, S = planning_horizon, mdp.num_states
-        per_step = np.broadcast_to(probabilities, (T, S, mdp.num_actions))
-        q = np.empty((T, S, mdp.num_actions))
-        v = np.zeros((T + 1, S))
-        for t in range(T - 1, -1, -1):
-            q[t] = R + discount * P @ v[t + 1]
-            v[t] = (per_step[t] * q[t]).sum(axis=1)
+        T = planning_horizon
+        per_step = np.broadcast_to(probabilities, (T, mdp.num_states, mdp.num_actions))
+        q, v = backward_induction(
+            _finite(mdp, discount, T), lambda t, q_t: (per_step[t] * q_t).sum(-1)
+        )
         return Solution(q, v, per_step.argmax(axis=2), discount, T, T)
 
     P_pi = np.einsum("sa,sat->st", probabilities, P)

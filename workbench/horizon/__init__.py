@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.horizon.analysis import (
+    BOUND_UNDEFINED,
     REWARD_PRECISION,
     EffectiveHorizonBound,
     HorizonAnalysis,
@@ -15,24 +16,24 @@ from workbench.horizon.analysis import (
     bellman_backup,
     effective_horizon_bound,
     effective_planning_window,
+    greedy_returns,
     lookahead_map,
     min_k,
     value_functions,
 )
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
 
-DEFAULT_HORIZON = 100  # BRIDGE's horizon for MiniGrid
-
 
 def load_mdp(source: str, horizon: int | None = None) -> HorizonMDP:
-    """The MDP that ``source`` names: a BRIDGE ``.npz`` file, a ``workbench/GridWorld-*``
-    id (its own horizon unless ``horizon`` is given) or a ``MiniGrid-*`` id (tabularized,
-    cached on disk)."""
+    """The MDP that ``source`` names: a BRIDGE ``.npz`` file (the horizon it stores, else
+    ``horizon``, which is then required: never assumed), a ``workbench/GridWorld-*`` id
+    (its own horizon unless ``horizon`` is given) or a ``MiniGrid-*`` id (tabularized as
+    BRIDGE does, T = 100 unless ``horizon`` is given; cached on disk)."""
     if source.endswith(".npz"):
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"no BRIDGE file {path}")
-        return HorizonMDP.load_bridge(path, horizon or DEFAULT_HORIZON)
+        return HorizonMDP.load_bridge(path, horizon)
     if source.startswith("workbench/GridWorld-"):
         import gymnasium as gym
 
@@ -45,16 +46,16 @@ def load_mdp(source: str, horizon: int | None = None) -> HorizonMDP:
         mdp.name = source
         return mdp
     if source.startswith("MiniGrid-"):
-        from environments.minigrid_tabular import tabularize_cached
+        from workbench.horizon.minigrid import MINIGRID_HORIZON, tabularize_cached
 
-        return tabularize_cached(source, horizon=horizon or DEFAULT_HORIZON)
+        return tabularize_cached(source, horizon=horizon or MINIGRID_HORIZON)
     raise ValueError(
         f"{source!r} is not a BRIDGE .npz file, a workbench/GridWorld-* id or a MiniGrid-* id"
     )
 
 
 __all__ = [
-    "DEFAULT_HORIZON",
+    "BOUND_UNDEFINED",
     "REWARD_PRECISION",
     "EffectiveHorizonBound",
     "HorizonAnalysis",
@@ -66,6 +67,7 @@ __all__ = [
     "bellman_backup",
     "effective_horizon_bound",
     "effective_planning_window",
+    "greedy_returns",
     "load_mdp",
     "lookahead_map",
     "min_k",

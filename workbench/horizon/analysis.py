@@ -10,6 +10,7 @@ states at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,11 @@ from workbench.horizon.mdp import HorizonMDP
 # An action is optimal at (t, s) when Q*(t, s, a) >= V*(t, s) - REWARD_PRECISION: the
 # authors' constant, for floating error (no BRIDGE MDP has reward steps below 1e-3).
 REWARD_PRECISION = 1e-4
+
+BOUND_UNDEFINED = (
+    "the effective-horizon bound is defined for deterministic MDPs only; this MDP is "
+    "stochastic, so min_k, the effective planning window and the greedy returns are shown"
+)
 
 
 @dataclass
@@ -53,22 +59,35 @@ class ValueFunctions:
         }
 
 
-def value_functions(mdp: HorizonMDP) -> ValueFunctions:
-    """Backward induction of the random, optimal and worst policies' Q functions."""
-    shape = (mdp.horizon, mdp.num_states, mdp.num_actions)
-    q = {name: np.empty(shape) for name in ("random", "optimal", "worst")}
-    v = {name: np.empty(shape[:2]) for name in q}
-    next_values = {name: np.zeros(mdp.num_states) for name in q}
+def backward_induction(
+    mdp: HorizonMDP,
+    select: Callable[[int, np.ndarray], np.ndarray],
+    batch: tuple[int, ...] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-horizon values by backward induction, the one implementation the workbench
+    has (:mod:`workbench.dynamic_programming` uses it too).
+
+    q_t(s, a) = R(s, a) + discount * E[v_{t+1}(s')] and v_t = ``select(t, q_t)``, with
+    v_T = 0 and nothing after the end of an episode. ``batch`` evaluates several policies
+    at once: q then has shape (T, *batch, S, A) and v (T + 1, *batch, S).
+    """
+    q = np.empty((mdp.horizon, *batch, mdp.num_states, mdp.num_actions))
+    v = np.zeros((mdp.horizon + 1, *batch, mdp.num_states))
     for t in reversed(range(mdp.horizon)):
-        for name in q:
-            q[name][t] = mdp.rewards + mdp.expected_next(next_values[name])
-        v["optimal"][t] = q["optimal"][t].max(-1)
-        v["worst"][t] = q["worst"][t].min(-1)
-        v["random"][t] = np.clip(q["random"][t].mean(-1), v["worst"][t], v["optimal"][t])
-        next_values = {name: v[name][t] for name in q}
-    return ValueFunctions(
-        q["random"], q["optimal"], q["worst"], v["random"], v["optimal"], v["worst"]
-    )
+        q[t] = mdp.rewards + mdp.expected_next(v[t + 1])
+        v[t] = select(t, q[t])
+    return q, v
+
+
+def value_functions(mdp: HorizonMDP) -> ValueFunctions:
+    """Backward induction of the optimal, random and worst policies' Q functions."""
+
+    def select(_: int, q: np.ndarray) -> np.ndarray:
+        optimal, worst = q[0].max(-1), q[2].min(-1)
+        return np.stack([optimal, np.clip(q[1].mean(-1), worst, optimal), worst])
+
+    q, v = backward_induction(mdp, select, batch=(3,))
+    return ValueFunctions(q[:, 1], q[:, 0], q[:, 2], v[:-1, 1], v[:-1, 0], v[:-1, 2])
 
 
 def bellman_backup(mdp: HorizonMDP, q: np.ndarray) -> np.ndarray:
@@ -160,6 +179,29 @@ def effective_planning_window(
     return _least_k(mdp, rewards_as_q(mdp), values)
 
 
+def greedy_returns(
+    mdp: HorizonMDP, values: ValueFunctions | None = None, max_k: int = 5
+) -> list[float]:
+    """J_1, ..., J_max_k: the expected return from the start of acting greedily on
+    Q_k = B^(k-1) Q random, taking the worst of tied greedy actions (as the authors'
+    ``calculate_greedy_returns``, which their sticky-action analysis reports). J_k equals
+    the optimal return for every k >= min_k."""
+    values = value_functions(mdp) if values is None else values
+    q = values.q_random.copy()
+    returns = []
+    for k in range(1, max_k + 1):
+        greedy = q >= q.max(-1, keepdims=True)
+
+        def worst_greedy(t: int, q_t: np.ndarray, greedy: np.ndarray = greedy) -> np.ndarray:
+            return np.where(greedy[t], q_t, np.inf).min(-1)
+
+        _, v = backward_induction(mdp, worst_greedy)
+        returns.append(float(mdp.start @ v[0]))
+        if k < max_k:
+            q = bellman_backup(mdp, q)
+    return returns
+
+
 @dataclass
 class BoundTerm:
     """One k of the effective-horizon bound.
@@ -204,7 +246,11 @@ class EffectiveHorizonBound:
 def effective_horizon_bound(
     mdp: HorizonMDP, values: ValueFunctions | None = None
 ) -> EffectiveHorizonBound:
-    """The paper's simple bound (Theorem 5.4 as the authors implement it).
+    """The paper's simple bound (Theorem 5.4 as the authors implement it), defined for
+    deterministic MDPs only: its variance term (Q random - Q worst)(Q* - Q worst) bounds
+    the return's variance only when every realized return lies in [Q worst, Q*], which
+    fails in stochastic MDPs, and the authors compute no bound for them. A stochastic
+    MDP raises ``ValueError``.
 
     For k = 1, 2, ... while k < H: walk from the start along every action whose Q_k
     exceeds the best suboptimal action's; at each (t, s) reached, gap = max Q_k - max
@@ -213,6 +259,8 @@ def effective_horizon_bound(
     and actions; m = max(1, ceil(16 var / gap^2 ln(2 T A^k))) and H_k = k + log_A(m) with
     the largest m of the walk.
     """
+    if not mdp.deterministic:
+        raise ValueError(BOUND_UNDEFINED)
     values = value_functions(mdp) if values is None else values
     horizon, actions = mdp.horizon, mdp.num_actions
     optimal = values.optimal_actions
@@ -282,7 +330,10 @@ def lookahead_map(
 
 @dataclass
 class HorizonAnalysis:
-    """Every exact figure of one MDP, as the CLI table and the Horizon page show them."""
+    """Every exact figure of one MDP, as the CLI table and the Horizon page show them.
+
+    ``bound`` is None for a stochastic MDP (:data:`BOUND_UNDEFINED`); ``greedy_returns``
+    are J_1..J_5 of :func:`greedy_returns`, what the authors report for those MDPs."""
 
     name: str
     states: int
@@ -292,18 +343,22 @@ class HorizonAnalysis:
     returns: dict[str, float]
     min_k: LookaheadResult
     epw: LookaheadResult
-    bound: EffectiveHorizonBound
+    bound: EffectiveHorizonBound | None
+    greedy_returns: list[float] = field(default_factory=list)
 
     @property
-    def predicted_sample_complexity(self) -> float:
+    def predicted_sample_complexity(self) -> float | None:
         """T^2 A^H environment steps: GORP with the k attaining H and m samples per action
         sequence runs T iterations of A^k m episodes of at most T steps, and
-        A^(k + log_A m) = A^k m."""
+        A^(k + log_A m) = A^k m. None where the bound is undefined (stochastic MDPs)."""
+        if self.bound is None:
+            return None
         return float(self.horizon**2 * self.actions**self.bound.effective_horizon)
 
     def summary(self) -> dict[str, object]:
-        """A JSON-ready dictionary of the figures."""
-        best = self.bound.best
+        """A JSON-ready dictionary of the figures; the bound's entries are None, with
+        ``bound_note`` saying why, for a stochastic MDP."""
+        best = None if self.bound is None else self.bound.best
         return {
             "name": self.name,
             "states": self.states,
@@ -315,20 +370,23 @@ class HorizonAnalysis:
             "worst_return": self.returns["worst"],
             "min_k": self.min_k.k,
             "epw": self.epw.k,
-            "effective_horizon": self.bound.effective_horizon,
+            "greedy_returns": self.greedy_returns,
+            "effective_horizon": None if self.bound is None else self.bound.effective_horizon,
             "predicted_sample_complexity": self.predicted_sample_complexity,
+            "bound_note": BOUND_UNDEFINED if self.bound is None else None,
             "bound_attained_at": None if best is None else {"k": best.k, "t": best.t, "s": best.s},
-            "bound_terms": [term.__dict__ for term in self.bound.terms],
+            "bound_terms": [] if self.bound is None else [t.__dict__ for t in self.bound.terms],
             "min_k_failures": {k: list(ts) for k, ts in self.min_k.failures.items()},
         }
 
 
 def analyze(mdp: HorizonMDP, values: ValueFunctions | None = None) -> HorizonAnalysis:
-    """Value functions once (or the ones given), then min_k, the planning window and the
-    bound."""
+    """Value functions once (or the ones given), then min_k, the planning window, the
+    greedy returns and, for a deterministic MDP, the bound."""
     values = value_functions(mdp) if values is None else values
     return HorizonAnalysis(
         mdp.name, mdp.num_states, mdp.num_actions, mdp.horizon, mdp.deterministic,
         values.start_values(mdp), min_k(mdp, values), effective_planning_window(mdp, values),
-        effective_horizon_bound(mdp, values),
+        effective_horizon_bound(mdp, values) if mdp.deterministic else None,
+        greedy_returns(mdp, values),
     )  # fmt: skip

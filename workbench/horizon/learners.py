@@ -1,16 +1,21 @@
 """Sample-based learners whose sample complexity the effective horizon predicts: GORP and
-SQIRL (Laidlaw, Russell and Dragan), run on a :class:`HorizonMDP` as a simulator.
+SQIRL (Laidlaw, Russell and Dragan), and PPO for comparison, run on a :class:`HorizonMDP`
+as a simulator.
 
-Both explore with the uniformly random policy only; the number of environment steps
-they need before they act optimally is what the effective horizon bounds. Episodes are
-simulated in parallel (all episodes of an iteration advance one step per array operation).
+GORP and SQIRL explore with the uniformly random policy only; the number of environment
+steps they need before they act optimally is what the effective horizon bounds. Episodes
+are simulated in parallel (all episodes of an iteration advance one step per array
+operation). Every sampled step yields the reward of the transition that happened
+(:meth:`HorizonMDP.sample`): with sticky actions the reward of the action executed, not
+the expectation over what might have been, as in the real environment.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import gymnasium as gym
@@ -20,16 +25,13 @@ from gymnasium import spaces
 from workbench.horizon.analysis import REWARD_PRECISION, value_functions
 from workbench.horizon.mdp import HorizonMDP
 
+RUNS = 25
+"""Seeded runs per sample-complexity estimate: the authors' ``run_gorp.jl`` default."""
 
-def sample_successors(mdp: HorizonMDP, states: np.ndarray, actions: np.ndarray,
-                      rng: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """One sampled next state per (state, action) pair (-1 where the episode ends)."""
-    if mdp.deterministic:
-        return mdp.successors[states, actions, 0]
-    cumulative = mdp.probabilities[states, actions].cumsum(-1)
-    slot = (rng.random(len(states))[:, None] >= cumulative).sum(-1)
-    slot = np.minimum(slot, cumulative.shape[-1] - 1)
-    return mdp.successors[states, actions, slot]
+MAX_SAMPLES = 5_000_000
+"""N, the most environment steps one run may take: ``run_gorp.jl``'s default
+``--max_sample_complexity``; the search caps episodes per action sequence at
+N / (T^2 A^k)."""
 
 
 def start_states(mdp: HorizonMDP, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -54,33 +56,44 @@ def policy_return(mdp: HorizonMDP, policy: np.ndarray) -> float:
     return float(mdp.start @ values)
 
 
+def optimal_return(mdp: HorizonMDP) -> float:
+    return value_functions(mdp).start_values(mdp)["optimal"]
+
+
 @dataclass
 class LearnerResult:
     """One run of a learner.
 
     Attributes:
         final_return: the exact expected return of the policy it ends with.
-        samples: environment steps it took.
+        samples: environment steps it took (for SQIRL: until its policy was optimal, if
+            it ever was).
         optimal: whether that return is optimal (within the analyses' precision).
+        mean_returns: per iteration, the mean return of the episodes it sampled (GORP's
+            ``mean_rewards`` in the authors' code).
+        frozen_q: SQIRL only: Q_i (S, A) as frozen at the end of step i, in order.
     """
 
     final_return: float
     samples: int
     optimal: bool
+    mean_returns: list[float] = field(default_factory=list)
+    frozen_q: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 def gorp(mdp: HorizonMDP, k: int = 1, episodes: int = 1, seed: int = 0) -> LearnerResult:
-    """Greedy Over Random Policy, the authors' "mean" variant.
+    """Greedy Over Random Policy, the authors' "mean" variant (``run_gorp.jl``).
 
     Fix actions one time step at a time: at step i, for every action sequence of length
     k, run ``episodes`` episodes that replay the actions fixed so far, then the sequence,
     then act at random; take the first action of the sequence with the best mean return.
+    Each episode sums the rewards of the steps that happened (:meth:`HorizonMDP.sample`).
     """
     rng = np.random.default_rng(seed)
     actions_count = mdp.num_actions
     sequences = np.array(list(itertools.product(range(actions_count), repeat=k)))
     fixed = np.zeros(mdp.horizon, dtype=np.int64)
-    samples = 0
+    samples, mean_returns = 0, []
     for step in range(mdp.horizon):
         count = len(sequences) * episodes
         sequence_of = np.repeat(np.arange(len(sequences)), episodes)
@@ -96,16 +109,17 @@ def gorp(mdp: HorizonMDP, k: int = 1, episodes: int = 1, seed: int = 0) -> Learn
                 actions = sequences[sequence_of, t - step]
             else:
                 actions = rng.integers(actions_count, size=count)
-            returns += np.where(alive, mdp.rewards[states, actions], 0.0)
+            following, rewards = mdp.sample(states, actions, rng)
+            returns += np.where(alive, rewards, 0.0)
             samples += int(alive.sum())
-            following = sample_successors(mdp, states, actions, rng)
             alive &= following >= 0
             states = np.where(alive, following, 0)
         means = returns.reshape(len(sequences), episodes).mean(1)
         fixed[step] = sequences[int(means.argmax()), 0]
+        mean_returns.append(float(returns.mean()))
     final = open_loop_return(mdp, fixed)
-    best = value_functions(mdp).start_values(mdp)["optimal"]
-    return LearnerResult(final, samples, final >= best - REWARD_PRECISION)
+    optimal = final >= optimal_return(mdp) - REWARD_PRECISION
+    return LearnerResult(final, samples, optimal, mean_returns)
 
 
 class Regressor(Protocol):
@@ -128,7 +142,7 @@ class TableRegressor:
 
     def fit(self, steps, states, actions, targets) -> None:
         index = np.ravel_multi_index((steps, states, actions), self.shape)
-        sums = np.bincount(index, targets, minlength=self.table.size)
+        sums = np.bincount(index, targets, minlength=self.table.size).astype(float)
         counts = np.bincount(index, minlength=self.table.size)
         self.table = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
         self.table = self.table.reshape(self.shape)
@@ -150,12 +164,16 @@ class TorchRegressor:
         import torch
 
         self.torch, self.mdp, self.epochs = torch, mdp, epochs
-        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         self.net = torch.nn.Sequential(
             torch.nn.Linear(mdp.num_states + 1, hidden), torch.nn.ReLU(),
             torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
             torch.nn.Linear(hidden, mdp.num_actions),
         )  # fmt: skip
+        with torch.no_grad():  # seeded without touching torch's global generator
+            for parameter in self.net.parameters():
+                bound = 1.0 / math.sqrt(parameter.shape[-1])
+                parameter.uniform_(-bound, bound, generator=generator)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=learning_rate)
 
     def _features(self, steps: np.ndarray, states: np.ndarray):
@@ -182,96 +200,168 @@ class TorchRegressor:
             return self.net(self._features(steps, states)).numpy().astype(np.float64)
 
 
-def random_episodes(mdp: HorizonMDP, episodes: int, rng: np.random.Generator) -> dict:
-    """Transitions of ``episodes`` random-policy episodes, with each step's return-to-go."""
+REGRESSORS: dict[str, Callable[[HorizonMDP], Regressor]] = {
+    "table": TableRegressor,
+    "torch": TorchRegressor,
+}
+
+
+def rollouts(mdp: HorizonMDP, episodes: int, step: int, frozen: list[np.ndarray],
+             rng: np.random.Generator) -> tuple[dict[str, np.ndarray], int]:  # fmt: skip
+    """SQIRL's data for step ``step``: ``episodes`` episodes that act greedily on the
+    frozen Q_t (S, A) at each t < ``step`` and uniformly at random from ``step`` on. Only
+    the transitions at t >= ``step`` are kept, each with its return-to-go (discounted by
+    ``mdp.discount``), the Monte Carlo target of the random continuation. Also returns
+    the environment steps taken, stored or not."""
     states = start_states(mdp, episodes, rng)
     alive = np.ones(episodes, dtype=bool)
     keys = ("episode", "t", "s", "a", "r", "next")
-    columns: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+    columns: dict[str, list[np.ndarray]] = {
+        key: [np.empty(0, float if key == "r" else int)] for key in keys
+    }
+    taken = 0
     for t in range(mdp.horizon):
         index = np.flatnonzero(alive)
         if len(index) == 0:
             break
-        actions = rng.integers(mdp.num_actions, size=len(index))
-        following = sample_successors(mdp, states[index], actions, rng)
-        step = (index, np.full(len(index), t), states[index], actions,
-                mdp.rewards[states[index], actions], following)  # fmt: skip
-        for key, value in zip(keys, step, strict=True):
-            columns[key].append(value)
+        taken += len(index)
+        here = states[index]
+        if t < step:
+            actions = frozen[t][here].argmax(-1)
+        else:
+            actions = rng.integers(mdp.num_actions, size=len(index))
+        following, rewards = mdp.sample(here, actions, rng)
+        if t >= step:
+            row = (index, np.full(len(index), t), here, actions, rewards, following)
+            for key, value in zip(keys, row, strict=True):
+                columns[key].append(value)
         alive[index] = following >= 0
         states[index] = np.maximum(following, 0)
-    return {key: np.concatenate(value) for key, value in columns.items()}
+    data = {key: np.concatenate(value) for key, value in columns.items()}
+    data["return"] = returns_to_go(mdp, data, episodes)
+    return data, taken
 
 
-def fitted_q_targets(mdp: HorizonMDP, data: dict, next_values: np.ndarray) -> np.ndarray:
-    """Fitted-Q targets r + max_a' Q(t + 1, s', a'), with nothing after the episode."""
-    ends = (data["next"] < 0) | (data["t"] + 1 >= mdp.horizon)
-    return data["r"] + np.where(ends, 0.0, next_values)
-
-
-def sqirl(mdp: HorizonMDP, k: int = 1, episodes: int = 64, regressor: str = "table",
-          seed: int = 0) -> LearnerResult:  # fmt: skip
-    """Shallow Q-iteration via reinforcement learning, as summarised in HORIZON.md: collect
-    ``episodes`` random-policy episodes, regress Q random on Monte Carlo returns, run k - 1
-    steps of fitted-Q iteration on the same data, and act greedily on the result."""
-    rng = np.random.default_rng(seed)
-    data = random_episodes(mdp, episodes, rng)
-    make = {"table": TableRegressor, "torch": TorchRegressor}
-    if regressor not in make:
-        raise ValueError(f"regressor must be one of {sorted(make)}, got {regressor!r}")
-    # Q random: regress the Monte Carlo return-to-go of each step.
-    targets = monte_carlo_returns(mdp, data)
-    for iteration in range(k):
-        model = make[regressor](mdp)
-        model.fit(data["t"], data["s"], data["a"], targets)
-        if iteration == k - 1:
-            break
-        nxt = np.maximum(data["next"], 0)
-        next_steps = np.minimum(data["t"] + 1, mdp.horizon - 1)
-        targets = fitted_q_targets(mdp, data, model.predict(next_steps, nxt).max(-1))
-    steps = np.repeat(np.arange(mdp.horizon), mdp.num_states)
-    states = np.tile(np.arange(mdp.num_states), mdp.horizon)
-    policy = model.predict(steps, states).argmax(-1).reshape(mdp.horizon, mdp.num_states)
-    final = policy_return(mdp, policy)
-    best = value_functions(mdp).start_values(mdp)["optimal"]
-    return LearnerResult(final, len(data["t"]), final >= best - REWARD_PRECISION)
-
-
-def monte_carlo_returns(mdp: HorizonMDP, data: dict) -> np.ndarray:
-    """The return-to-go of every stored step, summed backwards through each episode."""
+def returns_to_go(mdp: HorizonMDP, data: dict[str, np.ndarray], episodes: int) -> np.ndarray:
+    """The discounted return-to-go of every stored step, summed backwards through each
+    episode (as the authors' ``_store_episode``)."""
     returns = np.zeros(len(data["t"]))
-    following = np.zeros(int(data["episode"].max()) + 1)
+    following = np.zeros(episodes)
     for t in reversed(range(mdp.horizon)):
         rows = np.flatnonzero(data["t"] == t)
-        episodes = data["episode"][rows]
-        returns[rows] = data["r"][rows] + following[episodes]
-        following[episodes] = returns[rows]
+        episode = data["episode"][rows]
+        returns[rows] = data["r"][rows] + mdp.discount * following[episode]
+        following[episode] = returns[rows]
     return returns
 
 
-def sample_complexity(learner, mdp: HorizonMDP, runs: int = 5, max_samples: float = 1e6,
-                      seed: int = 0, **options) -> float:  # fmt: skip
-    """Median environment steps a learner needs to act optimally: the smallest number of
-    episodes (per iteration for GORP, in all for SQIRL), found by doubling then bisection,
-    at which most of ``runs`` seeded runs end optimal. ``inf`` past ``max_samples``."""
+def fitted_q(mdp: HorizonMDP, data: dict[str, np.ndarray], k: int,
+             make: Callable[[HorizonMDP], Regressor]) -> Regressor:  # fmt: skip
+    """k-step fitted-Q iteration: head 1 regresses the return-to-go, head j regresses
+    r + gamma * max_a head_{j-1}(s', a) (nothing after the end of an episode or the
+    horizon), as the authors' SQIRL trains its heads; returns head k."""
+    model = make(mdp)
+    model.fit(data["t"], data["s"], data["a"], data["return"])
+    ends = (data["next"] < 0) | (data["t"] + 1 >= mdp.horizon)
+    next_steps = np.minimum(data["t"] + 1, mdp.horizon - 1)
+    next_states = np.maximum(data["next"], 0)
+    for _ in range(k - 1):
+        following = model.predict(next_steps, next_states).max(-1)
+        targets = data["r"] + mdp.discount * np.where(ends, 0.0, following)
+        model = make(mdp)
+        model.fit(data["t"], data["s"], data["a"], targets)
+    return model
 
-    def attempt(episodes: int) -> float:
+
+def sqirl(mdp: HorizonMDP, k: int = 1, episodes: int = 1,
+          regressor: str | Callable[[HorizonMDP], Regressor] = "table", seed: int = 0,
+          stop_when_optimal: bool = True) -> LearnerResult:  # fmt: skip
+    """Shallow Q-Iteration via Reinforcement Learning, one time step at a time, as the
+    authors' stable-baselines3 implementation (``effective_horizon/sb3/algorithms/
+    sqirl.py``) runs it.
+
+    For step i = 0, 1, ..., T - 1: collect ``episodes`` episodes (the authors'
+    ``episodes_per_timestep``) that act greedily on the frozen Q_0..Q_{i-1} at steps
+    t < i and at random from step i on; keep the transitions at t >= i with their
+    return-to-go; fit k-step fitted-Q iteration (:func:`fitted_q`) with ``regressor``
+    ("table", "torch" or a factory); freeze Q_i, the last head at step i. The greedy
+    policy acts with Q_t at each step t < i + 1 and with the latest fit beyond, as the
+    authors' deterministic evaluation does.
+
+    Sample complexity, as the authors measure it: environment steps until that greedy
+    policy is optimal. They evaluate every 10,000 steps; here the policy's exact return
+    is checked after every step's fit, and with ``stop_when_optimal`` the run stops there
+    (``samples`` is then the steps taken so far).
+
+    Where the authors' code and their paper differ, this follows the paper: Q_i is fitted
+    on step i's episodes only, by a fresh regressor per head and step. Their SB3 code
+    keeps every step's transitions in one replay buffer (older ones weighted by
+    ``replay_priority_factor``, 1 by default) and trains one network with k output heads
+    on, across steps.
+    """
+    make = REGRESSORS.get(regressor) if isinstance(regressor, str) else regressor
+    if make is None:
+        raise ValueError(f"regressor must be one of {sorted(REGRESSORS)}, got {regressor!r}")
+    if k < 1 or episodes < 1:
+        raise ValueError(f"k and episodes must be at least 1, got k={k}, episodes={episodes}")
+    rng = np.random.default_rng(seed)
+    best = optimal_return(mdp)
+    every = np.arange(mdp.num_states)
+    frozen: list[np.ndarray] = []
+    samples, final, mean_returns = 0, -math.inf, []
+    for step in range(mdp.horizon):
+        data, taken = rollouts(mdp, episodes, step, frozen, rng)
+        samples += taken  # the roll-in's steps count too, though they are not stored
+        at_step = data["t"] == step
+        mean_returns.append(float(data["return"][at_step].mean()) if at_step.any() else 0.0)
+        model = fitted_q(mdp, data, k, make)
+        frozen.append(model.predict(np.full(mdp.num_states, step), every))
+        policy = np.stack(
+            [q.argmax(-1) for q in frozen]
+            + [model.predict(np.full(mdp.num_states, t), every).argmax(-1)
+               for t in range(step + 1, mdp.horizon)]
+        )  # fmt: skip
+        final = policy_return(mdp, policy)
+        if stop_when_optimal and final >= best - REWARD_PRECISION:
+            break
+    optimal = final >= best - REWARD_PRECISION
+    return LearnerResult(final, samples, optimal, mean_returns, frozen)
+
+
+def search_cap(learner: Callable[..., LearnerResult], mdp: HorizonMDP, max_samples: float,
+               k: int = 1) -> int:  # fmt: skip
+    """The most episodes per action sequence (GORP) or per time step (SQIRL) the search
+    tries: floor(N / (T^2 A^k)) for GORP, as ``run_gorp.jl``; floor(N / T^2) for SQIRL,
+    whose T steps of ``episodes`` episodes of at most T steps take at most that."""
+    per_episode = mdp.horizon**2 * (mdp.num_actions**k if learner is gorp else 1)
+    return int(max_samples // per_episode)
+
+
+def sample_complexity(learner: Callable[..., LearnerResult], mdp: HorizonMDP,
+                      runs: int = RUNS, max_samples: float = MAX_SAMPLES, seed: int = 0,
+                      **options) -> float:  # fmt: skip
+    """Median environment steps a learner needs to act optimally, searched as the
+    authors' ``run_gorp.jl`` searches: ``runs`` seeded runs per number of episodes n (per
+    action sequence for GORP, per time step for SQIRL), the median of their steps (a run
+    that ends suboptimal counts as infinite); first at the cap n =
+    :func:`search_cap` (``inf`` if even that fails), then bisection between 1 and the cap
+    for the least n whose median is finite. As in their code, n = 1 is the bisection's
+    lower end and is never itself reported (the least reported n is 2, or the cap)."""
+    cap = search_cap(learner, mdp, max_samples, options.get("k", 1))
+    if cap < 1:
+        return math.inf
+
+    def median_steps(episodes: int) -> float:
         results = [
             learner(mdp, episodes=episodes, seed=seed + run, **options) for run in range(runs)
         ]
-        samples = sorted(r.samples if r.optimal else math.inf for r in results)
-        return samples[runs // 2]
+        return float(np.median([r.samples if r.optimal else math.inf for r in results]))
 
-    low, high = 0, 1
-    while (measured := attempt(high)) == math.inf:
-        low, high = high, high * 2
-        if learner is gorp and high * mdp.horizon**2 > max_samples:
-            return math.inf
-        if learner is not gorp and high * mdp.horizon > max_samples:
-            return math.inf
-    while high - low > 1:
+    low, high = 1, cap
+    measured = median_steps(high)
+    while high - low > 1 and measured < math.inf:
         middle = (low + high) // 2
-        middle_measured = attempt(middle)
+        middle_measured = median_steps(middle)
         if middle_measured == math.inf:
             low = middle
         else:
@@ -282,7 +372,8 @@ def sample_complexity(learner, mdp: HorizonMDP, runs: int = 5, max_samples: floa
 class HorizonEnv(gym.Env[int, int]):
     """A gymnasium environment over a :class:`HorizonMDP` (observation: the state index;
     an episode ends at a terminal transition, or is truncated after T steps), so deep RL
-    learners run on exactly the MDP the analyses read."""
+    learners run on exactly the MDP the analyses read. Each step yields the reward of the
+    transition sampled, as a real environment does."""
 
     def __init__(self, mdp: HorizonMDP) -> None:
         self.mdp = mdp
@@ -297,27 +388,25 @@ class HorizonEnv(gym.Env[int, int]):
         return self.state, {}
 
     def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
-        action = int(action)
-        reward = float(self.mdp.rewards[self.state, action])
-        following = int(
-            sample_successors(self.mdp, np.array([self.state]), np.array([action]), self.np_random)[
-                0
-            ]
+        following, reward = self.mdp.sample(
+            np.array([self.state]), np.array([int(action)]), self.np_random
         )
         self.elapsed += 1
-        self.state = max(following, 0)
-        return self.state, reward, following < 0, self.elapsed >= self.mdp.horizon, {}
+        self.state = max(int(following[0]), 0)
+        terminated = bool(following[0] < 0)
+        return self.state, float(reward[0]), terminated, self.elapsed >= self.mdp.horizon, {}
 
 
 def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every: int = 2_048,
                           seed: int = 0, **ppo_options) -> float:  # fmt: skip
-    """Environment steps until stable-baselines3's PPO acts optimally: every ``eval_every``
-    steps its most likely action in each state forms a policy whose exact return is
-    compared with the optimum. ``inf`` if that never happens within ``max_steps``."""
+    """Environment steps until stable-baselines3's PPO acts optimally (one seeded run):
+    every ``eval_every`` steps its most likely action in each state forms a policy whose
+    exact return is compared with the optimum. ``inf`` if that never happens within
+    ``max_steps``."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
-    best = value_functions(mdp).start_values(mdp)["optimal"]
+    best = optimal_return(mdp)
     every_state = np.arange(mdp.num_states)
 
     class OptimalityCheck(BaseCallback):
@@ -342,12 +431,16 @@ def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every:
 
 
 def measured_sample_complexities(
-    mdp: HorizonMDP, k: int = 1, runs: int = 5, ppo_steps: int = 100_000, seed: int = 0
-) -> dict[str, float]:
-    """Environment steps GORP, SQIRL (table regressor) and PPO each needed to act
-    optimally, to set beside the effective horizon's prediction."""
+    mdp: HorizonMDP, k: int = 1, runs: int = RUNS, max_samples: float = MAX_SAMPLES,
+    ppo_steps: int = 100_000, seed: int = 0,
+) -> dict[str, float]:  # fmt: skip
+    """Environment steps GORP and SQIRL (table regressor), each the median of ``runs``
+    runs searched up to ``max_samples`` steps (:func:`sample_complexity`), and PPO (one
+    run of at most ``ppo_steps``) needed to act optimally, to set beside the effective
+    horizon's prediction."""
+    options = {"runs": runs, "max_samples": max_samples, "seed": seed, "k": k}
     return {
-        "GORP": sample_complexity(gorp, mdp, runs=runs, seed=seed, k=k),
-        "SQIRL": sample_complexity(sqirl, mdp, runs=runs, seed=seed, k=k),
+        "GORP": sample_complexity(gorp, mdp, **options),
+        "SQIRL": sample_complexity(sqirl, mdp, **options),
         "PPO": ppo_sample_complexity(mdp, max_steps=ppo_steps, seed=seed),
     }

@@ -8,6 +8,11 @@ MDPs (BRIDGE's) have one successor per (state, action); stochastic ones a few.
 Conventions, as in BRIDGE (``../shared/HORIZON.md``): successor ``-1`` ends the episode
 (a terminal transition, value 0 afterwards); the start state is index 0 unless a start
 distribution says otherwise; horizon T counts the actions of an episode.
+
+Each successor slot also carries the reward received when that transition happens
+(``successor_rewards``): in a stochastic MDP the reward of a sampled step is the reward of
+what was actually executed (the sticky action repeated, the cell slipped into), while
+``rewards`` is its expectation, all that exact planning needs.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class HorizonMDP:
             world; several states (directions, inventories) may share a cell.
         discount: gamma applied to every later reward (1: the undiscounted finite-horizon
             return of the papers; below 1 for discount sweeps).
+        successor_rewards: (S, A, K) the reward received with each successor slot, what a
+            sampled step yields; default ``rewards`` in every slot. ``rewards`` must be its
+            expectation under ``probabilities``.
     """
 
     successors: np.ndarray
@@ -56,6 +64,7 @@ class HorizonMDP:
     screen_mapping: np.ndarray | None = field(default=None, repr=False)
     positions: np.ndarray | None = field(default=None, repr=False)
     discount: float = 1.0
+    successor_rewards: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.successors = np.asarray(self.successors, dtype=np.int64)
@@ -88,6 +97,20 @@ class HorizonMDP:
             raise MDPFormatError("each (state, action)'s probabilities must sum to 1")
         if not np.isfinite(self.rewards).all():
             raise MDPFormatError("rewards must be finite")
+        if self.successor_rewards is None:
+            self.successor_rewards = np.repeat(
+                self.rewards[..., None], self.successors.shape[-1], -1
+            )
+        self.successor_rewards = np.asarray(self.successor_rewards, dtype=np.float64)
+        if self.successor_rewards.shape != self.successors.shape:
+            raise MDPFormatError(
+                f"successor_rewards must have shape (S, A, K) = {self.successors.shape}, "
+                f"got {self.successor_rewards.shape}"
+            )
+        expected = (np.where(self.probabilities > 0, self.successor_rewards, 0.0)
+                    * self.probabilities).sum(-1)  # fmt: skip
+        if not np.allclose(expected, self.rewards, atol=1e-6):
+            raise MDPFormatError("rewards must be the expectation of successor_rewards")
         if int(self.horizon) != self.horizon or self.horizon < 1:
             raise MDPFormatError(f"horizon must be a positive integer, got {self.horizon!r}")
         self.horizon = int(self.horizon)
@@ -117,7 +140,24 @@ class HorizonMDP:
 
     @property
     def deterministic(self) -> bool:
-        return self.successors.shape[2] == 1
+        """Every (state, action) has one successor (and so one reward) with probability 1:
+        the setting of the papers' simple bound."""
+        return bool((self.probabilities.max(-1) >= 1.0 - 1e-12).all())
+
+    def sample(
+        self, states: np.ndarray, actions: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One sampled step per (state, action) pair: the next states (-1 where the
+        episode ends) and the rewards of the transitions that happened (not their
+        expectation), as a real environment yields them."""
+        if self.deterministic:
+            slot = self.probabilities[states, actions].argmax(-1)
+        else:
+            cumulative = self.probabilities[states, actions].cumsum(-1)
+            slot = (rng.random(len(states))[:, None] >= cumulative).sum(-1)
+            # Floating error can leave the last cumulative sum just below 1.
+            slot = np.minimum(slot, cumulative.shape[-1] - 1)
+        return self.successors[states, actions, slot], self.successor_rewards[states, actions, slot]
 
     def expected_next(self, values: np.ndarray) -> np.ndarray:
         """discount * E[values[s'] | s, a] for every (s, a) (0 past the end of an episode).
@@ -173,9 +213,17 @@ class HorizonMDP:
             (1 - repeat_probability) * self.rewards[:, None, :]
             + repeat_probability * self.rewards[:, :, None]
         ).reshape(states * actions, actions)
+        # A step yields the reward of the action executed: the chosen one in the first
+        # half of the slots, the repeated previous one in the second.
+        own_rewards = np.broadcast_to(self.successor_rewards[:, None], own.shape)
+        repeated_rewards = np.broadcast_to(self.successor_rewards[:, :, None], own.shape)
+        sticky_slot_rewards = np.concatenate([own_rewards, repeated_rewards], -1).reshape(
+            sticky_successors.shape
+        )
         padding = np.zeros((*executed.shape[:2], executed.shape[-1]))
         fresh_successors = np.concatenate([executed, np.full(padding.shape, TERMINAL)], -1)
         fresh_probabilities = np.concatenate([self.probabilities, padding], -1)
+        fresh_slot_rewards = np.concatenate([self.successor_rewards, padding], -1)
         start = np.concatenate([np.zeros(states * actions), self.start])
         positions = None
         if self.positions is not None:
@@ -186,30 +234,48 @@ class HorizonMDP:
             np.concatenate([sticky_rewards, self.rewards]),
             self.horizon, start, f"{self.name} (sticky {repeat_probability:g})",
             positions=positions, discount=self.discount,
+            successor_rewards=np.concatenate([sticky_slot_rewards, fresh_slot_rewards]),
         )  # fmt: skip
 
     @classmethod
     def from_tabular(cls, mdp: TabularMDP, horizon: int | None = None) -> HorizonMDP:
-        """From a dense :class:`TabularMDP`: entering a terminal state ends the episode."""
+        """From a dense :class:`TabularMDP`: entering a terminal state ends the episode
+        (successor -1), as in its environment. Rewards that depend on the next state
+        (``transition_rewards``) stay with their successor slots."""
         horizon = horizon if horizon is not None else mdp.horizon
         if horizon is None:
             raise MDPFormatError("an infinite-horizon TabularMDP needs a horizon T here")
-        # Entering a terminal state ends the episode: that probability moves to an extra
-        # last column, which becomes successor -1.
-        ends = mdp.transitions[:, :, mdp.terminal].sum(-1, keepdims=True)
-        inner = np.where(mdp.terminal, 0.0, mdp.transitions)
-        combined = np.concatenate([inner, ends], axis=-1)
-        width = int((combined > 0).sum(-1).max())
-        order = np.argsort(-combined, axis=-1, kind="stable")[..., :width]
-        probabilities = np.take_along_axis(combined, order, -1)
-        successors = np.where((probabilities > 0) & (order < mdp.num_states), order, TERMINAL)
-        return cls(successors, probabilities, mdp.rewards, horizon, mdp.start)
+        per_next = (
+            mdp.transition_rewards
+            if mdp.transition_rewards is not None
+            else np.broadcast_to(mdp.rewards[..., None], mdp.transitions.shape)
+        )
+        # One slot per next state with positive probability; a terminal next state keeps
+        # its own slot (its entry reward may differ from another terminal's) but ends the
+        # episode.
+        width = max(int((mdp.transitions > 0).sum(-1).max()), 1)
+        order = np.argsort(-mdp.transitions, axis=-1, kind="stable")[..., :width]
+        probabilities = np.take_along_axis(mdp.transitions, order, -1)
+        slot_rewards = np.where(probabilities > 0, np.take_along_axis(per_next, order, -1), 0.0)
+        successors = np.where((probabilities > 0) & ~mdp.terminal[order], order, TERMINAL)
+        if not np.allclose((probabilities * slot_rewards).sum(-1), mdp.rewards, atol=1e-6):
+            raise MDPFormatError("rewards must be the expectation of transition_rewards")
+        return cls(
+            successors, probabilities, mdp.rewards, horizon, mdp.start,
+            successor_rewards=slot_rewards,
+        )  # fmt: skip
 
     @classmethod
-    def load_bridge(cls, path: str | Path, horizon: int = 100) -> HorizonMDP:
+    def load_bridge(cls, path: str | Path, horizon: int | None = None) -> HorizonMDP:
         """Read a BRIDGE npz: ``transitions[s, a]`` (next state, -1 terminal),
-        ``rewards[s, a]``, start state 0; optional ``screens``/``screen_mapping``, and
-        ``positions`` (S, 2), which the workbench adds for grid worlds."""
+        ``rewards[s, a]``, start state 0; optional ``screens``/``screen_mapping``, and the
+        workbench's extra arrays ``positions`` (S, 2) and ``horizon`` (the T it was built
+        for), which BRIDGE's readers ignore.
+
+        BRIDGE's own files store no horizon (each MDP has its own T, listed in the
+        dataset's ``summary.csv``: freeway_10_fs30 has 10, MiniGrid 100), so none is ever
+        assumed: ``horizon`` is required unless the file holds one. A file built for T
+        is exact for horizons up to T only, so a longer ``horizon`` is refused."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -222,9 +288,25 @@ class HorizonMDP:
         transitions = arrays["transitions"]
         if transitions.ndim != 2 or not np.issubdtype(transitions.dtype, np.integer):
             raise MDPFormatError(f"{path}: transitions must be an integer (S, A) array")
+        stored = arrays.get("horizon")
+        if stored is not None:
+            if stored.shape != () or not np.issubdtype(stored.dtype, np.integer) or stored < 1:
+                raise MDPFormatError(f"{path}: 'horizon' must be one positive integer")
+            stored = int(stored)
+        if horizon is None and stored is None:
+            raise MDPFormatError(
+                f"{path}: the file stores no horizon T (BRIDGE files do not; the dataset's "
+                "summary.csv lists each MDP's): give it (--horizon, or the page's horizon field)"
+            )
+        if horizon is not None and stored is not None and horizon > stored:
+            raise MDPFormatError(
+                f"{path}: built for horizon T = {stored}, so exact only up to it; "
+                f"got horizon {horizon}"
+            )
         try:
             return cls(
-                transitions, np.ones(transitions.shape), arrays["rewards"], horizon,
+                transitions, np.ones(transitions.shape), arrays["rewards"],
+                horizon if horizon is not None else stored,
                 name=path.stem if path.stem != "consolidated" else path.parent.name,
                 screens=arrays.get("screens"), screen_mapping=arrays.get("screen_mapping"),
                 positions=arrays.get("positions"),
@@ -233,12 +315,19 @@ class HorizonMDP:
             raise MDPFormatError(f"{path}: {error}") from error
 
     def save_bridge(self, path: str | Path) -> None:
-        """Write BRIDGE's npz format (deterministic MDPs starting in state 0 only)."""
+        """Write BRIDGE's npz format (deterministic MDPs starting in state 0 only), with
+        the horizon T as an extra ``horizon`` array so that reading it back needs no
+        guess."""
         if not self.deterministic:
             raise MDPFormatError("BRIDGE's format holds deterministic MDPs only")
         if self.start[0] != 1.0:
             raise MDPFormatError("BRIDGE's format starts in state 0")
-        arrays = {"transitions": self.successors[..., 0], "rewards": self.rewards}
+        slot = self.probabilities.argmax(-1)[..., None]
+        arrays = {
+            "transitions": np.take_along_axis(self.successors, slot, -1)[..., 0],
+            "rewards": self.rewards,
+            "horizon": np.asarray(self.horizon, dtype=np.int64),
+        }
         if self.screens is not None and self.screen_mapping is not None:
             arrays |= {"screens": self.screens, "screen_mapping": self.screen_mapping}
         if self.positions is not None:  # an extra array, which BRIDGE's readers ignore

@@ -37,8 +37,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from workbench.horizon import DEFAULT_HORIZON  # BRIDGE's T = 100 for MiniGrid
 from workbench.horizon.mdp import TERMINAL, HorizonMDP
+from workbench.runs.store import default_home
+
+MINIGRID_HORIZON = 100
+"""BRIDGE's horizon T for MiniGrid (other BRIDGE MDPs have their own: never assumed)."""
 
 NAVIGATION_ACTIONS = 3
 """Actions BRIDGE keeps in the "Empty" environments: left, right, forward (0, 1, 2)."""
@@ -209,7 +212,7 @@ class Enumeration:
     parents: np.ndarray
 
 
-def enumerate_states(env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0) -> Enumeration:
+def enumerate_states(env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0) -> Enumeration:
     """Breadth-first search over every state reachable from the reset state (seed
     ``seed``) in fewer than ``horizon`` steps, with BRIDGE's kept actions, binarized
     rewards and time-invariant steps. State 0 is the start state."""
@@ -341,7 +344,7 @@ def _to_mdp(
 
 
 def tabularize(
-    env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0, consolidate: bool = True
+    env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0, consolidate: bool = True
 ) -> HorizonMDP:
     """The deterministic MiniGrid environment ``env_id`` (reset with ``seed``) as BRIDGE
     tabularizes it for horizon ``horizon``: start state 0, ``positions`` the agent's
@@ -358,13 +361,11 @@ def tabularize(
 
 
 def cache_path(
-    env_id: str, horizon: int = DEFAULT_HORIZON, seed: int = 0, cache_dir: str | Path | None = None
+    env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0, cache_dir: str | Path | None = None
 ) -> Path:
     """Where :func:`tabularize_cached` keeps ``env_id``'s consolidated MDP:
     ``<cache_dir or the workbench home>/mdps/<env_id>_T<horizon>_seed<seed>.npz``."""
     if cache_dir is None:
-        from workbench.runs.store import default_home
-
         cache_dir = default_home()
     file_name = f"{env_id.replace('/', '_')}_T{horizon}_seed{seed}.npz"
     return Path(cache_dir) / "mdps" / file_name
@@ -372,7 +373,7 @@ def cache_path(
 
 def tabularize_cached(
     env_id: str,
-    horizon: int = DEFAULT_HORIZON,
+    horizon: int = MINIGRID_HORIZON,
     seed: int = 0,
     cache_dir: str | Path | None = None,
 ) -> HorizonMDP:
@@ -411,7 +412,7 @@ def _first_members(env_id: str, horizon: int, seed: int) -> tuple[np.ndarray, np
 def replay_state(
     env_id: str,
     state: int,
-    horizon: int = DEFAULT_HORIZON,
+    horizon: int = MINIGRID_HORIZON,
     seed: int = 0,
     render_mode: str | None = None,
 ) -> gym.Env:
@@ -434,7 +435,7 @@ def replay_state(
 
 
 def state_picture(
-    env_id: str, state: int, horizon: int = DEFAULT_HORIZON, seed: int = 0
+    env_id: str, state: int, horizon: int = MINIGRID_HORIZON, seed: int = 0
 ) -> np.ndarray:
     """An RGB picture of one state of :func:`tabularize_cached`'s MDP (see
     :func:`replay_state`)."""
@@ -446,7 +447,7 @@ def state_picture(
 
 
 __all__ = [
-    "DEFAULT_HORIZON",
+    "MINIGRID_HORIZON",
     "Enumeration",
     "binarize",
     "cache_path",

@@ -48,7 +48,10 @@ def _figures(mdp: HorizonMDP) -> dict[str, float]:
         "random": returns["random"],
         "min_k": min_k(mdp, values).k,
         "epw": effective_planning_window(mdp, values).k,
-        "effective_horizon": effective_horizon_bound(mdp, values).effective_horizon,
+        # NaN where the bound is undefined (stochastic MDPs): no number is shown.
+        "effective_horizon": (
+            effective_horizon_bound(mdp, values).effective_horizon if mdp.deterministic else np.nan
+        ),
     }
 
 
@@ -66,7 +69,8 @@ def horizon_sweep(mdp: HorizonMDP, horizons: Sequence[int] | None = None) -> dic
     :func:`default_horizons` of its own T).
 
     Returns arrays keyed ``horizon`` and :data:`SWEEP_FIELDS`: the optimal and random
-    returns from the start distribution, min_k, epw and the effective-horizon bound H.
+    returns from the start distribution, min_k, epw and the effective-horizon bound H
+    (NaN for a stochastic MDP, where it is undefined).
     """
     horizons = default_horizons(mdp.horizon) if horizons is None else list(horizons)
     if not horizons:
