@@ -26,6 +26,16 @@ def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
+def mean_per_step(
+    steps: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One point per step: the mean of the values logged at it, and how many there were.
+    Several episodes often end at the same step (vector environments whose copies share a
+    time limit); drawn one by one they make vertical strokes instead of a curve."""
+    unique, index, counts = np.unique(steps, return_inverse=True, return_counts=True)
+    return unique, np.bincount(index, values, minlength=len(unique)) / counts, counts
+
+
 def downsample(
     steps: np.ndarray, values: np.ndarray, max_points: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +54,7 @@ class _Series:
     def __init__(self) -> None:
         self.steps = np.zeros(0, dtype=np.int64)
         self.values = np.zeros(0)
+        self.last_count = 0  # values averaged into the last point (more may come at its step)
         self.cursor = 0
         self.event_cursor = 0
         self.markers: list[tuple[int, str]] = []
@@ -79,8 +90,13 @@ class ScalarChart(pn.viewable.Viewer):
         self.markers_text = pn.widgets.StaticText(
             label="knob changes", value="none", css_classes=["knob-markers"]
         )
+        # Unlinked: Panel otherwise gives every chart on a page with the same axis names
+        # one shared range, so an empty chart showed another's returns.
         self._pane = pn.pane.HoloViews(
-            self._dynamic_map(), sizing_mode="stretch_width", css_classes=["scalar-chart"]
+            self._dynamic_map(),
+            linked_axes=False,
+            sizing_mode="stretch_width",
+            css_classes=["scalar-chart"],
         )
         session.register(self)
         self.refresh(force=True)
@@ -104,6 +120,16 @@ class ScalarChart(pn.viewable.Viewer):
                 series.cursor = rows[-1][0]
                 steps = np.array([r[1] for r in rows], dtype=np.int64)
                 values = np.array([r[3] for r in rows])
+                steps, values, counts = mean_per_step(steps, values)
+                if len(series.steps) and series.steps[-1] == steps[0]:
+                    # More values at the step already drawn last: fold them into its mean.
+                    total = series.last_count + counts[0]
+                    values[0] = (
+                        series.values[-1] * series.last_count + values[0] * counts[0]
+                    ) / total
+                    counts[0] = total
+                    series.steps, series.values = series.steps[:-1], series.values[:-1]
+                series.last_count = int(counts[-1])
                 series.steps, series.values = downsample(
                     np.concatenate([series.steps, steps]),
                     np.concatenate([series.values, values]),
@@ -148,19 +174,27 @@ class ScalarChart(pn.viewable.Viewer):
             self._pipe.send(data)
 
     def _plot(self, data: dict[str, _Series]) -> hv.Overlay:
-        curves = {
-            run_id: hv.Curve((s.steps, ema(s.values, self.smoothing)), "step", "value")
-            for run_id, s in data.items()
-            if len(s.steps)
-        }
-        overlay = hv.NdOverlay(
-            curves or {"no data yet": hv.Curve([], "step", "value")}, kdims="run"
-        )
+        # The value axis is named after the metric: it labels the axis, and charts of
+        # different metrics never share a range.
+        value = hv.Dimension(self.metric.replace("/", "_"), label=self.metric)
+        curves, latest = {}, {}
+        for run_id, s in data.items():
+            if len(s.steps):
+                smoothed = ema(s.values, self.smoothing)
+                curves[run_id] = hv.Curve((s.steps, smoothed), "step", value)
+                # A dot at the latest value: a series of one point is seen, and the eye
+                # finds where each run is now.
+                latest[run_id] = hv.Scatter((s.steps[-1:], smoothed[-1:]), "step", value)
+        if not curves:
+            curves = {"no data yet": hv.Curve([], "step", value)}
+            latest = {"no data yet": hv.Scatter([], "step", value)}
         marker_steps = [step for s in data.values() for step, _ in s.markers]
         lines = hv.VLines(marker_steps).opts(color="#d62728", line_dash="dashed", line_width=2)
-        return (overlay * lines).opts(
+        overlay = hv.NdOverlay(curves, kdims="run") * hv.NdOverlay(latest, kdims="run") * lines
+        return overlay.opts(
             # framewise: axes follow the data as it streams in.
             hv.opts.Curve(tools=["hover"], line_width=2, framewise=True),
+            hv.opts.Scatter(size=7, framewise=True, show_legend=False),
             hv.opts.NdOverlay(legend_position="bottom_right", framewise=True),
             hv.opts.Overlay(responsive=True, height=self.height, title=self.metric, framewise=True),
         )

@@ -1,0 +1,53 @@
+"""The live scalar chart's data: one point per step, a dot at each run's latest value, and an
+axis of its own metric."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+from bokeh.models import GlyphRenderer
+
+from widgets import LiveSession, ScalarChart
+from workbench.runs import RunStore
+
+
+def _chart_of(store: RunStore, run_id: str, metric: str = "charts/episodic_return") -> ScalarChart:
+    chart = ScalarChart(LiveSession(store), run_ids=[run_id], metric=metric, smoothing=0.0)
+    chart.refresh(force=True)
+    return chart
+
+
+def _drawn(chart: ScalarChart) -> dict[str, list]:
+    figure = hv.render(chart._plot(chart._series))
+    drawn: dict[str, list] = {}
+    for renderer in figure.select(GlyphRenderer):
+        data = renderer.data_source.data
+        if "step" in data:
+            drawn.setdefault(type(renderer.glyph).__name__, []).append(list(data["step"]))
+    return {"figure": figure, **drawn}
+
+
+def test_values_logged_at_one_step_are_drawn_as_their_mean_even_across_refreshes(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create_run("r", "regression", {}).id
+    # Four copies of an environment end their episodes at the same step, twice.
+    store.add_scalars(run_id, [(100, "charts/episodic_return", v) for v in (1, 2, 3)])
+    chart = _chart_of(store, run_id)
+    store.add_scalars(run_id, [(100, "charts/episodic_return", 6.0)])
+    store.add_scalars(run_id, [(200, "charts/episodic_return", v) for v in (10, 20)])
+    chart.refresh(force=True)
+    series = chart._series[run_id]
+    assert series.steps.tolist() == [100, 200]
+    np.testing.assert_allclose(series.values, [3.0, 15.0])
+
+
+def test_a_metric_with_one_point_is_drawn_as_a_dot_on_its_own_named_axis(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create_run("h", "hilp", {}).id
+    store.add_scalars(run_id, [(400, "eval/spearman", 0.7)])
+    chart = _chart_of(store, run_id, metric="eval/spearman")
+    drawn = _drawn(chart)
+    assert drawn["Scatter"] == [[400]]
+    assert drawn["figure"].yaxis[0].axis_label == "eval/spearman"
+    # Panel would otherwise share one range between all charts of a page with equal axes.
+    assert chart._pane.linked_axes is False
