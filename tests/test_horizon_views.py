@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from widgets.horizon_views import BoundChart, HorizonSweep, HorizonView, LookaheadMap, grid_layout
+from widgets.horizon import BoundChart, HorizonSweep, HorizonView, LookaheadMap, grid_layout
 from workbench.horizon import HorizonMDP, load_mdp, lookahead_map, value_functions
 from workbench.horizon.sweeps import default_horizons, horizon_sweep, with_horizon
 
@@ -140,6 +140,39 @@ def test_a_valid_upload_is_analysed_under_the_files_name():
     assert "chain.npz" in view.figures.object
 
 
+def test_a_stochastic_mdp_shows_no_bound_anywhere_on_the_page():
+    from widgets.horizon import SampleComplexity
+
+    view = HorizonView()
+    analysis = view.show(SLIPPERY)
+    assert analysis is not None and analysis.bound is None
+    assert "none: defined for deterministic MDPs only" in view.figures.object
+    assert "greedy returns J_1..J_5" in view.figures.object
+    assert view.bound.entries == [] and view.bound.message.visible
+    assert "deterministic MDPs only" in view.bound.message.object
+    assert np.isnan(view.sweep.data["effective_horizon"]).all()
+    assert view.complexity.data == {"predicted T^2 A^H": None}
+    assert "deterministic MDPs only" in view.complexity.table.object
+    # A deterministic MDP afterwards brings the chart back.
+    view.show(CLIFF)
+    assert view.bound.entries and not view.bound.message.visible
+    chart = SampleComplexity()
+    chart.show({"predicted T^2 A^H": None, "GORP": 1234.0})
+    assert "| GORP | 1,234 |" in chart.table.object
+
+
+def test_an_uploaded_npz_without_a_horizon_asks_for_the_field():
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, transitions=np.array([[0, -1]]), rewards=np.array([[0.0, 1.0]]))
+    view = HorizonView()
+    assert view.show_upload(buffer.getvalue(), "freeway_10_fs30.npz") is None
+    assert "stores no horizon" in view.status.value and "horizon field" in view.status.value
+    analysis = view.show_upload(buffer.getvalue(), "freeway_10_fs30.npz", horizon=10)
+    assert analysis is not None and analysis.horizon == 10
+
+
 def test_discount_sweep_discounts_returns_and_the_view_switches_axis():
     import dataclasses
 
@@ -159,12 +192,12 @@ def test_discount_sweep_discounts_returns_and_the_view_switches_axis():
 
 
 def test_sample_complexity_shows_the_prediction_then_the_measured_learners():
-    from widgets.horizon_views import SampleComplexity
+    from widgets.horizon import SampleComplexity
     from workbench.horizon import analyze
 
     mdp = load_mdp("workbench/GridWorld-Empty-v0")
     analysis = analyze(mdp)
-    view = SampleComplexity(ppo_steps=20_000)
+    view = SampleComplexity(ppo_steps=20_000, max_samples=30_000)
     view.target(mdp, analysis)
     assert view.data == {"predicted T^2 A^H": analysis.predicted_sample_complexity}
     data = view.measure(mdp, analysis)
@@ -174,7 +207,7 @@ def test_sample_complexity_shows_the_prediction_then_the_measured_learners():
 
 
 def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others():
-    from widgets.horizon_views import StatePicture, state_picture
+    from widgets.horizon import StatePicture, state_picture
 
     grid = load_mdp("workbench/GridWorld-Cliff-v0")
     assert state_picture("workbench/GridWorld-Cliff-v0", grid, 3).ndim == 3
@@ -190,7 +223,7 @@ def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others(
 
 
 def test_discounts_parse_as_numbers_only_and_bad_entries_are_named():
-    from widgets.horizon_views import parse_discounts
+    from widgets.horizon import parse_discounts
 
     assert parse_discounts("0.99, 0.5 0.9,0.5") == [0.5, 0.9, 0.99]
     for text, message in [
@@ -204,7 +237,7 @@ def test_discounts_parse_as_numbers_only_and_bad_entries_are_named():
 
 def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tmp_path):
     from widgets import LiveSession
-    from widgets.horizon_views import DiscountSweepView
+    from widgets.horizon import DiscountSweepView
     from workbench.runs import RunStore
 
     store = RunStore(tmp_path)

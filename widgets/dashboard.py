@@ -32,7 +32,7 @@ from widgets import (
     ScalarChart,
     SkillsView,
 )
-from widgets.horizon_views import DiscountSweepView, HorizonView
+from widgets.horizon import DiscountSweepView, HorizonView
 from workbench.runs import Run, RunStore
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.

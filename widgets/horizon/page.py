@@ -1,0 +1,207 @@
+"""The Horizon page: load an MDP (a grid world, a MiniGrid id or an uploaded BRIDGE
+``.npz``, whose horizon T is read from the file or must be typed in) and show its figures,
+the bound per k (deterministic MDPs only), where lookahead is needed, sweeps over T and
+gamma, a state's picture and the learners' sample complexities.
+
+Each figure is a DynamicMap fed by a Pipe: a new analysis is new data, not a new figure.
+Loading and analysing run in a thread (:func:`widgets.common.run_in_thread`), so the
+server keeps answering; bad input ends as a message in the page's status line.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import panel as pn
+import param
+
+from widgets.common import run_in_thread
+from widgets.horizon.bound_chart import BoundChart
+from widgets.horizon.lookahead_map import LookaheadMap
+from widgets.horizon.sample_complexity import SampleComplexity
+from widgets.horizon.sources import DEFAULT_SOURCE, MINIGRID_SOURCES, gridworld_sources
+from widgets.horizon.state_picture import StatePicture
+from widgets.horizon.sweeps import HorizonSweep
+from workbench.horizon import (
+    HorizonAnalysis,
+    MDPFormatError,
+    analyze,
+    load_mdp,
+    value_functions,
+)
+
+
+def figures_markdown(analysis: HorizonAnalysis) -> str:
+    """The figure table of one analysis, as Markdown. A stochastic MDP's bound row says
+    that the bound is defined for deterministic MDPs only."""
+    if analysis.bound is None:
+        bound = "none: defined for deterministic MDPs only"
+    else:
+        best = analysis.bound.best
+        attained = "T itself" if best is None else f"k = {best.k} at (t, s) = ({best.t}, {best.s})"
+        bound = f"{analysis.bound.effective_horizon:.2f} ({attained})"
+    greedy = ", ".join(f"{value:.4g}" for value in analysis.greedy_returns)
+    rows = [
+        ("MDP", analysis.name),
+        ("states / actions", f"{analysis.states} / {analysis.actions}"),
+        ("horizon T", analysis.horizon),
+        ("min_k", analysis.min_k.k),
+        ("epw (planning window)", analysis.epw.k),
+        ("effective horizon (bound)", bound),
+        ("optimal return", f"{analysis.returns['optimal']:.4f}"),
+        ("random return", f"{analysis.returns['random']:.4f}"),
+        ("greedy returns J_1..J_5 on Q_k", greedy),
+        ("deterministic", "yes" if analysis.deterministic else "no"),
+    ]
+    return "| figure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+class HorizonView(pn.viewable.Viewer):
+    """Pick an MDP (a grid world, a MiniGrid environment or an uploaded BRIDGE ``.npz``)
+    and a horizon T; see its figures, the bound per k, where lookahead is needed, and how
+    the figures change with T."""
+
+    source = param.String(default=DEFAULT_SOURCE, doc="Environment id analysed.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        options = [*gridworld_sources(), *MINIGRID_SOURCES]
+        self.select = pn.widgets.Select(
+            label="MDP", options=options, value=self.source if self.source in options else None,
+            css_classes=["horizon-source"],
+        )  # fmt: skip
+        self.upload = pn.widgets.FileInput(accept=".npz", css_classes=["horizon-upload"])
+        self.horizon = pn.widgets.IntInput(
+            label="horizon T (empty: the MDP's own; an .npz without one needs it)",
+            value=None,
+            css_classes=["horizon-T"],
+        )
+        self.button = pn.widgets.Button(
+            label="Analyse", color="primary", css_classes=["horizon-analyse"]
+        )
+        self.status = pn.widgets.StaticText(
+            label="status", value="not analysed yet", css_classes=["horizon-status"]
+        )
+        self.figures = pn.pane.Markdown("", css_classes=["horizon-figures"])
+        self.bound = BoundChart()
+        self.map = LookaheadMap()
+        self.time = pn.widgets.IntSlider(label="map at time step t", start=0, end=1, value=0)
+        self.time.link(self.map, value="t")
+        self.sweep = HorizonSweep()
+        self.complexity = SampleComplexity()
+        self.picture = StatePicture()
+        self.analysis: HorizonAnalysis | None = None
+        self._upload: tuple[bytes, str] | None = None
+        self._lock = threading.Lock()
+        self._started = False
+        self.select.param.watch(self._source_chosen, "value")
+        self.upload.param.watch(self._uploaded, "value")
+        self.horizon.param.watch(lambda _: self.request(), "value")
+        self.button.on_click(lambda _: self.request())
+
+    def start(self) -> None:
+        """Analyse the chosen source the first time the page is opened (idempotent)."""
+        if not self._started:
+            self._started = True
+            self.request()
+
+    def _source_chosen(self, event) -> None:
+        if event.new:
+            self._upload = None
+            self.source = event.new
+            self.request()
+
+    def _uploaded(self, event) -> None:
+        if event.new is not None:
+            self._upload = (event.new, self.upload.filename or "upload.npz")
+            self.request()
+
+    def request(self) -> None:
+        """Analyse the current choice (the upload if one is newer than the select) in a
+        thread."""
+        horizon, upload, source = self.horizon.value, self._upload, self.source
+        if upload is not None:
+            run_in_thread(self.status, lambda: self.show_upload(*upload, horizon=horizon))
+        else:
+            run_in_thread(self.status, lambda: self.show(source, horizon))
+
+    def show_upload(
+        self, data: bytes, filename: str, horizon: int | None = None
+    ) -> HorizonAnalysis | None:
+        """Analyse uploaded BRIDGE npz bytes (saved to a temporary file for
+        :func:`load_mdp`)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "upload.npz"
+            path.write_bytes(data)
+            return self.show(str(path), horizon, label=Path(filename).name)
+
+    def show(
+        self, source: str, horizon: int | None = None, label: str | None = None
+    ) -> HorizonAnalysis | None:
+        """Load ``source`` with horizon T (None: its own), analyse it and draw everything;
+        returns the analysis, or None with the reason in the status line."""
+        label = label or source
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                if horizon is not None and (int(horizon) != horizon or horizon < 1):
+                    raise ValueError(f"horizon T must be a positive integer, got {horizon}")
+                mdp = load_mdp(source, horizon)
+            except ModuleNotFoundError as error:
+                self.status.value = f"cannot load {label}: {error.msg} (is it installed?)"
+                return None
+            except (MDPFormatError, ValueError, OSError) as error:
+                # BRIDGE errors name the (temporary) path: show the uploaded file's name.
+                message = str(error).replace(source, label).removeprefix(f"{label}: ")
+                self.status.value = f"cannot load {label}: {message}"
+                return None
+            if label != source:
+                mdp.name = label
+            self.status.value = f"analysing {label} ({mdp.num_states} states)..."
+            values = value_functions(mdp)
+            analysis = analyze(mdp, values)
+            self.analysis = analysis
+            self.figures.object = figures_markdown(analysis)
+            self.bound.show(analysis)
+            self.time.param.update(end=max(mdp.horizon - 1, 1), value=0)
+            self.map.show(mdp, values)
+            self.sweep.show(mdp)
+            self.complexity.target(mdp, analysis)
+            best = None if analysis.bound is None else analysis.bound.best
+            self.picture.target(source if label == source else "", mdp, best.s if best else 0)
+            self.status.value = (
+                f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
+                f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
+            )
+            return analysis
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        intro = pn.pane.Markdown(
+            "**min_k**: the least k such that acting greedily on k - 1 Bellman backups of the "
+            "random policy's Q is optimal. **epw**: the same from the immediate reward. "
+            "**Effective horizon**: the bound min(T, min_k H_k), which predicts how many "
+            "samples GORP and SQIRL need; it is defined for deterministic MDPs only (a "
+            "stochastic one shows min_k, epw and the greedy returns J_k instead). The map "
+            "shows, per cell, the least k that is optimal there at time step t.",
+            sizing_mode="stretch_width",
+        )
+        controls = pn.Row(
+            self.select,
+            pn.Column(pn.pane.Markdown("or upload a BRIDGE `.npz`", margin=(0, 5)), self.upload),
+            self.horizon,
+            self.button,
+        )
+        return pn.Column(
+            controls,
+            self.status,
+            pn.Row(self.figures, self.bound, self.picture),
+            intro,
+            self.time,
+            self.map,
+            self.sweep,
+            self.complexity,
+            sizing_mode="stretch_width",
+        )
