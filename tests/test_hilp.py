@@ -13,6 +13,7 @@ from workbench.agents.hilp import (
     OfflineBatches,
     expectile_weight,
     hilbert_value,
+    sample_unit_skills,
 )
 from workbench.datasets import OfflineData
 
@@ -144,6 +145,69 @@ def test_an_update_changes_every_network_and_moves_the_targets_by_tau():
             strict=True,
         ):  # fmt: skip
             assert torch.allclose(new, old + 0.005 * (online_old - old), atol=1e-6), target
+
+
+def reference_update(agent: HILP, batch: dict[str, torch.Tensor]) -> None:
+    """The update written plainly, each network called once per input and both phi networks
+    for the skill reward: what the faster :meth:`HILP.update` must compute."""
+    skills = sample_unit_skills(
+        len(batch["observations"]), agent.latent_dim, agent.generator, "cpu"
+    )
+    s, s2, g = batch["observations"], batch["next_observations"], batch["goals"]
+    r, mask = batch["success"] - 1, 1 - batch["success"]
+    with torch.no_grad():
+        next_v = hilbert_value(agent.phi_target(s2), agent.phi_target(g))
+        v_t = hilbert_value(agent.phi_target(s), agent.phi_target(g)).mean(0)
+        adv = r + agent.gamma * mask * next_v.min(0).values - v_t
+        targets = r + agent.gamma * mask * next_v
+        phi_s, phi_next = agent.phi(s)[0], agent.phi(s2)[0]
+        reward = ((phi_next - phi_s) * skills).sum(-1)
+        inputs, next_inputs = torch.cat([s, skills], -1), torch.cat([s2, skills], -1)
+        state_actions = torch.cat([inputs, batch["actions"] / agent.max_action], -1)
+        q_target = reward + agent.gamma * agent.v(next_inputs)[0, :, 0]
+        min_q = agent.q_target(state_actions)[..., 0].min(0).values
+    v = hilbert_value(agent.phi(s), agent.phi(g))
+    value_loss = (expectile_weight(adv, agent.expectile) * (targets - v) ** 2).mean(-1).sum()
+    q_loss = ((agent.q(state_actions)[..., 0] - q_target) ** 2).mean(-1).sum()
+    skill_v = agent.v(inputs)[0, :, 0]
+    v_loss = (
+        expectile_weight(min_q - skill_v, agent.skill_expectile) * (min_q - skill_v) ** 2
+    ).mean()
+    weight = torch.exp((min_q - skill_v.detach()) * agent.temperature).clamp(max=agent.max_weight)
+    log_prob = agent.actor.distribution(inputs).log_prob(batch["actions"] / 0.2).sum(-1)
+    optimizers = [m for m in agent.modules().values() if isinstance(m, torch.optim.Optimizer)]
+    for optimizer in optimizers:
+        optimizer.zero_grad()
+    (value_loss + q_loss + v_loss - (weight * log_prob).mean()).backward()
+    with torch.no_grad():
+        for target, online in ((agent.phi_target, agent.phi), (agent.q_target, agent.q)):
+            for t, o in zip(target.parameters(), online.parameters(), strict=True):
+                t.lerp_(o, agent.tau)
+    for optimizer in optimizers:
+        optimizer.step()
+
+
+def test_the_update_computes_what_the_plain_update_does():
+    """Stacked inputs, the first phi network alone for the skill reward and phi(s) shared
+    with the value loss change the speed only: every weight and target after three updates
+    is the plain update's (to float rounding)."""
+    fast, plain = small_agent(), small_agent()
+    g = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        batch = fixed_batch()
+        batch["goals"] = torch.randn(5, 2, generator=g)  # new goals, so that each step differs
+        fast.update(batch)
+        reference_update(plain, batch)
+    for name, module in fast.modules().items():
+        if isinstance(module, torch.nn.Module):
+            for (key, a), b in zip(
+                module.state_dict().items(), plain.modules()[name].state_dict().values(), strict=True
+            ):  # fmt: skip
+                assert torch.allclose(a, b, atol=1e-6), f"{name}.{key}"
+    # phi's output bias cancels in every phi(s) - phi(g): its gradient is exactly zero.
+    assert not fast.phi.biases[-1].any()
+    first = next(iter(fast.modules()["phi"].parameters()))
+    assert not torch.allclose(first, next(iter(small_agent().phi.parameters())))  # it moved
 
 
 def test_actions_are_the_mean_clipped_to_the_box():

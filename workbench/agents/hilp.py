@@ -98,16 +98,19 @@ class HILPMLP(nn.Module):
             self.norm_gains = nn.Parameter(torch.ones(layers, members, 1, hidden))
             self.norm_biases = nn.Parameter(torch.zeros(layers, members, 1, hidden))
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = inputs if inputs.dim() == 3 else inputs.unsqueeze(0).expand(self.members, -1, -1)
+    def forward(self, inputs: torch.Tensor, members: slice = slice(None)) -> torch.Tensor:
+        """``members`` selects some of the MLPs (``slice(0, 1)``: the first only)."""
+        count = len(range(self.members)[members])
+        x = inputs if inputs.dim() == 3 else inputs.unsqueeze(0).expand(count, -1, -1)
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(bias, x, weight)
+            x = torch.baddbmm(bias[members], x, weight[members])
             if i == last:
                 break
             if self.layer_norm:
                 x = F.layer_norm(F.gelu(x, approximate="tanh"), x.shape[-1:], eps=1e-6)
-                x = x * self.norm_gains[i] + self.norm_biases[i]
+                # gain * x + bias in one pass over the activations instead of two
+                x = torch.addcmul(self.norm_biases[i, members], x, self.norm_gains[i, members])
             else:
                 x = F.relu(x)
         return x
@@ -309,43 +312,63 @@ class HILP:
     def embed(self, observations: np.ndarray | torch.Tensor) -> np.ndarray:
         """phi(s) of the first phi network (the one the skill reward uses), as numpy."""
         x = torch.as_tensor(np.asarray(observations), dtype=torch.float32, device=self.device)
-        return self.phi(x)[0].cpu().numpy()
+        return self.phi(x, slice(0, 1))[0].cpu().numpy()
 
     def value_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Expectile regression of both Hilbert values (the authors' ``value_loss``)."""
         rewards = batch["success"] - 1.0
         masks = 1.0 - batch["success"]
+        obs, goals = batch["observations"], batch["goals"]
+        # The targets run once on all their inputs stacked (fewer, larger products).
         with torch.no_grad():
-            phi_next_t = self.phi_target(batch["next_observations"])
-            phi_goal_t = self.phi_target(batch["goals"])
-            phi_obs_t = self.phi_target(batch["observations"])
+            stacked = torch.cat([batch["next_observations"], goals, obs])
+            phi_next_t, phi_goal_t, phi_obs_t = self.phi_target(stacked).chunk(3, dim=1)
             next_v = hilbert_value(phi_next_t, phi_goal_t)  # (2, batch)
             v_t = hilbert_value(phi_obs_t, phi_goal_t).mean(0)
             advantage = rewards + self.gamma * masks * next_v.min(0).values - v_t
             targets = rewards + self.gamma * masks * next_v  # one target per network
-        phi_obs, phi_goal = self.phi(batch["observations"]), self.phi(batch["goals"])
+        # Separate calls here: the gradients of the output layer's bias (and of the last
+        # norm's) then cancel exactly between s and g, as they do in exact arithmetic (phi
+        # enters only as phi(s) - phi(g)). Stacked, one sum over both leaves rounding noise
+        # there that Adam would scale to full steps.
+        phi_obs, phi_goal = self.phi(obs), self.phi(goals)
         v = hilbert_value(phi_obs, phi_goal)
         weight = expectile_weight(advantage, self.expectile)
         loss = (weight * (targets - v) ** 2).mean(-1).sum()
-        return loss, {"value_mean": v.mean().detach(), "advantage_mean": advantage.mean()}
+        stats = {"value_mean": v.mean().detach(), "advantage_mean": advantage.mean()}
+        # phi(s) of the first network, for the skill reward (the same parameters and input)
+        stats["phi_observations"] = phi_obs[0].detach()
+        return loss, stats
 
     # ---- the skill policy (IQL) ----------------------------------------------------------
 
     def skill_rewards(
-        self, observations: torch.Tensor, next_observations: torch.Tensor, skills: torch.Tensor
+        self,
+        observations: torch.Tensor,
+        next_observations: torch.Tensor,
+        skills: torch.Tensor,
+        phi_observations: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(phi(s') - phi(s)) . z`` with the first phi network."""
+        """``(phi(s') - phi(s)) . z`` with the first phi network; ``phi_observations``: its
+        phi(s) when already computed (the value loss has it)."""
+        first = slice(0, 1)  # the second network is not needed: a quarter of the products
         with torch.no_grad():
-            phi = self.phi(torch.cat([observations, next_observations]))[0]
-            phi_s, phi_next = phi.chunk(2)
-            return ((phi_next - phi_s) * skills).sum(-1)
+            if phi_observations is None:
+                phi_observations = self.phi(observations, first)[0]
+            phi_next = self.phi(next_observations, first)[0]
+            return ((phi_next - phi_observations) * skills).sum(-1)
 
     def skill_losses(
-        self, batch: dict[str, torch.Tensor], skills: torch.Tensor
+        self,
+        batch: dict[str, torch.Tensor],
+        skills: torch.Tensor,
+        phi_observations: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """IQL: Q to ``r + gamma V(s', z)``, V to the ``skill_expectile`` of min target Q,
         the actor by advantage-weighted regression. Returns (q, v, actor, reward) losses."""
-        rewards = self.skill_rewards(batch["observations"], batch["next_observations"], skills)
+        rewards = self.skill_rewards(
+            batch["observations"], batch["next_observations"], skills, phi_observations
+        )
         inputs = torch.cat([batch["observations"], skills], -1)
         next_inputs = torch.cat([batch["next_observations"], skills], -1)
         normalised_actions = batch["actions"] / self.max_action  # the authors' [-1, 1]
@@ -372,7 +395,9 @@ class HILP:
         n = batch["observations"].shape[0]
         skills = sample_unit_skills(n, self.latent_dim, self.generator, self.device)
         value_loss, stats = self.value_loss(batch)
-        q_loss, v_loss, actor_loss, reward = self.skill_losses(batch, skills)
+        q_loss, v_loss, actor_loss, reward = self.skill_losses(
+            batch, skills, stats["phi_observations"]
+        )
         optimizers = (self.phi_optimizer, self.q_optimizer, self.v_optimizer, self.actor_optimizer)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
