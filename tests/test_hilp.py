@@ -238,6 +238,20 @@ def test_weights_of_the_older_network_layout_are_refused():
         HILPTrainer.load_state_dict(trainer, {"agent": state}, strict=False)
 
 
+def test_target_rate_and_discount_are_hot_knobs_that_reach_the_agent():
+    from types import SimpleNamespace
+
+    from workbench.trainers.hilp import HILPConfig, HILPTrainer
+
+    config = HILPConfig(tau=0.02, gamma=0.95)
+    trainer = SimpleNamespace(agent_=small_agent(), config=config)
+    HILPTrainer.apply(trainer, {"tau": 0.02, "gamma": 0.95})
+    assert (trainer.agent_.tau, trainer.agent_.gamma) == (0.02, 0.95)
+    assert HILPConfig.param["tau"].metadata["hot"]
+    with pytest.raises(ValueError):
+        HILPConfig(tau=0.0)
+
+
 def chain_data(episodes: int = 4, length: int = 50) -> OfflineData:
     """Episodes along a line: state t of episode e is (e, t)."""
     states = np.concatenate(
