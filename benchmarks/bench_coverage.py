@@ -2,7 +2,9 @@
 
 Each (environment, objective, seed) is one headless run of the ``metra`` trainer with the
 same knobs; every ``--eval-every`` epochs it rolls out 48 deterministic skills and counts
-the distinct 1 x 1 cells of (x, y) they visit (the authors' coverage metric). Writes a
+the distinct 1 x 1 cells of (x, y) they visit (the authors' coverage metric). The skills
+are random draws of the training distribution, as the authors' evaluation draws them,
+fixed for each run (the trainer's default ``eval_skills="random"``). Writes a
 table (mean and spread over seeds at a few step counts) to RESULTS.md and the curves to
 ``benchmarks/coverage.png`` (drawn by HoloViews/Bokeh, photographed by Debian's chromium
 through Playwright, as the browser tests do). Every finished run's curve is kept in
@@ -14,7 +16,8 @@ Knobs shared by every run (the authors' schedule, smaller networks and faster le
 rates so that a CPU shows the trend in minutes): 8 trajectories x 200 steps and 50
 updates per epoch, MLP ``--hidden`` x 2, learning rate and dual step 1e-3.
 
-    .venv/bin/python benchmarks/bench_coverage.py [--epochs 60] [--seeds 2] [--hidden 256] [--resume] [--no-write]
+    .venv/bin/python benchmarks/bench_coverage.py [--epochs 60] [--seeds 2] [--hidden 256]
+        [--objectives metra lsd diayn] [--resume] [--no-write]
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def coverage_curve(store: RunStore, env_id: str, objective: str, seed: int, args
     return np.stack([steps, cells]).astype(float)
 
 
-def plot(curves: dict[tuple[str, str], list[np.ndarray]]) -> None:
+def plot(curves: dict[tuple[str, str], list[np.ndarray]], objectives: list[str]) -> None:
     """Mean coverage against steps, one panel per environment, saved as a PNG."""
     import holoviews as hv
     from bokeh.resources import INLINE
@@ -83,7 +86,7 @@ def plot(curves: dict[tuple[str, str], list[np.ndarray]]) -> None:
     panels = []
     for env_name in ENVIRONMENTS:
         lines = {}
-        for objective in OBJECTIVES:
+        for objective in objectives:
             runs = curves[env_name, objective]
             steps = runs[0][0]
             mean = np.mean([r[1] for r in runs], axis=0)
@@ -120,6 +123,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--objectives", nargs="+", choices=OBJECTIVES, default=list(OBJECTIVES),
+        help="objectives to run (default: all three)",
+    )  # fmt: skip
     parser.add_argument("--resume", action="store_true", help=f"skip runs kept in {CURVES.name}")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
@@ -129,7 +136,7 @@ def main() -> None:
     curves: dict[tuple[str, str], list[np.ndarray]] = {}
     start = time.perf_counter()
     for env_name, env_id in ENVIRONMENTS.items():
-        for objective in OBJECTIVES:
+        for objective in args.objectives:
             key = f"{env_name}|{objective}"
             for seed in range(args.seeds):
                 if seed < len(kept.get(key, [])):
@@ -162,16 +169,22 @@ def main() -> None:
         f".venv/bin/python benchmarks/bench_coverage.py --epochs {args.epochs} "
         f"--eval-every {args.eval_every} --seeds {args.seeds} --hidden {args.hidden} "
         f"--device {args.device}"
+        + (
+            ""
+            if len(args.objectives) == len(OBJECTIVES)
+            else f" --objectives {' '.join(args.objectives)}"
+        )
     )
     episodes = ", ".join(
         f"{gym.spec(env_id).max_episode_steps} steps ({name})"
         for name, env_id in ENVIRONMENTS.items()
     )
-    body = f"""## Coverage against environment steps: METRA, LSD, DIAYN (issue 4)
+    names = ", ".join(objective.upper() for objective in args.objectives)
+    body = f"""## Coverage against environment steps: {names} (issue 4)
 
-Distinct 1 x 1 cells of (x, y) visited by 48 deterministic evaluation skills; mean over
-{args.seeds} seeds (min-max in brackets). 2-D continuous skills (DIAYN's standard normal, the
-others' unit length); 8 trajectories and 50 updates per epoch; MLP {args.hidden} x 2; learning
+Distinct 1 x 1 cells of (x, y) visited by 48 deterministic evaluation skills, random draws
+fixed per run; mean over {args.seeds} seeds (min-max in brackets). 2-D continuous skills
+(DIAYN's standard normal, the others' unit length); 8 trajectories and 50 updates per epoch; MLP {args.hidden} x 2; learning
 rate and dual step 1e-3. Every run takes {total:,} environment steps; an episode lasts
 {episodes}, and evaluations come every {args.eval_every} epochs, so a column shows the
 last evaluation by its step count.
@@ -185,7 +198,7 @@ Machine: {machine_line()}
 ![coverage against environment steps](coverage.png)"""
     print(body)
     if not args.no_write:
-        plot(curves)
+        plot(curves, args.objectives)
         write_section("coverage", body)
 
 
