@@ -13,11 +13,11 @@ Parts (``--parts``, each writes its own block inside the ``hilp_<device>`` secti
   updates, evaluated every ``--converge-every``.
 - ``speed``: updates per second of one HILP update (phi, Q, V and the actor together) at our
   dashboard's size (MLP 256 x 3, batch 256) and the authors' (512 x 3, batch 1024), against
-  the ceiling: a measured large matrix product's FLOP/s divided by one update's
+  the ceiling: a large matrix product's measured FLOP/s divided by one update's
   matrix-product FLOPs (:func:`update_flops`), as ``bench_sac.py`` does for SAC. Ours and
-  the ceiling are measured in turns in one process (the shared machine's speed drifts).
+  the products are timed back to back, pair by pair (the shared machine's speed drifts).
 
-    .venv/bin/python benchmarks/bench_hilp.py [--parts curves,converge,speed] [--steps 3000] [--episodes 100] [--hidden 128] [--converge-steps 12000] [--device auto] [--no-write]
+    .venv/bin/python benchmarks/bench_hilp.py [--parts curves,converge,speed] [--steps 3000] [--episodes 100] [--hidden 128] [--converge-steps 12000] [--seconds 60] [--device auto] [--no-write]
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from _results import machine_line, write_section
 
 from workbench.agents.hilp import HILP, GoalSampling, OfflineBatches
 from workbench.agents.sac import resolve_device
+from workbench.datasets import build_dataset
 from workbench.runs import Run, RunStore
-from workbench.trainers.hilp import HILPConfig
+from workbench.trainers.hilp import HILPConfig, dataset_name
 
 MAZES = {"U-maze": "workbench/PointMaze-UMaze-v0", "four rooms": "workbench/PointMaze-FourRooms-v0"}
 BEHAVIOURS = ("random", "momentum", "play")
@@ -56,8 +57,6 @@ def learning_curves(args) -> list[tuple[str, str, np.ndarray, np.ndarray, np.nda
                 device=args.device,
             )  # fmt: skip
             # The trainer builds a missing dataset; build it here so the name is ours.
-            from workbench.datasets import build_dataset
-
             build_dataset(
                 run.config["dataset"], env_id, behaviour, episodes=args.episodes, home=store.home
             )
@@ -76,23 +75,38 @@ def learning_curves(args) -> list[tuple[str, str, np.ndarray, np.ndarray, np.nda
     return rows
 
 
-def convergence(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """The dashboard's default HILP run (the config's defaults) for ``--converge-steps``
-    updates. Returns evaluation steps, rho, goal success and seconds taken."""
+def convergence(args) -> dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The dashboard's default HILP run (the config's defaults; ``--converge-hidden`` and
+    ``--converge-layers`` may shrink its networks) for ``--converge-steps`` updates, once
+    per target rate in ``--converge-taus``, the runs side by side. Returns, per target
+    rate: evaluation steps, rho and goal success."""
     store = RunStore(tempfile.mkdtemp(prefix="bench-hilp-converge-"))
-    run = Run.create(
-        "hilp", store=store, name="default four rooms", total_steps=args.converge_steps,
-        eval_every=args.converge_every, checkpoint_every=0, device=args.device,
+    config = HILPConfig()  # the runs share the default dataset: build it once, first
+    build_dataset(
+        dataset_name(config), config.env_id, config.behaviour, config.episodes,
+        seed=config.seed, home=store.home,
     )  # fmt: skip
-    start = time.perf_counter()
-    run.start()
-    if (state := run.wait()) != "finished":
-        raise RuntimeError(f"the default run ended {state}: {run.record.message}")
-    steps, rho = run.scalars("eval/spearman")
-    _, success = run.scalars("eval/goal_success")
-    for step, r, g in zip(steps, rho, success, strict=True):
-        print(f"default run: {step:,.0f} updates, rho {r:.3f}, goals {g:.0%}", flush=True)
-    return steps, rho, success, time.perf_counter() - start
+    sizes = {}
+    if args.converge_hidden:
+        sizes = {"hidden": args.converge_hidden, "layers": args.converge_layers}
+    runs = {
+        tau: Run.create(
+            "hilp", store=store, name=f"default four rooms, tau {tau:g}", tau=tau,
+            total_steps=args.converge_steps, eval_every=args.converge_every,
+            checkpoint_every=0, device=args.device, **sizes,
+        ).start()
+        for tau in args.converge_taus
+    }  # fmt: skip
+    curves = {}
+    for tau, run in runs.items():
+        if (state := run.wait()) != "finished":
+            raise RuntimeError(f"the default run at tau {tau} ended {state}: {run.record.message}")
+        steps, rho = run.scalars("eval/spearman")
+        _, success = run.scalars("eval/goal_success")
+        curves[tau] = (steps, rho, success)
+        for step, r, g in zip(steps, rho, success, strict=True):
+            print(f"tau {tau:g}: {step:,.0f} updates, rho {r:.3f}, goals {g:.0%}", flush=True)
+    return curves
 
 
 def update_flops(hidden: int, batch: int, layers: int = 3, latent: int = 32) -> float:
@@ -113,52 +127,63 @@ def update_flops(hidden: int, batch: int, layers: int = 3, latent: int = 32) -> 
     return 2 * 3 * phi + 3 * 2 * 2 * phi + phi + v + 2 * q + 3 * (2 * q + v + actor)
 
 
-def timed(step, seconds: float) -> float:
-    """Calls of ``step`` per second, after two warm-up calls."""
-    for _ in range(2):
-        step()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or count < 3:
-        step()
-        count += 1
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return count / (time.perf_counter() - start)
-
-
-def matmul_flops_per_second(device: torch.device, seconds: float) -> float:
-    """The machine's rate on a large product (bench_sac's: 1024 x 1024 by 1024 x 1024)."""
-    a = torch.randn(1024, 1024, device=device)
-    b = torch.randn(1024, 1024, device=device)
-    return timed(lambda: a @ b, seconds) * 2.0 * 1024**3
-
-
+PRODUCT = 1024  # the ceiling's product: PRODUCT x PRODUCT by PRODUCT x PRODUCT (bench_sac's)
 SPEED_SIZES = ((256, 256), (512, 1024))  # (MLP width, batch): the dashboard's, the authors'
 
 
-def speeds(device: torch.device, seconds: float, repeats: int) -> dict[str, list[float]]:
-    """Rounds of: the ceiling's product rate, then each size's updates per second."""
+def paired_speeds(step, flops: float, device: torch.device, seconds: float) -> np.ndarray:
+    """Pairs (update time, product time) measured back to back, for ``seconds``: one update,
+    then as many large products as hold about its matrix-product FLOPs. Each pair is one
+    sample of ours / ceiling, taken within a second or so, so that the shared machine's
+    drift (its product rate varied 3x within a minute) cancels. Returns rows of (updates
+    per second, products' FLOP per second)."""
+    a = torch.randn(PRODUCT, PRODUCT, device=device)
+    b = torch.randn(PRODUCT, PRODUCT, device=device)
+    per_call = 2.0 * PRODUCT**3
+    calls = max(1, round(flops / per_call))
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):  # warm-up: allocations, thread pools
+        step()
+        a @ b
+    rows, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(rows) < 5:
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        t1 = time.perf_counter()
+        for _ in range(calls):
+            a @ b
+        sync()
+        t2 = time.perf_counter()
+        rows.append((1.0 / (t1 - t0), calls * per_call / (t2 - t1)))
+    return np.array(rows)
+
+
+def speeds(device: torch.device, seconds: float) -> dict[tuple[int, int], np.ndarray]:
+    """Paired samples of ours and the ceiling for each size in :data:`SPEED_SIZES`."""
     data = load_dataset_or_random()
-    agents = {}
+    results = {}
     for hidden, batch in SPEED_SIZES:
         agent = HILP(2, 2, 0.2, latent_dim=32, hidden=hidden, layers=3, device=device)
         batches, goals = OfflineBatches(data, agent.device), GoalSampling()
-        agents[hidden, batch] = lambda a=agent, b=batches, g=goals, n=batch: a.update(
-            b.sample(n, g)
-        )
-    runs: dict[str, list[float]] = {}
-    for repeat in range(repeats):
-        runs.setdefault("flops", []).append(matmul_flops_per_second(device, seconds))
-        for (hidden, batch), step in agents.items():
-            runs.setdefault(f"{hidden}x{batch}", []).append(timed(step, seconds))
+        rows = paired_speeds(
+            lambda a=agent, b=batches, n=batch, g=goals: a.update(b.sample(n, g)),
+            update_flops(hidden, batch), device, seconds,
+        )  # fmt: skip
+        results[hidden, batch] = rows
+        share = rows[:, 0] * update_flops(hidden, batch) / rows[:, 1]
         print(
-            f"round {repeat + 1}: products {runs['flops'][-1] / 1e9:.1f} GFLOP/s, "
-            + ", ".join(f"{k} {v[-1]:.2f} updates/s" for k, v in runs.items() if k != "flops"),
+            f"MLP {hidden} x 3, batch {batch}: {len(rows)} pairs, median {np.median(rows[:, 0]):.2f} "
+            f"updates/s, products {np.median(rows[:, 1]) / 1e9:.1f} GFLOP/s, ours / ceiling "
+            f"median {np.median(share):.0%}",
             flush=True,
         )
-    return runs
+    return results
 
 
 def load_dataset_or_random():
@@ -198,55 +223,74 @@ Machine: {machine_line()}
 {table}"""
 
 
-def converge_body(args, steps, rho, success, seconds: float, name: str) -> str:
+def converge_body(args, curves, name: str) -> str:
     config = HILPConfig()
+    hidden = args.converge_hidden or config.hidden
+    layers = args.converge_layers if args.converge_hidden else config.layers
+    taus = list(curves)
+    steps = curves[taus[0]][0]
+    header = " | ".join(f"rho, tau {t:g} | goals, tau {t:g}" for t in taus)
     table = "\n".join(
-        f"| {s:,.0f} | {r:.3f} | {g:.0%} |" for s, r, g in zip(steps, rho, success, strict=True)
+        f"| {s:,.0f} | "
+        + " | ".join(f"{curves[t][1][i]:.3f} | {curves[t][2][i]:.0%}" for t in taus)
+        + " |"
+        for i, s in enumerate(steps)
     )
-    first = next((f"{s:,.0f}" for s, r in zip(steps, rho, strict=True) if r >= 0.9), "never")
-    return f"""### The dashboard's default run on four rooms, to convergence
+    firsts = ", ".join(
+        f"tau {t:g}: "
+        + next((f"{s:,.0f}" for s, r in zip(*curves[t][:2], strict=True) if r >= 0.9), "never")
+        for t in taus
+    )
+    sizes = (
+        f" --converge-hidden {hidden} --converge-layers {layers}" if args.converge_hidden else ""
+    )
+    smaller = (
+        "" if (hidden, layers) == (config.hidden, config.layers) else f", MLP {hidden} x {layers}"
+    )
+    return f"""### The dashboard's default run on four rooms, to convergence{smaller}
 
 `HILPConfig` defaults: {config.env_id}, the {config.behaviour} dataset of {config.episodes} episodes,
-MLP {config.hidden} x {config.layers}, latent {config.latent_dim}, batch {config.batch_size}, learning rate {config.learning_rate:g},
-gamma {config.gamma}, expectile {config.expectile}; {args.converge_steps:,} updates in {seconds / 60:.0f} min. First evaluation at rho >= 0.9: {first} updates.
-Device: {name}.
-Command: `.venv/bin/python benchmarks/bench_hilp.py --parts converge --converge-steps {args.converge_steps} --converge-every {args.converge_every} --device {args.device}`
+latent {config.latent_dim}, batch {config.batch_size}, learning rate {config.learning_rate:g}, gamma {config.gamma}, expectile {config.expectile};
+MLP {hidden} x {layers} here{"" if hidden == config.hidden and layers == config.layers else f" (the default is {config.hidden} x {config.layers})"}; target rate tau as in each column (the default: the authors' {config.tau:g}).
+First evaluation at rho >= 0.9: {firsts} updates. Device: {name}.
+Command: `.venv/bin/python benchmarks/bench_hilp.py --parts converge --converge-steps {args.converge_steps} --converge-every {args.converge_every}{sizes} --converge-taus {" ".join(f"{t:g}" for t in taus)} --device {args.device}`
 Machine: {machine_line()}
 
-| updates | rho | goals |
-|---:|---:|---:|
+| updates | {header} |
+|---:|{"---:|" * (2 * len(taus))}
 {table}"""
 
 
-def speed_body(args, runs: dict[str, list[float]], name: str) -> str:
-    flops = runs["flops"]
-    rows = []
-    for hidden, batch in SPEED_SIZES:
-        ours = runs[f"{hidden}x{batch}"]
-        per_round = [o * update_flops(hidden, batch) / f for o, f in zip(ours, flops, strict=True)]
-        ceiling = max(flops) / update_flops(hidden, batch)
+def speed_body(args, results: dict[tuple[int, int], np.ndarray], name: str) -> str:
+    rows, shares = [], {}
+    for (hidden, batch), pairs in results.items():
+        flops = update_flops(hidden, batch)
+        share = pairs[:, 0] * flops / pairs[:, 1]
+        shares[hidden, batch] = np.median(share)
+        q1, q3 = np.percentile(share, [25, 75])
         rows.append(
-            f"| {hidden} x 3 | {batch} | {update_flops(hidden, batch) / 1e9:.1f} | {max(ours):,.2f} "
-            f"| {ceiling:,.2f} | {max(ours) / ceiling:.0%} | {min(per_round):.0%} to {max(per_round):.0%} |"
+            f"| {hidden} x 3 | {batch} | {flops / 1e9:.1f} | {len(pairs)} | {np.median(pairs[:, 0]):,.2f} "
+            f"| {np.median(pairs[:, 1]) / 1e9:,.1f} | {np.median(pairs[:, 1]) / flops:,.2f} "
+            f"| **{shares[hidden, batch]:.0%}** | {q1:.0%} to {q3:.0%} |"
         )
     table = "\n".join(rows)
-    authors = max(
-        o * update_flops(512, 1024) / f for o, f in zip(runs["512x1024"], flops, strict=True)
-    )
+    products = np.concatenate([p[:, 1] for p in results.values()]) / 1e9
+    authors = shares[512, 1024]
     return f"""### Update speed against the matrix-product ceiling
 
-Device: {name}. {args.repeats} rounds of {args.seconds:g} s each: the product rate (1024 x 1024 by 1024 x 1024), then
-each size's updates, in one process. Ceiling: that rate divided by one update's matrix-product FLOPs.
-Best: best of the rounds over the best rate; per round: each round's updates against that round's rate.
-Command: `.venv/bin/python benchmarks/bench_hilp.py --parts speed --seconds {args.seconds:g} --repeats {args.repeats} --device {args.device}`
+Device: {name}. For {args.seconds:g} s per size: one update, then at once as many {PRODUCT} x {PRODUCT} by {PRODUCT} x {PRODUCT}
+products as hold its matrix-product FLOPs (counted from the layer shapes: `update_flops`), and again.
+Each pair is one sample of ours / ceiling (the update's FLOPs at the products' rate, over its time);
+the table gives medians and the middle half of the pairs.
+Command: `.venv/bin/python benchmarks/bench_hilp.py --parts speed --seconds {args.seconds:g} --device {args.device}`
 Machine: {machine_line()}
 
-| MLP | batch | GFLOP per update | HILP updates/s (best) | ceiling updates/s | best / ceiling | per round |
-|---|---:|---:|---:|---:|---:|---:|
+| MLP | batch | GFLOP per update | pairs | HILP updates/s | products GFLOP/s | ceiling updates/s | ours / ceiling | middle half |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
-Product rate over the rounds: {min(flops) / 1e9:,.1f} to {max(flops) / 1e9:,.1f} GFLOP/s.
-Target (issue 14): at least 80% of the ceiling at the authors' size: **{"met" if authors >= 0.8 else "NOT met"}** (best round {authors:.0%})."""
+The products' rate ranged over {products.min():,.1f} to {products.max():,.1f} GFLOP/s within the run.
+Target (issue 14): at least 80% of the ceiling at the authors' size (512 x 3, batch 1024): **{"met" if authors >= 0.8 else "NOT met"}** ({authors:.0%})."""
 
 
 def main() -> None:
@@ -262,8 +306,12 @@ def main() -> None:
         "--converge-steps", type=int, default=12_000, help="updates of the default run"
     )
     parser.add_argument("--converge-every", type=int, default=1_000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="time per speed measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="speed rounds")
+    parser.add_argument(
+        "--converge-taus", type=float, nargs="+", default=[0.005, 0.02], help="target rates"
+    )
+    parser.add_argument("--converge-hidden", type=int, default=0, help="0: the default width")
+    parser.add_argument("--converge-layers", type=int, default=3, help="with --converge-hidden")
+    parser.add_argument("--seconds", type=float, default=60.0, help="speed: time per size")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
@@ -274,17 +322,20 @@ def main() -> None:
         parser.error(f"unknown parts {sorted(unknown)}; choose from curves, converge, speed")
     bodies = {}
     if "speed" in parts:
-        bodies["speed"] = speed_body(args, speeds(device, args.seconds, args.repeats), name)
+        bodies["speed"] = speed_body(args, speeds(device, args.seconds), name)
     if "curves" in parts:
         bodies["curves"] = curves_body(args, learning_curves(args), name)
     if "converge" in parts:
-        bodies["converge"] = converge_body(args, *convergence(args), name)
+        bodies["converge"] = converge_body(args, convergence(args), name)
     for part, body in bodies.items():
         print(body)
         if not args.no_write:
             # Each part has its own block inside the hilp section, so that one part can be
             # re-measured alone.
-            write_section(f"hilp_{device.type}_{part}", body)
+            block = f"hilp_{device.type}_{part}"
+            if part == "converge" and args.converge_hidden:  # a smaller network: its own block
+                block += f"_{args.converge_hidden}x{args.converge_layers}"
+            write_section(block, body)
 
 
 if __name__ == "__main__":
