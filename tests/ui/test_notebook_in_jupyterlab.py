@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import REPO, free_port, wait_for_http
 
 NOTEBOOK = "environments_tour.ipynb"
+QUICKSTART = "00_quickstart.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def jupyter_lab(tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A JupyterLab server over a copy of the notebooks (so nothing is saved into the
     repository); yields its URL and token."""
     root = tmp_path_factory.mktemp("lab")
-    shutil.copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    for name in (NOTEBOOK, QUICKSTART):
+        shutil.copy(REPO / "notebooks" / name, root / name)
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -36,17 +38,18 @@ def jupyter_lab(tmp_path_factory) -> Iterator[tuple[str, str]]:
         "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
         "PANEL_INLINE": "1",  # no CDN: the kernel inherits it
         "PYTHONPATH": str(REPO),
+        "RL_WORKBENCH_HOME": str(root / "home"),  # never the user's run store
     }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-            "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-        ],
-        env=env,
-        stdout=(root / "jupyterlab.log").open("w"),  # a pipe nobody reads would fill and block
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    # A file, not a pipe: a pipe nobody reads would fill and block the server.
+    with (root / "jupyterlab.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+            ],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/api/status?token={token}", process, root / "jupyterlab.log")
@@ -111,3 +114,60 @@ def test_tour_notebook_runs_in_jupyterlab_and_its_live_plot_updates(page: Page, 
     expect(outputs.filter(has_text="steps so far:")).to_have_count(1, timeout=60_000)
     external = [f for f in failed if "127.0.0.1" not in f]
     assert external == [], f"requests left the machine (a CDN?): {external}"
+
+
+def _tracebacks(page: Page) -> list[str]:
+    """Text of every output that holds a traceback (widget callbacks print theirs there)."""
+    texts = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").all_inner_texts()
+    return [t[:400] for t in texts if "Traceback" in t or "Error:" in t]
+
+
+def _shown_number(locator) -> int:
+    """The number a Panel StaticText ends with (its text is in a shadow root, after styles)."""
+    text = locator.evaluate("e => (e.shadowRoot || e).textContent")
+    match = re.search(r"(\d+)\s*$", text)
+    return int(match.group(1)) if match else -1
+
+
+def _painted_share(png: bytes) -> float:
+    """Share of a screenshot's pixels that are not white (a blank picture is about 0)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return float((pixels.min(-1) < 235).mean())
+
+
+def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, jupyter_lab):
+    """A student's Run All: the run view moves while `run.wait_for_step` blocks the kernel,
+    the rollout picture is drawn, and no traceback appears in any output."""
+    url, token = jupyter_lab
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/workspaces/{secrets.token_hex(4)}/tree/{QUICKSTART}?reset&token={token}")
+    _run_all_cells(page)
+
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    code_cells = notebook.locator(".jp-CodeCell")
+    # The fourth code cell waits for the run (run.wait_for_step) while it trains.
+    waiting_prompt = code_cells.nth(3).locator(".jp-InputArea-prompt")
+    step_text = notebook.locator(".run-step:visible").first
+    expect(step_text).to_be_visible(timeout=120_000)
+    expect(waiting_prompt).to_have_text("[*]:", timeout=120_000)
+    step_text.scroll_into_view_if_needed()  # a student scrolls back up to watch the run
+    seen = set()
+    while "*" in waiting_prompt.inner_text():
+        seen.add(_shown_number(step_text))
+        page.wait_for_timeout(200)
+    assert len(seen) >= 3, f"the view showed steps {sorted(seen)} while a later cell waited"
+
+    # Run All finishes: the last code cell gets its number.
+    last_prompt = code_cells.last.locator(".jp-InputArea-prompt")
+    expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=600_000)
+    rollout = notebook.locator(".rollout-view").first
+    rollout.scroll_into_view_if_needed()
+    expect(notebook.locator(".rollout-caption").first).to_contain_text("step", timeout=60_000)
+    page.wait_for_timeout(1_000)
+    assert _painted_share(rollout.screenshot()) > 0.002, "the rollout picture is blank"
+    assert _tracebacks(page) == []

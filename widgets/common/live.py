@@ -1,18 +1,69 @@
-"""One periodic callback per browser session, draining new events from the run store.
+"""One refresh loop per browser session or notebook, draining new events from the run store.
 
 Views register with the session; every ``period_ms`` the session calls each view's
 ``refresh()`` inside ``pn.io.hold()``, so a burst of updates reaches the browser as one
 message. Views read incrementally (each keeps the last row it saw) and push into bounded
 HoloViews ``Buffer``/``Pipe`` streams. Nothing here trains, and the trainer never calls in.
+A served session refreshes from a periodic callback on the server's loop; a notebook from a
+thread of its own, so that its views move while another cell runs.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+import threading
+import time
 from typing import Protocol
 
 import panel as pn
 
 from workbench.runs import RunStore
+
+logger = logging.getLogger(__name__)
+
+
+def _in_notebook_kernel() -> bool:
+    """Whether this is a Jupyter kernel outside a served Panel session."""
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        return False
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+# Seconds after a view is first rendered at which its comm is opened from the kernel. The
+# browser must have drawn the output first (that registers the comm's target), and a busy
+# machine draws a large view slowly; a comm opened too early is dropped by the browser, so
+# later attempts open it again until the browser's own comm gets through.
+COMM_OPEN_AFTER = (3.0, 10.0, 30.0, 90.0)
+
+
+def _open_notebook_comms(opened: dict[str, tuple[float, int]]) -> None:
+    """Open, from the kernel, the comms of rendered Panel views whose browser-side comm has
+    not reached the kernel yet.
+
+    Panel sends a notebook view's updates over a comm that it opens only once the browser's
+    own comm message reaches the kernel. Under Run All that message waits in the kernel's
+    queue behind every remaining cell, so a view froze until the whole notebook had run.
+    This reads Panel's registry of rendered views (``state._views``, ``Viewable._comms``);
+    if a Panel release changes them, nothing is opened early and the JupyterLab test fails.
+    ``opened`` keeps, per view, when it was first seen and how many attempts were made.
+    """
+    now = time.monotonic()
+    for ref, view in list(getattr(pn.state, "_views", {}).items()):
+        viewable, comm = view[0], view[-1]
+        client_comm = getattr(viewable, "_comms", {}).get(ref, (None, None))[1]
+        if comm is None or not hasattr(comm, "init"):
+            continue
+        if client_comm is not None and getattr(client_comm, "_comm", None) is not None:
+            continue  # the browser's comm got through: Panel opened this one itself
+        first_seen, attempts = opened.setdefault(ref, (now, 0))
+        if attempts < len(COMM_OPEN_AFTER) and now - first_seen >= COMM_OPEN_AFTER[attempts]:
+            comm.init()
+            opened[ref] = (first_seen, attempts + 1)
 
 
 class LiveView(Protocol):
@@ -27,6 +78,9 @@ class LiveSession:
         self.period_ms = period_ms
         self.views: list[LiveView] = []
         self._callback: pn.io.PeriodicCallback | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()  # one refresh at a time (a thread, or a user's call)
         self._starting = False
 
     def register(self, view: LiveView) -> None:
@@ -42,14 +96,36 @@ class LiveSession:
             pn.state.onload(self._start_now)
 
     def _start_now(self) -> None:
-        if self._callback is None or not self._callback.running:
+        if _in_notebook_kernel():
+            # A notebook: a callback on the kernel's loop would wait while a cell runs (say
+            # `run.wait_for_step`), so the view would freeze exactly while the run trains.
+            # A thread of our own refreshes instead; Panel sends its changes through the
+            # kernel's comms, which any thread may use.
+            if self._thread is None or not self._thread.is_alive():
+                self._stopped.clear()
+                self._thread = threading.Thread(
+                    target=self._refresh_forever, name="live-session", daemon=True
+                )
+                self._thread.start()
+        elif self._callback is None or not self._callback.running:
             self._callback = pn.state.add_periodic_callback(self.refresh, period=self.period_ms)
+
+    def _refresh_forever(self) -> None:
+        opened: dict[str, tuple[float, int]] = {}
+        while not self._stopped.wait(self.period_ms / 1000):
+            try:
+                _open_notebook_comms(opened)
+                self.refresh()
+            except Exception:
+                # Keep the views alive through one bad read, but never silently.
+                logger.exception("refreshing the live views failed; trying again")
 
     def stop(self) -> None:
         if self._callback is not None:
             self._callback.stop()
+        self._stopped.set()
 
     def refresh(self) -> None:
-        with pn.io.hold():
+        with self._lock, pn.io.hold():
             for view in self.views:
                 view.refresh()

@@ -58,7 +58,8 @@ class RolloutView(pn.viewable.Viewer):
             layers *= hv.Points(data["goal"][None, :2], ["x", "y"]).opts(
                 color="#2ca02c", size=14, marker="circle"
             )
-        return over_maze(layers, self._maze, self.size)
+        # Without a maze (the plane) nothing fixes the frame: it follows the path.
+        return over_maze(layers, self._maze, self.size).opts(framewise=self._maze is None)
 
     def __panel__(self) -> pn.viewable.Viewable:
         plot = hv.DynamicMap(self._plot, streams=[self._pipe])
