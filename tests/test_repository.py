@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -23,10 +27,61 @@ def test_notebooks_are_committed_without_outputs():
 
 
 def test_environments_package_imports_neither_torch_nor_panel():
-    import subprocess
-    import sys
-
     code = "import sys, environments; print(sorted({'torch', 'panel'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def _imported_modules(path: Path) -> list[tuple[str, int, str | None]]:
+    """(module, line, enclosing function or None) of every import statement in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[tuple[str, int, str | None]] = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, child.name)
+                continue
+            if isinstance(child, ast.Import):
+                found.extend((alias.name, child.lineno, function) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                found.append((child.module, child.lineno, function))
+            visit(child, function)
+
+    visit(tree, None)
+    return found
+
+
+# The one import that crosses upward on purpose: `workbench serve` loads the dashboard.
+ALLOWED_UPWARD = {("workbench/cli.py", "widgets.dashboard", "_serve")}
+
+
+def test_imports_point_one_way():
+    """environments <- workbench <- widgets: no module imports a package above its own,
+    not even inside a function (a lazy import still ties the layers together)."""
+    above = {
+        "environments": ("workbench", "widgets"),
+        "workbench": ("widgets",),
+    }
+    wrong = []
+    for package, forbidden in above.items():
+        for path in sorted((REPO / package).rglob("*.py")):
+            relative = path.relative_to(REPO).as_posix()
+            for module, line, function in _imported_modules(path):
+                top = module.split(".")[0]
+                if top in forbidden and (relative, module, function) not in ALLOWED_UPWARD:
+                    wrong.append(f"{relative}:{line} imports {module}")
+    assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
+
+
+def test_workbench_imports_no_panel():
+    """The engine runs headless: importing its packages never loads panel or the widgets."""
+    code = (
+        "import sys, workbench.cli, workbench.runs, workbench.horizon, workbench.trainers;"
+        "print(sorted({'panel', 'widgets', 'holoviews'} & set(sys.modules)))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )

@@ -22,27 +22,43 @@ from widgets.common import (  # noqa: E402
 )
 from widgets.gallery import EnvironmentCard, EnvironmentGallery, LiveRollout  # noqa: E402
 from widgets.hilbert import GoalDistance, HilbertMap, HilbertView, RewardPrompt  # noqa: E402
+from widgets.horizon import (  # noqa: E402
+    BoundChart,
+    DiscountSweepView,
+    HorizonSweep,
+    HorizonView,
+    LookaheadMap,
+    SampleComplexity,
+    StatePicture,
+)
 from widgets.runs import RolloutView, RunsTable, RunView  # noqa: E402
 from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402
 
 __all__ = [
+    "BoundChart",
+    "DiscountSweepView",
     "EnvironmentCard",
     "EnvironmentGallery",
     "GoalDistance",
     "HilbertMap",
     "HilbertView",
+    "HorizonSweep",
+    "HorizonView",
     "LatentMap",
     "LiveRollout",
     "LiveSession",
+    "LookaheadMap",
     "ObjectivePanel",
     "RewardPrompt",
     "RolloutView",
     "RunControls",
     "RunView",
     "RunsTable",
+    "SampleComplexity",
     "ScalarChart",
     "SkillPicker",
     "SkillTrajectories",
     "SkillsView",
     "SnapshotView",
+    "StatePicture",
 ]
