@@ -14,6 +14,11 @@ from workbench.runs import Config, KnobError, Run, RunError
 from workbench.runs.config import describe, parse_knob
 
 
+def _listed(changes: dict[str, Any]) -> str:
+    """``a=1, b=x`` for a dict of knob changes."""
+    return ", ".join(f"{knob}={value}" for knob, value in changes.items())
+
+
 class ObjectivePanel(pn.viewable.Viewer):
     """One input per knob, built from the run's Config class; typed text is parsed by the
     knob's type (never evaluated) and range-checked by the Config before anything changes."""
@@ -36,9 +41,9 @@ class ObjectivePanel(pn.viewable.Viewer):
         self.fork_button = pn.widgets.Button(
             label="Fork with these knobs", css_classes=["fork-run"]
         )
-        self.feedback = pn.widgets.StaticText(
-            label="", value="", css_classes=["objective-feedback"]
-        )
+        # Each button's answer right below it, where the eye is after the click.
+        self.apply_feedback = pn.widgets.StaticText(value="", css_classes=["objective-feedback"])
+        self.fork_feedback = pn.widgets.StaticText(value="", css_classes=["objective-feedback"])
         self.apply_button.on_click(lambda _: self._apply())
         self.fork_button.on_click(lambda _: self._fork())
         self._hot = pn.Column()
@@ -71,47 +76,57 @@ class ObjectivePanel(pn.viewable.Viewer):
         self._structural.objects = [self.inputs[k] for k in config_class.structural_knobs()]
 
     def _changes(self, knobs: list[str]) -> dict[str, Any]:
+        """The knobs whose inputs differ from the run's values, parsed and checked. A
+        refused value goes back to the run's in its input, so that the box never shows
+        a value the run is not using and the next click does not fail on it again."""
         config_class = self._config_class()
         current = self.session.store.get_run(self.run_id).config
         changes = {}
         for knob in knobs:
-            value = parse_knob(config_class, knob, self.inputs[knob].value)
+            try:
+                value = parse_knob(config_class, knob, self.inputs[knob].value)
+                config_class.check({knob: value})
+            except KnobError as error:
+                self.inputs[knob].value = str(current[knob])
+                raise KnobError(f"{error}; kept {knob}={current[knob]}") from None
             if value != current[knob]:
                 changes[knob] = value
-        return config_class.check(changes)
+        return changes
 
     def _apply(self) -> None:
         try:
             changes = self._changes(self._config_class().hot_knobs())
             if not changes:
-                self.feedback.value = "no hot knob changed"
+                self.apply_feedback.value = "no hot knob changed"
                 return
             Run(self.session.store, self.run_id).update(**changes)
-            self.feedback.value = "applied at the next update: " + ", ".join(
-                f"{k}={v}" for k, v in changes.items()
-            )
+            self.apply_feedback.value = f"applied at the next update: {_listed(changes)}"
         except (KnobError, RunError) as error:
-            self.feedback.value = f"refused: {error}"
+            self.apply_feedback.value = f"Refused: {error}"
 
     def _fork(self) -> None:
         try:
             changes = self._changes(self._config_class().knob_names())
-            child = Run(self.session.store, self.run_id).fork(**changes)
+            parent = Run(self.session.store, self.run_id)
+            # Named after its parent and its change, so legends and pickers tell them apart.
+            name = f"{parent.record.name} · {_listed(changes) or 'copy'}"
+            child = parent.fork(name=name, **changes)
             child.start(self.executor)
-            self.feedback.value = f"forked run {child.id}" + (f" with {changes}" if changes else "")
+            self.fork_feedback.value = f"forked run {name!r} ({child.id})"
             if self.on_fork is not None:
                 self.on_fork(child.id)
         except (KnobError, RunError, ValueError) as error:
-            self.feedback.value = f"refused: {error}"
+            self.fork_feedback.value = f"Refused: {error}"
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown("**Hot knobs** (take effect at the next update)"),
             self._hot,
             self.apply_button,
+            self.apply_feedback,
             pn.pane.Markdown("**Structural knobs** (need a new run)"),
             self._structural,
             self.fork_button,
-            self.feedback,
+            self.fork_feedback,
             width=320,
         )

@@ -59,12 +59,14 @@ class Config(param.Parameterized):
             # param takes True and False for numbers (bool is an int): a JSON or TOML slip.
             if isinstance(value, bool) and isinstance(cls.param[knob], param.Number):
                 raise KnobError(f"{knob}={value!r} refused: {describe(cls, knob)}, not a boolean")
+            parameter = cls.param[knob]
+            if isinstance(parameter, param.Integer) and not isinstance(value, int):
+                raise KnobError(f"{knob}={value!r} refused: {knob} must be a whole number")
             try:
                 setattr(probe, knob, value)
-            except ValueError as error:
-                raise KnobError(
-                    f"{knob}={value!r} refused: {describe(cls, knob)} ({error})"
-                ) from None
+            except ValueError:
+                # param's own message names its classes; the user needs the allowed values.
+                raise KnobError(f"{knob}={value!r} refused: {describe(cls, knob)}") from None
         return dict(changes)
 
     @classmethod
