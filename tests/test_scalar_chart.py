@@ -51,3 +51,15 @@ def test_a_metric_with_one_point_is_drawn_as_a_dot_on_its_own_named_axis(tmp_pat
     assert drawn["figure"].yaxis[0].axis_label == "eval/spearman"
     # Panel would otherwise share one range between all charts of a page with equal axes.
     assert chart._pane.linked_axes is False
+
+
+def test_the_legend_names_runs_by_name_and_tells_apart_runs_of_one_name(tmp_path):
+    store = RunStore(tmp_path)
+    ids = [store.create_run(name, "sb3", {}).id for name in ("PPO", "PPO", "PPO · gamma=0.5")]
+    for run_id in ids:
+        store.add_scalars(run_id, [(10, "charts/episodic_return", 1.0)])
+    chart = ScalarChart(LiveSession(store), run_ids=ids)
+    chart.refresh(force=True)
+    legend = hv.render(chart._plot(chart._series)).legend[0]
+    labels = [item.label["value"] for item in legend.items]
+    assert labels == [f"PPO ({ids[0]})", f"PPO ({ids[1]})", "PPO · gamma=0.5"]

@@ -178,13 +178,14 @@ class ScalarChart(pn.viewable.Viewer):
         # different metrics never share a range.
         value = hv.Dimension(self.metric.replace("/", "_"), label=self.metric)
         curves, latest = {}, {}
+        labels = self._run_labels(list(data))
         for run_id, s in data.items():
             if len(s.steps):
                 smoothed = ema(s.values, self.smoothing)
-                curves[run_id] = hv.Curve((s.steps, smoothed), "step", value)
+                curves[labels[run_id]] = hv.Curve((s.steps, smoothed), "step", value)
                 # A dot at the latest value: a series of one point is seen, and the eye
                 # finds where each run is now.
-                latest[run_id] = hv.Scatter((s.steps[-1:], smoothed[-1:]), "step", value)
+                latest[labels[run_id]] = hv.Scatter((s.steps[-1:], smoothed[-1:]), "step", value)
         if not curves:
             curves = {"no data yet": hv.Curve([], "step", value)}
             latest = {"no data yet": hv.Scatter([], "step", value)}
@@ -198,6 +199,15 @@ class ScalarChart(pn.viewable.Viewer):
             hv.opts.NdOverlay(legend_position="bottom_right", framewise=True),
             hv.opts.Overlay(responsive=True, height=self.height, title=self.metric, framewise=True),
         )
+
+    def _run_labels(self, run_ids: list[str]) -> dict[str, str]:
+        """Legend labels: run names, with the id where two runs share a name."""
+        names = {run_id: self.session.store.get_run(run_id).name for run_id in run_ids}
+        shared = {name for name in names.values() if list(names.values()).count(name) > 1}
+        return {
+            run_id: f"{name} ({run_id})" if name in shared else name
+            for run_id, name in names.items()
+        }
 
     def _dynamic_map(self) -> hv.DynamicMap:
         return hv.DynamicMap(self._plot, streams=[self._pipe])
