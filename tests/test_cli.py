@@ -14,7 +14,7 @@ import pytest
 from environments import ENVIRONMENTS
 from tests.conftest import free_port, wait_for_http
 from workbench.cli import main
-from workbench.runs import RunStore
+from workbench.runs import Run, RunStore
 
 WORKBENCH = Path(__import__("sys").executable).parent / "workbench"
 
@@ -26,9 +26,11 @@ def test_console_script_prints_help_naming_its_commands():
 
 def test_envs_lists_every_registered_environment_on_one_line(capsys):
     assert main(["envs"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    listing, note = capsys.readouterr().out.strip().split("\n\n")
+    lines = listing.splitlines()
     assert [line.split()[0] for line in lines] == [info.id for info in ENVIRONMENTS]
     assert all(len(line.split()) > 3 for line in lines)
+    assert "MiniGrid" in note and "horizon" in note
 
 
 def test_serve_rejects_an_out_of_range_port(capsys):
@@ -81,9 +83,41 @@ def test_train_runs_headless_and_runs_list_show_export_read_it(tmp_path, capsys)
             )
             == 0
         )
+        assert str(target.resolve()) in capsys.readouterr().out  # says where it wrote
         frame = pd.read_csv(target) if fmt == "csv" else pd.read_parquet(target)
         assert list(frame.columns) == ["step", "name", "value"]
         assert (frame["name"] == "losses/mse").sum() == 200
+
+
+def test_an_unnamed_run_is_named_after_its_trainer_and_environment_and_lines_print_once(
+    tmp_path, capsys
+):
+    home = str(tmp_path / "home")
+    argv = ["--home", home, "train", "sb3", "--set", "total_timesteps=600", "--set", "n_envs=2"]
+    assert main([*argv, "--progress-every", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "'sb3 on workbench/PointMaze-UMaze-v0'" in out.splitlines()[0]
+    progress = [line for line in out.splitlines() if line.startswith("step ")]
+    assert len(progress) == len(set(progress)), "a progress line was printed twice"
+    assert main(["--home", home, "runs", "list"]) == 0
+    assert "sb3 on workbench/PointMaze-UMaze-v0 " in capsys.readouterr().out  # not cut off
+
+
+def test_runs_resume_restarts_a_stopped_run_headless_from_its_checkpoint(tmp_path, capsys):
+    store = RunStore(tmp_path / "home")
+    run = Run.create(
+        "regression", store=store, total_steps=400, width=8, checkpoint_every=100, step_delay=0.005
+    )
+    run.start()
+    run.wait_for_step(150)
+    assert run.stop() == "stopped"
+    stopped_at = run.step
+    argv = ["--home", str(store.home), "runs", "resume", run.id, "--progress-every", "0.2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"from step {stopped_at}" in out and f"run {run.id} finished at step 400" in out
+    assert main(["--home", str(store.home), "runs", "resume", run.id]) == 2  # finished
+    assert "is finished" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -232,3 +266,13 @@ def test_dataset_build_list_and_a_headless_hilp_run_on_it(tmp_path, capsys):
     run = RunStore(tmp_path).list_runs()[-1]
     assert run.trainer == "hilp" and run.state == "finished"
     assert [row[1] for row in RunStore(tmp_path).scalars(run.id, "eval/spearman")] == [20, 40]
+
+
+def test_horizon_json_is_strict_json_with_null_for_what_is_not_finite(capsys):
+    assert main(["horizon", "workbench/GridWorld-SlipperyCliff-v0", "--json"]) == 0
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    figures = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert figures["effective_horizon"] is None  # no bound on a stochastic MDP

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import tomllib
@@ -24,6 +25,10 @@ def _list_environments(_: argparse.Namespace) -> int:
     width = max(len(info.id) for info in ENVIRONMENTS)
     for info in ENVIRONMENTS:
         print(f"{info.id:<{width}}  {info.description}")
+    print(
+        "\n`workbench horizon` also takes any installed MiniGrid id (MiniGrid-DoorKey-5x5-v0, ...) "
+        "and BRIDGE .npz files."
+    )
     return 0
 
 
@@ -61,7 +66,9 @@ def _horizon(args: argparse.Namespace) -> int:
             mdp, k=analysis.min_k.k, max_samples=args.max_samples
         )
     if args.json:
-        print(json.dumps(summary, indent=2))
+        # Strict JSON (no Infinity or NaN): a figure that is not finite, such as a sample
+        # complexity past the search cap, is null.
+        print(json.dumps(_finite_or_null(summary), indent=2, allow_nan=False))
         return 0
     kind = "deterministic" if analysis.deterministic else "stochastic"
     print(f"{analysis.name}: {analysis.states} states, {analysis.actions} actions, "
@@ -90,6 +97,17 @@ def _horizon(args: argparse.Namespace) -> int:
     for learner, steps in summary.get("measured_sample_complexity", {}).items():
         print(f"measured {learner}: {steps:.4g} steps")
     return 0
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with every non-finite float (inf, NaN) replaced by None, for strict JSON."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _sweep_discount(args: argparse.Namespace) -> int:
@@ -160,17 +178,37 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from workbench.runs import Run
+    from workbench.runs.trainer import resolve_trainer
 
     trainer, knobs = _config_from_args(args)
-    run = Run.create(trainer, store=_store(args), name=args.name, **knobs)
-    print(f"run {run.id} ({trainer}) in {run.store.home}", flush=True)
+    name = args.name
+    if name is None:  # named after what it trains, so that lists and legends say it
+        config = resolve_trainer(trainer).Config(**knobs)
+        env_id = getattr(config, "env_id", None) or getattr(config, "dataset", None)
+        name = f"{trainer} on {env_id}" if env_id else trainer
+    run = Run.create(trainer, store=_store(args), name=name, **knobs)
+    print(f"run {run.id} ({name!r}) in {run.store.home}", flush=True)
     run.start(executor="thread")
+    return _follow(run, args.progress_every)
+
+
+def _runs_resume(args: argparse.Namespace) -> int:
+    from workbench.runs import Run
+
+    run = Run(_store(args), args.run_id)
+    print(f"resuming run {run.id} ({run.record.name!r}) from step {run.step}", flush=True)
+    run.resume("thread")
+    return _follow(run, args.progress_every)
+
+
+def _follow(run: Any, progress_every: float) -> int:
+    """Print a run's progress (each line once) until it ends; Ctrl-C or SIGTERM stop it."""
     # A termination signal (kill, a job scheduler) stops the run as Ctrl-C does: with a
     # checkpoint and a final state, not left "running" in the store.
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
-    told = ""
+    told, last_line = "", ""
     try:
-        while (state := run.wait(timeout=args.progress_every)) in ("running", "paused"):
+        while (state := run.wait(timeout=progress_every)) in ("running", "paused"):
             record = run.record
             if state == "paused" and record.message and record.message != told:
                 told = record.message  # why it paused (a non-finite loss?), once
@@ -178,7 +216,10 @@ def _train(args: argparse.Namespace) -> int:
                       "Ctrl-C stops it)", flush=True)  # fmt: skip
             latest = run.store.last_scalars(run.id)
             shown = ", ".join(f"{k} {latest[k]:.4g}" for k in sorted(latest)[:4])
-            print(f"step {record.step:>10}  {state:8} {shown}", flush=True)
+            line = f"step {record.step:>10}  {state:8} {shown}"
+            if line != last_line:  # a paused or slow run would print the same line again
+                print(line, flush=True)
+                last_line = line
     except KeyboardInterrupt:
         print("stopping (checkpointing first)...", flush=True)
         state = run.stop()
@@ -197,10 +238,16 @@ def _runs_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet")
         return 0
-    print(f"{'id':24} {'name':24} {'trainer':12} {'state':9} {'step':>10}  parent")
+    # Columns as wide as their longest entry: nothing is cut off.
+    name_width = max(len("name"), *(len(run.name) for run in runs))
+    trainer_width = max(len("trainer"), *(len(run.trainer) for run in runs))
+    print(
+        f"{'id':24} {'name':{name_width}} {'trainer':{trainer_width}} {'state':9} {'step':>10}  parent"
+    )
     for run in runs:
         print(
-            f"{run.id:24} {run.name[:24]:24} {run.trainer[:12]:12} {run.state:9} {run.step:>10}  {run.parent_id or ''}"
+            f"{run.id:24} {run.name:{name_width}} {run.trainer:{trainer_width}} {run.state:9} "
+            f"{run.step:>10}  {run.parent_id or ''}"
         )
     return 0
 
@@ -242,7 +289,7 @@ def _runs_export(args: argparse.Namespace) -> int:
         frame.to_csv(output, index=False)
     else:
         frame.to_parquet(output, index=False)
-    print(f"wrote {len(frame)} scalar rows to {output}")
+    print(f"wrote {len(frame)} scalar rows of run {args.run_id} to {output.resolve()}")
     return 0
 
 
@@ -382,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.set_defaults(handler=_sweep_discount)
 
-    runs = commands.add_parser("runs", help="list, show or export runs")
+    runs = commands.add_parser("runs", help="list, show, export or resume runs")
     runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     runs_commands.add_parser("list", help="all runs, oldest first").set_defaults(handler=_runs_list)
     show = runs_commands.add_parser("show", help="one run: config, state, latest scalars")
@@ -393,6 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--output", default=None, help="file to write (default: RUN_ID.FORMAT)")
     export.set_defaults(handler=_runs_export)
+    resume = runs_commands.add_parser(
+        "resume", help="resume a paused, stopped or failed run headless, from its checkpoint"
+    )
+    resume.add_argument("run_id")
+    resume.add_argument(
+        "--progress-every", type=float, default=5.0, help="seconds between progress lines"
+    )
+    resume.set_defaults(handler=_runs_resume)
     return parser
 
 
@@ -402,9 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from workbench.runs.run import RunError
+
     try:
         return args.handler(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:  # bad input: one clear line
+    except (ValueError, KeyError, FileNotFoundError, RunError) as error:  # one clear line
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"workbench {args.command}: error: {message}", file=sys.stderr)
         return 2
