@@ -129,6 +129,18 @@ def test_a_new_snapshot_updates_the_same_figure_with_one_glyph_for_all_skills(tm
     assert drawn_colors(lines[0]) != skill_colors(np.eye(2)[:1], discrete=True)
 
 
+def _drawn_u(figure) -> list[np.ndarray]:
+    """The u coordinates of every point and line the figure draws."""
+    found = []
+    for renderer in figure.renderers:
+        data = getattr(getattr(renderer, "data_source", None), "data", {})
+        if "u" in data and len(data["u"]):
+            found.append(np.asarray(data["u"], dtype=float))
+        if "xs" in data:
+            found += [np.asarray(x, dtype=float) for x in data["xs"]]
+    return [u[np.isfinite(u)] for u in found]
+
+
 def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
     store = RunStore(tmp_path)
     record = store.create_run("views", "metra", {"env_id": "workbench/Plane-v0"})
@@ -138,13 +150,18 @@ def test_the_latent_map_draws_phi_of_the_grid_and_of_the_trajectories(tmp_path):
     grid = rng.uniform(-3, 3, (50, 2))
     skills = rng.normal(size=(4, 3))
     snapshot = {
-        "grid": grid, "phi_grid": rng.normal(size=(50, 3)), "phi_paths": rng.normal(size=(4, 9, 3)),
+        "grid": grid, "phi_grid": 30 + rng.normal(size=(50, 3)),
+        "phi_paths": 30 + rng.normal(size=(4, 9, 3)),
         "skills": skills,
     }  # fmt: skip
     store.add_snapshot(record.id, 10, "latent", snapshot)
     view.refresh()
     sources = [r.data_source.data for r in figure.renderers if hasattr(r, "data_source")]
     assert sorted(len(next(iter(s.values()))) for s in sources if s) == [4, 50]
+    # The axes follow phi (they stayed at 0..1, a blank map, while phi lay elsewhere).
+    drawn_u = np.concatenate([sources_u for sources_u in _drawn_u(figure)])
+    assert figure.x_range.start <= drawn_u.min() and drawn_u.max() <= figure.x_range.end
+    assert figure.x_range.end - figure.x_range.start < 2 * np.ptp(drawn_u) + 1e-9
     lines = next(r for r in figure.renderers if isinstance(r.glyph, MultiLine))
     assert drawn_colors(lines) == skill_colors(skills)
     drawn = [np.asarray(x).copy() for x in lines.data_source.data["xs"]]

@@ -99,8 +99,10 @@ class LatentMap(SnapshotView):
             )
         points = hv.Points(
             {"u": grid[:, 0], "v": grid[:, 1], "color": colors}, ["u", "v"], "color"
-        ).opts(color="color", size=4, alpha=0.8)
-        lines = coloured_paths(phi_paths, path_colors, ["u", "v"]).opts(line_width=1.5, alpha=0.8)
+        ).opts(color="color", size=4, alpha=0.8, framewise=True)
+        lines = coloured_paths(phi_paths, path_colors, ["u", "v"]).opts(
+            line_width=1.5, alpha=0.8, framewise=True
+        )
         return points * lines
 
     def _figure(self) -> hv.DynamicMap:
@@ -111,6 +113,8 @@ class LatentMap(SnapshotView):
                 frame_height=self.size,
                 toolbar=None,
                 title="phi(s)",
-                framewise=True,  # phi moves and stretches as it learns
+                # phi moves and stretches as it learns. The ranges follow only when every
+                # layer is framewise too: on the overlay alone they stayed at 0..1, blank.
+                framewise=True,
             )
         )
