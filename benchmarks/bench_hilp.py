@@ -282,7 +282,7 @@ Device: {name}. For {args.seconds:g} s per size: one update, then at once as man
 products as hold its matrix-product FLOPs (counted from the layer shapes: `update_flops`), and again.
 Each pair is one sample of ours / ceiling (the update's FLOPs at the products' rate, over its time);
 the table gives medians and the middle half of the pairs.
-Command: `.venv/bin/python benchmarks/bench_hilp.py --parts speed --seconds {args.seconds:g} --device {args.device}`
+Command: `.venv/bin/python benchmarks/bench_hilp.py --parts speed --seconds {args.seconds:g}{f" --threads {args.threads}" if args.threads else ""} --device {args.device}`
 Machine: {machine_line()}
 
 | MLP | batch | GFLOP per update | pairs | HILP updates/s | products GFLOP/s | ceiling updates/s | ours / ceiling | middle half |
@@ -312,10 +312,13 @@ def main() -> None:
     parser.add_argument("--converge-hidden", type=int, default=0, help="0: the default width")
     parser.add_argument("--converge-layers", type=int, default=3, help="with --converge-hidden")
     parser.add_argument("--seconds", type=float, default=60.0, help="speed: time per size")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     name = "cuda" if device.type == "cuda" else f"cpu, {torch.get_num_threads()} torch threads"
     parts = set(args.parts.split(","))
     if unknown := parts - {"curves", "converge", "speed"}:
