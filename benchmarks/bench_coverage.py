@@ -160,8 +160,12 @@ def main() -> None:
         columns = [
             int(np.searchsorted(steps, share * total, side="right")) - 1 for share in TABLE_STEPS
         ]
+        # A column before a run's first evaluation (a maze's first comes after 16,000 steps)
+        # has no figure: index -1 would wrap to the last evaluation.
         figures = " | ".join(
             f"{cells[:, c].mean():.1f} ({cells[:, c].min():.0f}-{cells[:, c].max():.0f})"
+            if c >= 0
+            else "-"
             for c in columns
         )
         rows.append(f"| {env_name} | {objective.upper()} | {figures} |")
