@@ -160,7 +160,10 @@ def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, 
     while "*" in waiting_prompt.inner_text():
         seen.add(_shown_number(step_text))
         page.wait_for_timeout(200)
-    assert len(seen) >= 3, f"the view showed steps {sorted(seen)} while a later cell waited"
+    # It moved while the cell waited (it stayed at step 0 until the whole notebook had run).
+    assert len(seen) >= 2 and max(seen) > 0, (
+        f"the view showed steps {sorted(seen)} while a later cell waited"
+    )
 
     # Run All finishes: the last code cell gets its number.
     last_prompt = code_cells.last.locator(".jp-InputArea-prompt")

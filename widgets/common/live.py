@@ -11,9 +11,11 @@ thread of its own, so that its views move while another cell runs.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import panel as pn
@@ -34,11 +36,25 @@ def _in_notebook_kernel() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
+def _after_this_cell(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once, when the notebook cell running now has finished (its output
+    rendered included)."""
+    from IPython import get_ipython
+
+    events = get_ipython().events
+
+    def once(*_: object) -> None:
+        events.unregister("post_run_cell", once)
+        callback()
+
+    events.register("post_run_cell", once)
+
+
 # Seconds after a view is first rendered at which its comm is opened from the kernel. The
 # browser must have drawn the output first (that registers the comm's target), and a busy
 # machine draws a large view slowly; a comm opened too early is dropped by the browser, so
 # later attempts open it again until the browser's own comm gets through.
-COMM_OPEN_AFTER = (3.0, 10.0, 30.0, 90.0)
+COMM_OPEN_AFTER = (2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 
 
 def _open_notebook_comms(opened: dict[str, tuple[float, int]]) -> None:
@@ -52,6 +68,10 @@ def _open_notebook_comms(opened: dict[str, tuple[float, int]]) -> None:
     if a Panel release changes them, nothing is opened early and the JupyterLab test fails.
     ``opened`` keeps, per view, when it was first seen and how many attempts were made.
     """
+    if not os.environ.get("JPY_SESSION_NAME"):
+        # Not a kernel that a Jupyter server started for a notebook in a browser (nbclient,
+        # say): no browser has registered the comms' targets, so none may be opened.
+        return
     now = time.monotonic()
     for ref, view in list(getattr(pn.state, "_views", {}).items()):
         viewable, comm = view[0], view[-1]
@@ -103,15 +123,24 @@ class LiveSession:
             # kernel's comms, which any thread may use.
             if self._thread is None or not self._thread.is_alive():
                 self._stopped.clear()
+                # The first refresh waits until the cell that made the views has run: that
+                # cell renders them at its end, and a refresh changing a figure while it is
+                # being rendered breaks the rendering.
+                cell_done = threading.Event()
+                _after_this_cell(cell_done.set)
                 self._thread = threading.Thread(
-                    target=self._refresh_forever, name="live-session", daemon=True
-                )
+                    target=self._refresh_forever, args=(cell_done,), name="live-session",
+                    daemon=True,
+                )  # fmt: skip
                 self._thread.start()
         elif self._callback is None or not self._callback.running:
             self._callback = pn.state.add_periodic_callback(self.refresh, period=self.period_ms)
 
-    def _refresh_forever(self) -> None:
+    def _refresh_forever(self, cell_done: threading.Event) -> None:
         opened: dict[str, tuple[float, int]] = {}
+        while not cell_done.wait(self.period_ms / 1000):
+            if self._stopped.is_set():
+                return
         while not self._stopped.wait(self.period_ms / 1000):
             try:
                 _open_notebook_comms(opened)
