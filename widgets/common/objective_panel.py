@@ -101,7 +101,9 @@ class ObjectivePanel(pn.viewable.Viewer):
                 return
             Run(self.session.store, self.run_id).update(**changes)
             self.apply_feedback.value = f"applied at the next update: {_listed(changes)}"
-        except (KnobError, RunError) as error:
+        except KnobError as error:  # its message names the knob and says "refused"
+            self.apply_feedback.value = str(error)
+        except RunError as error:
             self.apply_feedback.value = f"Refused: {error}"
 
     def _fork(self) -> None:
@@ -115,7 +117,9 @@ class ObjectivePanel(pn.viewable.Viewer):
             self.fork_feedback.value = f"forked run {name!r} ({child.id})"
             if self.on_fork is not None:
                 self.on_fork(child.id)
-        except (KnobError, RunError, ValueError) as error:
+        except KnobError as error:
+            self.fork_feedback.value = str(error)
+        except (RunError, ValueError) as error:
             self.fork_feedback.value = f"Refused: {error}"
 
     def __panel__(self) -> pn.viewable.Viewable:
