@@ -1,7 +1,7 @@
 """RL Workbench engine: agents, trainers, analyses, runs, the run store, the CLI.
 
 This package imports no panel and no ``widgets``: the served dashboard (``widgets.dashboard``)
-sits above it and is imported by ``workbench serve`` only when it serves.
+sits above it; ``workbench serve`` finds it through its entry point, only when it serves.
 """
 
 __version__ = "0.1.0"

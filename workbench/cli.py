@@ -33,8 +33,14 @@ def _list_environments(_: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from widgets.dashboard import serve
+    from importlib.metadata import entry_points
 
+    # The app sits above the engine: it is found by its entry point (pyproject.toml), not
+    # imported by name, so nothing in workbench/ depends on widgets/.
+    apps = entry_points(group="rl_workbench.apps", name="dashboard")
+    if not apps:
+        raise ValueError("no dashboard installed: run `make venv` (pip install -e .)")
+    serve = next(iter(apps)).load()
     serve(
         host=args.host,
         port=args.port,
