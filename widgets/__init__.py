@@ -31,7 +31,7 @@ from widgets.horizon import (  # noqa: E402
     SampleComplexity,
     StatePicture,
 )
-from widgets.runs import RolloutView, RunsTable, RunView  # noqa: E402
+from widgets.runs import RolloutView, RunsPage, RunsTable, RunView  # noqa: E402
 from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "RolloutView",
     "RunControls",
     "RunView",
+    "RunsPage",
     "RunsTable",
     "SampleComplexity",
     "ScalarChart",

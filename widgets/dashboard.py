@@ -27,10 +27,17 @@ from widgets import (
     HilbertView,
     LiveRollout,
     LiveSession,
-    RunsTable,
+    RunsPage,
     RunView,
-    ScalarChart,
     SkillsView,
+)
+from widgets.default_runs import (
+    DEMO_KNOBS,
+    HILBERT_KNOBS,
+    HILBERT_NAME,
+    SKILLS_KNOBS,
+    SKILLS_NAME,
+    start_demo_run,
 )
 from widgets.horizon import DiscountSweepView, HorizonView
 from workbench.runs import Run, RunStore
@@ -38,42 +45,6 @@ from workbench.runs import Run, RunStore
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
 # Tabulator (the runs table) is named so its JavaScript is in the page from the start.
 pn.extension("tabulator", inline=True)
-
-DEMO_NAME = "demo: PPO in the U-maze"
-DEMO_KNOBS = {
-    "algorithm": "PPO",
-    "env_id": "workbench/PointMaze-UMaze-v0",
-    "reward_mode": "dense",
-    "total_timesteps": 2_000_000,
-    "eval_every": 4_000,
-}
-
-
-SKILLS_NAME = "METRA in four rooms"
-SKILLS_KNOBS = {
-    "objective": "metra",
-    "env_id": "workbench/PointMaze-FourRooms-v0",
-    "hidden": 256,  # the authors' 1024 is slow on a CPU; fork to change it
-    "min_buffer": 3_200,
-    "eval_every": 2,
-    "checkpoint_every": 16_000,  # the skill picker rolls out the latest checkpoint
-    "total_steps": 2_000_000,
-}
-
-
-HILBERT_NAME = "HILP in four rooms"
-HILBERT_KNOBS = {
-    "env_id": "workbench/PointMaze-FourRooms-v0",
-    "behaviour": "play",  # its dataset is built at start when missing (seconds)
-    "hidden": 256,  # the authors' 512 is slow on a CPU; fork to change it
-    "eval_every": 250,
-    "checkpoint_every": 5_000,
-    "total_steps": 500_000,
-    # Targets 4x faster than the authors' 0.005: in four rooms the distances reach across
-    # rooms by about 2,000 updates (rank correlation 0.95) instead of 7,000
-    # (benchmarks/RESULTS.md); a hot knob, so 0.005 is one change away.
-    "tau": 0.02,
-}
 
 
 class EnvironmentsHandler(RequestHandler):
@@ -83,15 +54,6 @@ class EnvironmentsHandler(RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps([{"id": e.id, "description": e.description} for e in ENVIRONMENTS]))
-
-
-def start_demo_run(store: RunStore) -> Run:
-    """The embedded default run: reuse a live one, else start a new one."""
-    for record in reversed(store.list_runs()):
-        if record.name == DEMO_NAME and record.state in ("running", "paused"):
-            return Run(store, record.id)
-    run = Run.create("sb3", store=store, name=DEMO_NAME, **DEMO_KNOBS)
-    return run.start("subprocess")
 
 
 class Dashboard:
@@ -118,11 +80,7 @@ class Dashboard:
             label="New PPO run", color="success", css_classes=["new-run"]
         )
         self.new_button.on_click(lambda _: self._new_run())
-        self.runs_table = RunsTable(self.session)
-        self.compare_chart = ScalarChart(self.session, run_ids=[])
-        self.runs_table.param.watch(
-            lambda e: setattr(self.compare_chart, "run_ids", e.new), "selection"
-        )
+        self.runs_page = RunsPage(self.session)
         self.skills_select, self.skills_view = self._page_of("metra", "skill run", SkillsView)
         self.hilbert_select, self.hilbert_view = self._page_of("hilp", "HILP run", HilbertView)
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
@@ -196,7 +154,7 @@ class Dashboard:
                 "Hilbert",
                 pn.Column(self.hilbert_select, self.hilbert_view, sizing_mode="stretch_width"),
             ),
-            ("Runs", pn.Column(self.runs_table, self.compare_chart, sizing_mode="stretch_width")),
+            ("Runs", self.runs_page),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
                 "Environments",
