@@ -6,6 +6,7 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.run_progress import RunProgress
 from workbench.runs import Run, RunError
 
 
@@ -38,6 +39,7 @@ class RunControls(pn.viewable.Viewer):
         self.message_text = pn.widgets.StaticText(
             label="message", value="", css_classes=["run-message"]
         )
+        self.progress = RunProgress(session.store, run_id=self.run_id)
         for button, action in (
             (self.start_button, self._start),
             (self.pause_button, lambda: self._run().pause()),
@@ -68,6 +70,8 @@ class RunControls(pn.viewable.Viewer):
         if not self.run_id:
             return
         record = self.session.store.get_run(self.run_id)
+        self.progress.run_id = self.run_id
+        self.progress.show(record)
         self.state_text.value = record.state
         self.step_text.value = str(record.step)
         if record.message and record.state in ("paused", "failed", "stopped"):
@@ -87,4 +91,10 @@ class RunControls(pn.viewable.Viewer):
             self.stop_button,
             self.checkpoint_button,
         )
-        return pn.Column(buttons, pn.Row(self.state_text, self.step_text), self.message_text)
+        return pn.Column(
+            buttons,
+            pn.Row(self.state_text, self.step_text),
+            self.progress,
+            self.message_text,
+            sizing_mode="stretch_width",
+        )

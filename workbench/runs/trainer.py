@@ -56,6 +56,9 @@ class Trainer(ABC):
     """Base class of trainers. Subclasses set ``Config`` and implement ``train``."""
 
     Config: ClassVar[type[Config]]
+    # The knob that says how many steps the run trains for: views show percent done and
+    # time left from it.
+    length_knob: ClassVar[str] = "total_steps"
 
     def __init__(self, config: Config, ctx: RunContext) -> None:
         self.config = config

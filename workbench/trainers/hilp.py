@@ -179,6 +179,7 @@ class HILPTrainer(Trainer):
         self.goals = centres[rng.integers(len(centres), size=config.eval_goals)]
         self.grid = free_grid(self.maze)
         self.steps_per_episode = gym.spec(config.env_id).max_episode_steps or 200
+        ctx.log(f"dataset {name!r}: {len(data.states):,} states; training phi and the policy")
 
     @property
     def agent(self) -> HILP:

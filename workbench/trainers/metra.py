@@ -195,6 +195,7 @@ class METRATrainer(Trainer):
         }
         self.buffer = ReplayBuffer(config.buffer_size, fields, self.agent_.device)
         self.epoch = 0
+        self.updated = False  # whether this execution has made an update yet (for its log)
 
     @property
     def agent(self) -> SkillDiscovery:
@@ -230,6 +231,11 @@ class METRATrainer(Trainer):
 
     def train(self) -> None:
         config = self.config
+        if self.buffer.size < config.min_buffer:
+            self.ctx.log(
+                f"filling the replay buffer: the first update comes after {config.min_buffer:,} "
+                "transitions"
+            )
         while self.ctx.step < config.total_steps:
             skills = sample_skills(
                 config.trajectories_per_epoch, config.skill_dim, config.skill_type, self.rng,
@@ -238,6 +244,9 @@ class METRATrainer(Trainer):
             paths = self.collect(skills, deterministic=False, store=True)
             self.ctx.step += paths.shape[0] * (paths.shape[1] - 1)
             if self.buffer.size >= config.min_buffer and config.updates_per_epoch:
+                if not self.updated:
+                    self.updated = True
+                    self.ctx.log(f"training: {config.updates_per_epoch} updates per epoch")
                 totals: dict[str, torch.Tensor] = {}
                 for _ in range(config.updates_per_epoch):
                     losses = self.agent_.update(self.buffer.sample(config.batch_size))

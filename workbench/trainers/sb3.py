@@ -46,7 +46,10 @@ class SB3Config(Config):
         default="workbench/PointMaze-UMaze-v0", objects=POINT_ENV_IDS, doc="Environment."
     )
     reward_mode = param.Selector(
-        default="dense", objects=["none", "goal", "dense"], doc="Maze reward (the plane: dx)."
+        default="dense",
+        objects=["none", "goal", "dense", "geodesic"],
+        doc="Maze reward (the plane: dx): dense is minus the straight-line distance to the "
+        "goal, geodesic minus the distance along the maze's shortest path.",
     )
     n_envs = param.Integer(4, bounds=(1, 256), doc="Environment copies stepped together.")
     net_width = param.Integer(64, bounds=(4, 4096), doc="Units of each of two hidden layers.")
@@ -156,6 +159,7 @@ class SB3Trainer(Trainer):
     """A stable-baselines3 algorithm on a workbench point environment."""
 
     Config = SB3Config
+    length_knob = "total_timesteps"
 
     def __init__(self, config: SB3Config, ctx: RunContext) -> None:
         super().__init__(config, ctx)
