@@ -15,6 +15,7 @@ from environments.gridworld import GRID_LAYOUTS, GridWorldEnv, GridWorldMDP, gri
 from environments.maze import (
     LAYOUTS,
     GeodesicOracle,
+    GoalDistanceField,
     LayoutError,
     MazeLayout,
     get_layout,
@@ -63,8 +64,8 @@ ENVIRONMENTS: tuple[EnvironmentInfo, ...] = (
     *(
         EnvironmentInfo(
             f"workbench/PointMaze-{_MAZE_NAMES[name]}-v0",
-            f"point in {_MAZE_TEXT[name]}, a in [-0.2, 0.2]^2, reward_mode none|goal|dense, "
-            f"{steps} steps",
+            f"point in {_MAZE_TEXT[name]}, a in [-0.2, 0.2]^2, "
+            f"reward_mode none|goal|dense|geodesic, {steps} steps",
             "environments.point:PointMazeEnv",
             steps,
             {"layout": name},
@@ -112,6 +113,7 @@ __all__ = [
     "LAYOUTS",
     "EnvironmentInfo",
     "GeodesicOracle",
+    "GoalDistanceField",
     "GridWorldEnv",
     "GridWorldMDP",
     "LayoutError",

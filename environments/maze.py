@@ -325,3 +325,120 @@ class GeodesicOracle:
         field_ = np.full(self.free.shape, np.nan)
         field_[self.free] = self._rows[source]
         return field_
+
+
+class GoalDistanceField:
+    """Continuous shortest-path distance from any free point of a maze to one goal point.
+
+    Why: minus the straight-line distance to the goal, as a dense reward, has local optima
+    behind walls (in the U-maze the best spot within reach of the start is pressed against
+    the inner wall under the goal, and PPO settles there). The distance through the maze
+    has no local optimum but the goal: from every other point, moving along its shortest
+    path shortens it at once.
+
+    How: each cell is split into ``resolution`` x ``resolution`` sub-cells; Dijkstra runs
+    once over the corners of the free sub-cells, along their sides (length ``1 / k``) and
+    diagonals (``sqrt(2) / k``), so a path never leaves free space or squeezes between two
+    wall cells that touch only at a corner (the agent cannot pass there either). A point's
+    distance is the bilinear interpolation of the corner distances of its sub-cell: a
+    continuous function, so that every step toward the goal pays, not only the steps that
+    cross into another sub-cell. Paths on this lattice are at most about 8% longer than
+    the true Euclidean shortest path (octile directions), and within the goal's own
+    sub-cell the distance is that of its nearest corner rather than exactly 0 (which is
+    exact when the goal is a lattice corner, as cell centres are for even ``resolution``).
+    """
+
+    def __init__(self, maze: MazeLayout, goal: np.ndarray, resolution: int = 4) -> None:
+        if not isinstance(resolution, int | np.integer) or resolution < 1:
+            raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
+        goal = np.asarray(goal, dtype=np.float64)
+        if goal.shape != (2,) or not maze.is_free(goal):
+            raise ValueError(f"goal {goal.tolist()} is not a free point of maze {maze.name!r}")
+        self.maze = maze
+        self.goal = goal
+        self.resolution = k = int(resolution)
+        self.free = np.kron(maze.free, np.ones((k, k), dtype=bool))
+        self.corner_nodes = self._corner_nodes()
+        self.corner_distance = self._corner_distances()
+
+    def _corner_nodes(self) -> np.ndarray:
+        """Graph node of each free sub-cell's corners, shape (W*k, H*k, 4), -1 in walls.
+
+        Corners in the order lower-left, lower-right, upper-left, upper-right. Sub-cells
+        that share a side share those corners' nodes; a corner where two free sub-cells
+        meet only diagonally (between two walls) gets a node for each.
+        """
+        free = self.free
+        padded = np.pad(free, 1)
+        # Around lattice vertex (i, j): the sub-cells below-left, below-right, above-left
+        # and above-right of it.
+        bl, br = padded[:-1, :-1], padded[1:, :-1]
+        al, ar = padded[:-1, 1:], padded[1:, 1:]
+        touched = bl | br | al | ar
+        pinch_rising = bl & ar & ~br & ~al  # the above-right sub-cell gets its own node
+        pinch_falling = br & al & ~bl & ~ar  # the above-left sub-cell gets its own node
+        base = np.full(touched.shape, -1, dtype=np.int64)
+        base[touched] = np.arange(int(touched.sum()))
+        extra = np.full(touched.shape, -1, dtype=np.int64)
+        pinched = pinch_rising | pinch_falling
+        extra[pinched] = int(touched.sum()) + np.arange(int(pinched.sum()))
+        width, height = free.shape
+        lower_left = np.where(pinch_rising, extra, base)[:width, :height]
+        lower_right = np.where(pinch_falling, extra, base)[1:, :height]
+        corners = np.stack([lower_left, lower_right, base[:width, 1:], base[1:, 1:]], axis=-1)
+        return np.where(free[..., None], corners, -1)
+
+    def _corner_distances(self) -> np.ndarray:
+        """Distance to the goal from each free sub-cell's corners, (W*k, H*k, 4), NaN in walls."""
+        corners = self.corner_nodes[self.free]  # (n, 4)
+        side, diagonal = 1.0 / self.resolution, np.sqrt(2.0) / self.resolution
+        pairs = np.concatenate(
+            [corners[:, [0, 1]], corners[:, [2, 3]], corners[:, [0, 2]], corners[:, [1, 3]]]
+        )
+        # Neighbouring sub-cells list a shared side twice; a sparse matrix would add the
+        # two weights, so each side is kept once.
+        sides = np.unique(np.sort(pairs, axis=1), axis=0)
+        diagonals = np.concatenate([corners[:, [0, 3]], corners[:, [1, 2]]])
+        edges = np.concatenate([sides, diagonals])
+        weights = np.concatenate([np.full(len(sides), side), np.full(len(diagonals), diagonal)])
+        n = int(corners.max()) + 1
+        graph = coo_matrix((weights, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+        # The goal's sub-cell is free and convex: the straight line from the goal to each of
+        # its corners is a path, so the distance is the best corner plus that line.
+        sub = tuple(np.floor(self.goal * self.resolution).astype(np.int64))
+        goal_corners = self.corner_nodes[sub]
+        offsets = np.linalg.norm(
+            _CORNER_OFFSETS + np.array(sub) - self.goal * self.resolution, axis=1
+        )
+        rows = shortest_path(graph, directed=False, indices=goal_corners)
+        node_distance = np.min(rows + offsets[:, None] / self.resolution, axis=0)
+        result = np.full(self.corner_nodes.shape, np.nan)
+        result[self.free] = node_distance[corners]
+        return result
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Distance to the goal of each point (..., 2); a point in a wall raises ValueError."""
+        points = np.asarray(points, dtype=np.float64)
+        free = self.maze.is_free(points)
+        if not free.all():
+            bad = points[~free][0]
+            raise ValueError(f"point ({bad[0]:.3f}, {bad[1]:.3f}) is not in a free cell")
+        scaled = points * self.resolution
+        sub = np.floor(scaled).astype(np.int64)
+        # A point of a free cell lies in one of its free sub-cells; the clip only guards
+        # float rounding at a cell's upper edge.
+        sub = np.minimum(
+            sub, np.floor(points).astype(np.int64) * self.resolution + self.resolution - 1
+        )
+        u, v = (scaled - sub)[..., 0], (scaled - sub)[..., 1]
+        corner = self.corner_distance[sub[..., 0], sub[..., 1]]
+        return (
+            (1 - u) * (1 - v) * corner[..., 0]
+            + u * (1 - v) * corner[..., 1]
+            + (1 - u) * v * corner[..., 2]
+            + u * v * corner[..., 3]
+        )
+
+
+# Corners of a unit sub-cell, in GoalDistanceField's corner order.
+_CORNER_OFFSETS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])

@@ -13,7 +13,7 @@ one neighbour is exact: the point never enters or passes through a wall cell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -23,11 +23,18 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from environments.maze import LAYOUTS, LayoutError, MazeLayout, get_layout, parse_layout
+from environments.maze import (
+    LAYOUTS,
+    GoalDistanceField,
+    LayoutError,
+    MazeLayout,
+    get_layout,
+    parse_layout,
+)
 from environments.rendering import AGENT, GOAL, draw_cells, draw_disk, draw_open_plane
 
-RewardMode = Literal["none", "goal", "dense", "dx"]
-REWARD_MODES: tuple[str, ...] = ("none", "goal", "dense")
+RewardMode = Literal["none", "goal", "dense", "geodesic", "dx"]
+REWARD_MODES: tuple[str, ...] = ("none", "goal", "dense", "geodesic")
 
 # Distance kept between a point and a wall it runs into, so that the point stays strictly
 # inside its free cell even after its float32 observation is rounded.
@@ -46,7 +53,9 @@ class PointTask:
         reward_mode: ``"none"`` (reward 0, unsupervised), ``"goal"`` (1 within
             ``goal_radius`` of the goal and the episode terminates; the goal is appended to
             the observation), ``"dense"`` (minus the Euclidean distance to the goal, no
-            termination) or ``"dx"`` (the x displacement, the plane's reward).
+            termination), ``"geodesic"`` (minus the shortest-path distance to the goal
+            through the maze, no termination; see :class:`GoalDistanceField`) or ``"dx"``
+            (the x displacement, the plane's reward).
         max_action: half-width of the action box.
         goal_radius: distance to the goal that counts as reaching it.
         fixed_goal: the goal of every episode; ``None`` means the layout's ``G`` cell, or,
@@ -58,6 +67,10 @@ class PointTask:
     max_action: float = 0.2
     goal_radius: float = 0.5
     fixed_goal: tuple[float, float] | None = None
+    # Geodesic distance fields, one per goal, built at the goal's first use (milliseconds).
+    _goal_fields: dict[tuple[float, float], GoalDistanceField] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         allowed = ("dx",) if self.maze is None else REWARD_MODES
@@ -74,7 +87,7 @@ class PointTask:
 
     @property
     def uses_goal(self) -> bool:
-        return self.reward_mode in ("goal", "dense")
+        return self.reward_mode in ("goal", "dense", "geodesic")
 
     @property
     def start(self) -> np.ndarray:
@@ -166,7 +179,23 @@ class PointTask:
         success = distance <= self.goal_radius
         if self.reward_mode == "goal":
             return success.astype(np.float64), success
+        if self.reward_mode == "geodesic":
+            return -self.geodesic_distance(new_positions, goals), success
         return -distance, success
+
+    def geodesic_distance(self, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """Shortest-path distance through the maze from each position (N, 2) to its goal."""
+        assert self.maze is not None
+        distances = np.empty(len(positions))
+        # Copies mostly share a goal (the layout's): one field lookup per distinct goal.
+        unique_goals, which = np.unique(goals, axis=0, return_inverse=True)
+        for index, goal in enumerate(unique_goals):
+            key = (float(goal[0]), float(goal[1]))
+            if key not in self._goal_fields:
+                self._goal_fields[key] = GoalDistanceField(self.maze, goal)
+            mine = which.ravel() == index
+            distances[mine] = self._goal_fields[key](positions[mine])
+        return distances
 
     def observe(self, positions: np.ndarray, goals: np.ndarray | None) -> np.ndarray:
         if self.reward_mode == "goal":
@@ -419,7 +448,8 @@ def make_plane_vector_env(
 
 class PointMazeEnv(PointEnv):
     """A point in a maze. ``layout`` is a name from :data:`LAYOUTS` or an ASCII layout;
-    ``reward_mode`` is ``"none"``, ``"goal"`` or ``"dense"`` (see :class:`PointTask`)."""
+    ``reward_mode`` is ``"none"``, ``"goal"``, ``"dense"`` or ``"geodesic"`` (see
+    :class:`PointTask`)."""
 
     def __init__(
         self,
