@@ -183,14 +183,17 @@ class SB3Trainer(Trainer):
         self.ctx.step = self.model.num_timesteps
 
     def record_rollout(self, step: int) -> None:
-        """One deterministic evaluation episode, logged as snapshot ``rollout``."""
+        """One deterministic evaluation episode, logged as snapshot ``rollout``, with its
+        return (``eval/return``) and, in goal tasks, whether it reached the goal
+        (``eval/success``)."""
         obs, _ = self.eval_env.reset(seed=self.config.seed)
-        positions, total, done = [obs[:2]], 0.0, False
+        positions, total, done, reached = [obs[:2]], 0.0, False, False
         while not done:
             action, _ = self.model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = self.eval_env.step(action)
+            obs, reward, terminated, truncated, info = self.eval_env.step(action)
             positions.append(obs[:2])
             total += float(reward)
+            reached = reached or bool(info.get("is_success", False))
             done = terminated or truncated
         goal = getattr(self.eval_env.unwrapped, "goal", None)
         arrays = {"positions": np.array(positions, dtype=np.float32)}
@@ -198,6 +201,8 @@ class SB3Trainer(Trainer):
             arrays["goal"] = np.asarray(goal, dtype=np.float32)
         self.ctx.log_snapshot("rollout", arrays, step)
         self.ctx.log_scalar("eval/return", total, step)
+        if "is_success" in info:  # goal tasks: did the rollout reach the goal at any step
+            self.ctx.log_scalar("eval/success", float(reached), step)
 
     def apply(self, changes: Mapping[str, Any]) -> None:
         model, config = self.model, self.config
