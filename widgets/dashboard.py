@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 import panel as pn
+import param
 from tornado.web import RequestHandler
 
 from environments import ENVIRONMENTS
@@ -33,6 +34,7 @@ from widgets import (
 )
 from widgets.default_runs import (
     DEMO_KNOBS,
+    DEMO_NAME,
     HILBERT_KNOBS,
     HILBERT_NAME,
     SKILLS_KNOBS,
@@ -41,10 +43,11 @@ from widgets.default_runs import (
 )
 from widgets.horizon import DiscountSweepView, HorizonView
 from workbench.runs import Run, RunStore
+from workbench.runs.store import atomic_write
 
 # No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
 # Tabulator (the runs table) is named so its JavaScript is in the page from the start.
-pn.extension("tabulator", inline=True)
+pn.extension("tabulator", "mathjax", inline=True)
 
 
 class EnvironmentsHandler(RequestHandler):
@@ -56,47 +59,117 @@ class EnvironmentsHandler(RequestHandler):
         self.write(json.dumps([{"id": e.id, "description": e.description} for e in ENVIRONMENTS]))
 
 
+RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and id
+
+PAGES = ("live", "skills", "hilbert", "runs", "environments", "horizon")
+
+
+class ViewState(param.Parameterized):
+    """What a page's URL keeps (``?page=skills&skills_run=...``): a reload or a shared link
+    returns to the same tab and runs."""
+
+    page = param.Selector(default="live", objects=list(PAGES), doc="Tab shown.")
+    run = param.String(default="", doc="Run on the Live page.")
+    skills_run = param.String(default="", doc="Run on the Skills page.")
+    hilbert_run = param.String(default="", doc="Run on the Hilbert page.")
+
+
+class LastRun:
+    """The run last chosen on the Live page, remembered in the store's home so that a fresh
+    page (a new tab, a restart of the server) opens it rather than whatever ran last."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.path = Path(store.home) / "dashboard.json"
+
+    def get(self) -> str:
+        try:
+            return str(json.loads(self.path.read_text()).get("live_run", ""))
+        except (OSError, ValueError, AttributeError):
+            return ""  # never chosen, or the file was damaged: fall back to the demo
+
+    def set(self, run_id: str) -> None:
+        if run_id and run_id != self.get():
+            atomic_write(self.path, json.dumps({"live_run": run_id}).encode())
+
+
 class Dashboard:
     """The page of one browser session."""
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self.session = LiveSession(store)
-        runs = store.list_runs()
-        live = [r for r in runs if r.state in ("running", "paused")]
-        first = (live or runs or [None])[-1]
+        self.state = ViewState()
+        self.last_run = LastRun(store)
+        if pn.state.location is not None:  # a served page (not a test's bare Dashboard)
+            pn.state.location.sync(self.state)
+            # sync() writes changes only: write the opening state too, once the page is up.
+            pn.state.onload(self._write_url)
+        first = self._first_live_run()
         self.run_select = pn.widgets.Select(
-            label="run", options=self._options(), css_classes=["run-select"]
+            label="run",
+            options=self._options(),
+            value=first or None,
+            width=RUN_PICKER_WIDTH,
+            css_classes=["run-select"],
         )
-        if first is not None:
-            self.run_select.value = first.id
-        self.run_view = RunView(
-            session=self.session, run_id=first.id if first else "", executor="subprocess"
-        )
-        self.run_select.param.watch(
-            lambda e: setattr(self.run_view, "run_id", e.new or ""), "value"
-        )
+        self.state.run = first
+        self.run_view = RunView(session=self.session, run_id=first, executor="subprocess")
+        self.run_select.param.watch(self._live_run_chosen, "value")
         self.new_button = pn.widgets.Button(
-            label="New PPO run", color="success", css_classes=["new-run"]
+            label="New PPO run", color="success", css_classes=["new-run"], align="end"
         )
         self.new_button.on_click(lambda _: self._new_run())
         self.runs_page = RunsPage(self.session)
-        self.skills_select, self.skills_view = self._page_of("metra", "skill run", SkillsView)
-        self.hilbert_select, self.hilbert_view = self._page_of("hilp", "HILP run", HilbertView)
+        self.skills_select, self.skills_view = self._page_of(
+            "metra", "skill run", SkillsView, "skills_run"
+        )
+        self.hilbert_select, self.hilbert_view = self._page_of(
+            "hilp", "HILP run", HilbertView, "hilbert_run"
+        )
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
         self.discount_sweep = DiscountSweepView(self.session, executor="subprocess")
         self.session.register(self)
 
-    def _page_of(self, trainer: str, label: str, view_class: type) -> tuple:
-        """A run selector and the view of ``trainer``'s runs (the newest shown first)."""
-        runs = [r for r in self.store.list_runs() if r.trainer == trainer]
+    def _write_url(self) -> None:
+        values = self.state.param.values()
+        pn.state.location.update_query(**{k: v for k, v in values.items() if k != "name" and v})
+
+    def _first_live_run(self) -> str:
+        """The URL's run, else the run last chosen here, else the demo, else the newest."""
+        runs = {r.id: r for r in self.store.list_runs()}
+        for candidate in (self.state.run, self.last_run.get()):
+            if candidate in runs:
+                return candidate
+        demos = [r for r in runs.values() if r.name == DEMO_NAME]
+        newest = (demos or list(runs.values()) or [None])[-1]
+        return newest.id if newest is not None else ""
+
+    def _live_run_chosen(self, event: param.parameterized.Event) -> None:
+        self.run_view.run_id = event.new or ""
+        self.state.run = event.new or ""
+        self.last_run.set(event.new or "")
+
+    def _page_of(self, trainer: str, label: str, view_class: type, url_key: str) -> tuple:
+        """A run selector and the view of ``trainer``'s runs: the URL's run, else the
+        newest."""
+        runs = [r.id for r in self.store.list_runs() if r.trainer == trainer]
+        wanted = getattr(self.state, url_key)
+        first = wanted if wanted in runs else (runs or [""])[-1]
+        setattr(self.state, url_key, first)
         select = pn.widgets.Select(
-            label=label, options=self._options(trainer), css_classes=[f"{trainer}-select"]
+            label=label,
+            options=self._options(trainer),
+            value=first or None,
+            width=RUN_PICKER_WIDTH,
+            css_classes=[f"{trainer}-select"],
         )
-        if runs:
-            select.value = runs[-1].id
-        view = view_class(self.session, run_id=runs[-1].id if runs else "", executor="subprocess")
-        select.param.watch(lambda e: setattr(view, "run_id", e.new or ""), "value")
+        view = view_class(self.session, run_id=first, executor="subprocess")
+
+        def chosen(event: param.parameterized.Event) -> None:
+            view.run_id = event.new or ""
+            setattr(self.state, url_key, event.new or "")
+
+        select.param.watch(chosen, "value")
         return select, view
 
     def _start_default_run(
@@ -110,10 +183,11 @@ class Dashboard:
         select.value = run.id
 
     def _options(self, trainer: str | None = None) -> dict[str, str]:
+        """Run names first (ids only to tell equal names apart), newest first."""
         runs = [
             r for r in reversed(self.store.list_runs()) if trainer is None or r.trainer == trainer
         ]
-        return {f"{r.name} ({r.id})": r.id for r in runs}
+        return {f"{r.name} · {r.state} ({r.id})": r.id for r in runs}
 
     def _new_run(self) -> None:
         run = Run.create(
@@ -136,48 +210,48 @@ class Dashboard:
             if options != select.options:
                 select.options = options
 
+    def _page_bar(self, *widgets: pn.viewable.Viewable) -> pn.Row:
+        """The run picker of one page, at its top: it belongs to that page only."""
+        return pn.Row(*widgets, css_classes=["page-bar"], styles={"flex-wrap": "wrap"})
+
     def page(self) -> pn.template.BaseTemplate:
-        template = pn.template.BootstrapTemplate(title="RL Workbench")
-        template.sidebar.extend([self.run_select, self.new_button])
+        template = pn.template.BootstrapTemplate(title="RL Workbench", collapsed_sidebar=True)
         intro = pn.pane.Markdown(
             "Press Walk: eight points take smoothed random steps through Sutton's four rooms, "
             "and their trails stream into the plot as they go.",
             width=320,
         )
+        width = {"sizing_mode": "stretch_width"}
         tabs = pn.Tabs(
-            ("Live", self.run_view),
-            (
-                "Skills",
-                pn.Column(self.skills_select, self.skills_view, sizing_mode="stretch_width"),
-            ),
-            (
-                "Hilbert",
-                pn.Column(self.hilbert_select, self.hilbert_view, sizing_mode="stretch_width"),
-            ),
+            ("Live", pn.Column(self._page_bar(self.run_select, self.new_button), self.run_view, **width)),
+            ("Skills", pn.Column(self._page_bar(self.skills_select), self.skills_view, **width)),
+            ("Hilbert", pn.Column(self._page_bar(self.hilbert_select), self.hilbert_view, **width)),
             ("Runs", self.runs_page),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
                 "Environments",
                 pn.Column(pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()),
             ),
-            (
-                "Horizon",
-                pn.Column(self.horizon_view, self.discount_sweep, sizing_mode="stretch_width"),
-            ),
+            ("Horizon", pn.Column(self.horizon_view, self.discount_sweep, **width)),
+            active=PAGES.index(self.state.page),
             dynamic=True,
-            sizing_mode="stretch_width",
-        )
-        defaults = {
-            1: ("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select),
-            2: ("hilp", HILBERT_NAME, HILBERT_KNOBS, self.hilbert_select),
-        }
-        tabs.param.watch(
-            lambda e: self._start_default_run(*defaults[e.new]) if e.new in defaults else None,
-            "active",
-        )
-        tabs.param.watch(lambda e: self.horizon_view.start() if e.new == 5 else None, "active")
+            **width,
+        )  # fmt: skip
+        tabs.param.watch(lambda e: self._page_shown(PAGES[e.new]), "active")
+        self.state.param.watch(lambda e: setattr(tabs, "active", PAGES.index(e.new)), "page")
+        self._page_shown(self.state.page)
         template.main.append(tabs)
         return template
+
+    def _page_shown(self, page: str) -> None:
+        """Start what a page needs the first time it is shown (in this session or any)."""
+        self.state.page = page
+        if page == "skills":
+            self._start_default_run("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select)
+        elif page == "hilbert":
+            self._start_default_run("hilp", HILBERT_NAME, HILBERT_KNOBS, self.hilbert_select)
+        elif page == "horizon":
+            self.horizon_view.start()
 
 
 def serve(

@@ -50,6 +50,17 @@ def _tab(page: Page, name: str) -> None:
     page.locator(".bk-tab", has_text=name).click()
 
 
+def _run_picker(page: Page):
+    """The Live page's run picker (its options read "name · state (id)")."""
+    return page.locator(".run-select:visible select")
+
+
+def _choose_run(page: Page, run_id: str) -> None:
+    picker = _run_picker(page)
+    option = picker.locator("option", has_text=f"({run_id})")
+    picker.select_option(option.get_attribute("value", timeout=30_000))
+
+
 def test_step_counter_and_chart_grow_while_the_demo_run_trains(
     page, page_problems, served_dashboard
 ):
@@ -137,6 +148,51 @@ def test_two_pages_at_once_both_update(browser, served_dashboard):
     finally:
         for page in pages:
             page.close()
+
+
+def test_progress_says_how_far_the_demo_is_how_fast_and_how_long_it_has_left(
+    page, page_problems, served_dashboard
+):
+    _open_live_page(page, served_dashboard.url)
+    progress = page.locator(".run-progress:visible")
+    expect(progress).to_contain_text("of 2,000,000 steps", timeout=20_000)
+    expect(progress).to_contain_text("steps/s", timeout=30_000)
+    expect(progress).to_contain_text("left")
+    assert page_problems == []
+
+
+def test_each_page_has_its_own_run_picker_and_the_url_keeps_page_and_run(
+    page, page_problems, served_dashboard
+):
+    store = RunStore(served_dashboard.home)
+    demo = next(r for r in store.list_runs() if r.name.startswith("demo"))
+    other = Run.create("sb3", store=store, name="a run not started", total_timesteps=1_000)
+    _open_live_page(page, served_dashboard.url)
+    expect(page).to_have_url(re.compile(f"run={demo.id}"))  # a fresh page opens the demo
+    _tab(page, "Runs")
+    expect(page.locator(".runs-table:visible")).to_be_visible(timeout=30_000)
+    expect(page.locator(".run-select:visible")).to_have_count(0)  # the Live page's picker
+    expect(page).to_have_url(re.compile("page=runs"))
+    page.reload()
+    expect(page.locator(".bk-tab.bk-active")).to_have_text("Runs", timeout=30_000)
+    try:
+        # A shared link to another run opens it; choosing a run makes it the next page's.
+        page.goto(f"{served_dashboard.url}/?page=live&run={other.id}")
+        expect(_run_picker(page)).to_have_value(re.compile(other.id), timeout=30_000)
+        expect(page.locator(".run-state:visible")).to_contain_text("created")
+        fresh = page.context.new_page()
+        fresh.goto(served_dashboard.url + "/")
+        expect(_run_picker(fresh)).to_have_value(re.compile(demo.id), timeout=30_000)
+        _choose_run(fresh, other.id)
+        expect(fresh.locator(".run-state:visible")).to_contain_text("created", timeout=20_000)
+        fresh.goto(served_dashboard.url + "/")
+        expect(_run_picker(fresh)).to_have_value(re.compile(other.id), timeout=30_000)
+        assert page_problems == []
+    finally:
+        # The tests after this one watch the demo: make it the remembered run again.
+        page.goto(f"{served_dashboard.url}/?run={other.id}")
+        _choose_run(page, demo.id)
+        expect(page.locator(".run-state:visible")).to_contain_text("running", timeout=20_000)
 
 
 def test_environments_page_lists_and_draws_every_environment(page, page_problems, served_dashboard):

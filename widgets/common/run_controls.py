@@ -76,6 +76,7 @@ class RunControls(pn.viewable.Viewer):
         self.step_text.value = str(record.step)
         if record.message and record.state in ("paused", "failed", "stopped"):
             self.message_text.value = record.message
+        self.message_text.visible = bool(self.message_text.value)
         active = record.state in ("running", "paused")
         self.start_button.disabled = active or record.state == "finished"
         self.pause_button.disabled = record.state != "running"
