@@ -346,6 +346,9 @@ class GoalDistanceField:
     the true Euclidean shortest path (octile directions), and within the goal's own
     sub-cell the distance is that of its nearest corner rather than exactly 0 (which is
     exact when the goal is a lattice corner, as cell centres are for even ``resolution``).
+    Paths may run along a wall's face; the point agent, whose moves go along x then y,
+    pressed into a wall's corner exactly at the height of the wall's edge must step away
+    before it slides past (a two-step detour from a set of no area).
     """
 
     def __init__(self, maze: MazeLayout, goal: np.ndarray, resolution: int = 4) -> None:

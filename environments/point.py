@@ -188,7 +188,10 @@ class PointTask:
         assert self.maze is not None
         distances = np.empty(len(positions))
         # Copies mostly share a goal (the layout's): one field lookup per distinct goal.
-        unique_goals, which = np.unique(goals, axis=0, return_inverse=True)
+        if len(goals) and np.all(goals == goals[0]):
+            unique_goals, which = goals[:1], np.zeros(len(goals), dtype=np.int64)
+        else:
+            unique_goals, which = np.unique(goals, axis=0, return_inverse=True)
         for index, goal in enumerate(unique_goals):
             key = (float(goal[0]), float(goal[1]))
             if key not in self._goal_fields:

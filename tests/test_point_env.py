@@ -25,7 +25,7 @@ def test_every_registered_environment_passes_gymnasium_env_checker(env_id):
         check_env(gym.make(env_id, render_mode="rgb_array").unwrapped, skip_render_check=False)
 
 
-@pytest.mark.parametrize("reward_mode", ["goal", "dense"])
+@pytest.mark.parametrize("reward_mode", ["goal", "dense", "geodesic"])
 def test_maze_reward_modes_pass_env_checker(reward_mode):
     env = gym.make(
         "workbench/PointMaze-FourRooms-v0", reward_mode=reward_mode, render_mode="rgb_array"
@@ -78,6 +78,7 @@ def _random_actions(rng, n, max_action=0.2):
         ("workbench/PointMaze-UMaze-v0", {"reward_mode": "goal", "goal": (2.5, 3.5)}),
         ("workbench/PointMaze-Open-v0", {"reward_mode": "goal"}),
         ("workbench/PointMaze-Large-v0", {"reward_mode": "dense"}),
+        ("workbench/PointMaze-Open-v0", {"reward_mode": "geodesic"}),
         ("workbench/PointMaze-FourRooms-v0", {}),
     ],
 )
