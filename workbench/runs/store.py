@@ -255,6 +255,19 @@ class RunStore:
             args += (name,)
         return [tuple(row) for row in self._connect().execute(sql + " ORDER BY rowid", args)]
 
+    def timed_scalars(
+        self, run_id: str, name: str, after_rowid: int = 0
+    ) -> list[tuple[int, int, float, float]]:
+        """Rows (rowid, step, value, time) of scalar ``name`` after ``after_rowid``, in order;
+        ``time`` is the wall-clock second (Unix time) at which the row was written (the
+        trainer writes its buffered scalars about twice a second)."""
+        rows = self._connect().execute(
+            "SELECT rowid, step, value, time FROM scalars WHERE run_id = ? AND rowid > ?"
+            " AND name = ? ORDER BY rowid",
+            (run_id, after_rowid, name),
+        )
+        return [tuple(row) for row in rows]
+
     def scalar_names(self, run_id: str) -> list[str]:
         rows = self._connect().execute(
             "SELECT name FROM latest_scalars WHERE run_id = ? ORDER BY name", (run_id,)
