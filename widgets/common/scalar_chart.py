@@ -1,5 +1,5 @@
 """Live scalar charts: one metric of several runs overlaid, smoothed, with a marker at
-every knob change."""
+every knob change, against steps or wall-clock seconds, on a linear or a log axis."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import time
 
 import holoviews as hv
 import numpy as np
+import pandas as pd
 import panel as pn
 import param
+from bokeh.models import SaveTool
 
 from widgets.common.live import LiveSession
+from workbench.runs import RunStore
 
 
 def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
@@ -37,23 +40,40 @@ def mean_per_step(
 
 
 def downsample(
-    steps: np.ndarray, values: np.ndarray, max_points: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Halve long series by averaging neighbouring pairs until at most ``max_points``."""
+    steps: np.ndarray, values: np.ndarray, max_points: int, *aligned: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Halve long series by averaging neighbouring pairs until at most ``max_points``.
+    ``aligned`` arrays (say the wall time of each step) are thinned as the steps are: each
+    pair keeps its later entry. Returns the steps, the values, then the aligned arrays."""
     while len(steps) > max_points:
         n = len(steps) // 2 * 2
-        tail_steps, tail_values = steps[n:], values[n:]
-        steps = np.concatenate([steps[:n].reshape(-1, 2)[:, 1], tail_steps])
-        values = np.concatenate([values[:n].reshape(-1, 2).mean(axis=1), tail_values])
-    return steps, values
+        values = np.concatenate([values[:n].reshape(-1, 2).mean(axis=1), values[n:]])
+        steps, *aligned = (
+            np.concatenate([a[:n].reshape(-1, 2)[:, 1], a[n:]]) for a in (steps, *aligned)
+        )
+    return (steps, values, *aligned)
+
+
+def last_time_per_step(steps: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The latest wall time logged at each distinct step (in the order of ``np.unique``)."""
+    unique, index = np.unique(steps, return_inverse=True)
+    out = np.full(len(unique), -np.inf)
+    np.maximum.at(out, index, times)
+    return out
+
+
+X_AXES = {"step": "step", "wall": "wall-clock seconds"}
+DATA_COLUMNS = ["run", "run_id", "metric", "step", "wall_seconds", "value", "smoothed"]
 
 
 class _Series:
     """What the chart holds of one run: bounded points, the last row read, knob changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, origin: float = 0.0) -> None:
+        self.origin = origin  # the run's creation (Unix time): wall-clock seconds count from it
         self.steps = np.zeros(0, dtype=np.int64)
         self.values = np.zeros(0)
+        self.times = np.zeros(0)  # wall-clock seconds since `origin` at which each step was logged
         self.last_count = 0  # values averaged into the last point (more may come at its step)
         self.cursor = 0
         self.event_cursor = 0
@@ -72,6 +92,20 @@ class ScalarChart(pn.viewable.Viewer):
         default=1.0,
         bounds=(0.1, 60.0),
         doc="Seconds between redraws (a redraw costs the server CPU).",
+    )
+    logy = param.Boolean(
+        default=False,
+        doc="Log-scale value axis; values at or below zero are left out (and counted in the title).",
+    )
+    x_axis = param.Selector(
+        default="step",
+        objects=list(X_AXES),
+        doc="Horizontal axis: training step, or wall-clock seconds since the run was created.",
+    )
+    show_controls = param.Boolean(
+        default=True,
+        doc="Show this chart's own metric picker and smoothing slider (a page that sets them "
+        "for several charts at once hides them).",
     )
 
     def __init__(self, session: LiveSession, **params) -> None:
@@ -103,24 +137,35 @@ class ScalarChart(pn.viewable.Viewer):
 
     @param.depends("run_ids", "metric", watch=True)
     def _reset(self) -> None:
-        self._series = {run_id: _Series() for run_id in self.run_ids}
+        self._series = {run_id: self._new_series(run_id) for run_id in self.run_ids}
         self.refresh(force=True)
+
+    def _new_series(self, run_id: str) -> _Series:
+        return _Series(origin=self.session.store.get_run(run_id).created_at)
 
     @param.depends("smoothing", watch=True)
     def _resmooth(self) -> None:
         self._pipe.send(self._pipe.data)
 
+    @param.depends("logy", "x_axis", watch=True)
+    def _redraw_axes(self) -> None:
+        # An axis' type (linear or log) and its name are fixed when a figure is built.
+        self._plotted_keys = None
+        self._publish()
+
     def refresh(self, force: bool = False) -> None:
         store = self.session.store
         changed = force
         for run_id in self.run_ids:
-            series = self._series.setdefault(run_id, _Series())
-            rows = store.scalars(run_id, self.metric, after_rowid=series.cursor)
+            if run_id not in self._series:
+                self._series[run_id] = self._new_series(run_id)
+            series = self._series[run_id]
+            rows = store.timed_scalars(run_id, self.metric, after_rowid=series.cursor)
             if rows:
                 series.cursor = rows[-1][0]
-                steps = np.array([r[1] for r in rows], dtype=np.int64)
-                values = np.array([r[3] for r in rows])
-                steps, values, counts = mean_per_step(steps, values)
+                logged = np.array([r[1] for r in rows], dtype=np.int64)
+                times = last_time_per_step(logged, np.array([r[3] for r in rows]) - series.origin)
+                steps, values, counts = mean_per_step(logged, np.array([r[2] for r in rows]))
                 if len(series.steps) and series.steps[-1] == steps[0]:
                     # More values at the step already drawn last: fold them into its mean.
                     total = series.last_count + counts[0]
@@ -128,12 +173,15 @@ class ScalarChart(pn.viewable.Viewer):
                         series.values[-1] * series.last_count + values[0] * counts[0]
                     ) / total
                     counts[0] = total
+                    times[0] = max(times[0], series.times[-1])
                     series.steps, series.values = series.steps[:-1], series.values[:-1]
+                    series.times = series.times[:-1]
                 series.last_count = int(counts[-1])
-                series.steps, series.values = downsample(
+                series.steps, series.values, series.times = downsample(
                     np.concatenate([series.steps, steps]),
                     np.concatenate([series.values, values]),
                     self.max_points,
+                    np.concatenate([series.times, times]),
                 )
                 changed = True
             events = store.events(run_id, "knob", after_rowid=series.event_cursor)
@@ -146,10 +194,10 @@ class ScalarChart(pn.viewable.Viewer):
                     )
                     series.markers.append((step, text))
                 changed = True
-        if self.run_ids:
-            options = sorted(set(store.scalar_names(self.run_ids[0])) | {self.metric})
-            if options != self.metric_select.options:  # no widget update when unchanged
-                self.metric_select.options = options
+        if self.run_ids and self.show_controls:
+            options = metric_names(store, self.run_ids) | {self.metric}
+            if sorted(options) != self.metric_select.options:  # no widget update when unchanged
+                self.metric_select.options = sorted(options)
         if changed:
             self._stale = True
         # Data is read every tick; the plot is redrawn at most every `redraw_every` seconds.
@@ -173,32 +221,103 @@ class ScalarChart(pn.viewable.Viewer):
         else:
             self._pipe.send(data)
 
+    def _points(self, series: _Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What is drawn of one run: x (steps or seconds), raw and smoothed values; on a log
+        axis, without the points at or below zero (a log axis has no place for them)."""
+        x = series.steps if self.x_axis == "step" else series.times
+        values, smoothed = series.values, ema(series.values, self.smoothing)
+        if self.logy:
+            keep = smoothed > 0
+            x, values, smoothed = x[keep], values[keep], smoothed[keep]
+        return x, values, smoothed
+
     def _plot(self, data: dict[str, _Series]) -> hv.Overlay:
         # The value axis is named after the metric: it labels the axis, and charts of
         # different metrics never share a range.
         value = hv.Dimension(self.metric.replace("/", "_"), label=self.metric)
+        x = hv.Dimension(self.x_axis, label=X_AXES[self.x_axis])
         curves, latest = {}, {}
         labels = self._run_labels(list(data))
+        hidden = 0
         for run_id, s in data.items():
             if len(s.steps):
-                smoothed = ema(s.values, self.smoothing)
-                curves[labels[run_id]] = hv.Curve((s.steps, smoothed), "step", value)
+                xs, _, smoothed = self._points(s)
+                hidden += len(s.steps) - len(xs)
+                if not len(xs):
+                    continue
+                curves[labels[run_id]] = hv.Curve((xs, smoothed), x, value)
                 # A dot at the latest value: a series of one point is seen, and the eye
                 # finds where each run is now.
-                latest[labels[run_id]] = hv.Scatter((s.steps[-1:], smoothed[-1:]), "step", value)
+                latest[labels[run_id]] = hv.Scatter((xs[-1:], smoothed[-1:]), x, value)
         if not curves:
-            curves = {"no data yet": hv.Curve([], "step", value)}
-            latest = {"no data yet": hv.Scatter([], "step", value)}
-        marker_steps = [step for s in data.values() for step, _ in s.markers]
-        lines = hv.VLines(marker_steps).opts(color="#d62728", line_dash="dashed", line_width=2)
+            curves = {"no data yet": hv.Curve([], x, value)}
+            latest = {"no data yet": hv.Scatter([], x, value)}
+        lines = hv.VLines(self._marker_positions(data)).opts(
+            color="#d62728", line_dash="dashed", line_width=2
+        )
         overlay = hv.NdOverlay(curves, kdims="run") * hv.NdOverlay(latest, kdims="run") * lines
+        title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
         return overlay.opts(
             # framewise: axes follow the data as it streams in.
             hv.opts.Curve(tools=["hover"], line_width=2, framewise=True),
             hv.opts.Scatter(size=7, framewise=True, show_legend=False),
             hv.opts.NdOverlay(legend_position="bottom_right", framewise=True),
-            hv.opts.Overlay(responsive=True, height=self.height, title=self.metric, framewise=True),
+            hv.opts.Overlay(
+                responsive=True,
+                height=self.height,
+                title=title,
+                logy=self.logy,
+                framewise=True,
+                hooks=[self._name_png],
+            ),
         )
+
+    def _marker_positions(self, data: dict[str, _Series]) -> list[float]:
+        """Where the knob changes are drawn: at their step, or at the wall time the run
+        logged that step (interpolated between logged steps)."""
+        if self.x_axis == "step":
+            return [step for s in data.values() for step, _ in s.markers]
+        return [
+            float(np.interp(step, s.steps, s.times))
+            for s in data.values()
+            if len(s.steps)
+            for step, _ in s.markers
+        ]
+
+    def _name_png(self, plot: object, element: object) -> None:
+        """The toolbar's save tool downloads the chart as a PNG named after its metric."""
+        for tool in plot.state.select(type=SaveTool):
+            tool.filename = self.metric.replace("/", "_")
+
+    def data_frame(self) -> pd.DataFrame:
+        """The data drawn, one row per point: run name and id, metric, step, wall-clock
+        seconds since the run was created, the value (the mean of the values logged at that
+        step, after any downsampling) and the smoothed value drawn. A log axis hides points
+        at or below zero; this keeps them."""
+        labels = self._run_labels(list(self._series))
+        frames = []
+        for run_id, s in self._series.items():
+            if not len(s.steps):
+                continue  # (pandas deprecates concatenating empty frames)
+            values, smoothed = s.values, ema(s.values, self.smoothing)
+            frame = pd.DataFrame(
+                {
+                    "run": labels[run_id],
+                    "run_id": run_id,
+                    "metric": self.metric,
+                    "step": s.steps,
+                    "wall_seconds": np.round(s.times, 3),
+                    "value": values,
+                    "smoothed": smoothed,
+                }
+            )
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else self.empty_frame()
+
+    @staticmethod
+    def empty_frame() -> pd.DataFrame:
+        """A :meth:`data_frame` with no points."""
+        return pd.DataFrame(columns=DATA_COLUMNS)
 
     def _run_labels(self, run_ids: list[str]) -> dict[str, str]:
         """Legend labels: run names, with the id where two runs share a name."""
@@ -213,9 +332,12 @@ class ScalarChart(pn.viewable.Viewer):
         return hv.DynamicMap(self._plot, streams=[self._pipe])
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(
-            pn.Row(self.metric_select, self.smoothing_slider),
-            self._pane,
-            self.markers_text,
-            sizing_mode="stretch_width",
+        controls = pn.Row(
+            self.metric_select, self.smoothing_slider, visible=self.param.show_controls
         )
+        return pn.Column(controls, self._pane, self.markers_text, sizing_mode="stretch_width")
+
+
+def metric_names(store: RunStore, run_ids: list[str]) -> set[str]:
+    """Every scalar name logged by any of ``run_ids`` (one indexed read per run)."""
+    return {name for run_id in run_ids for name in store.scalar_names(run_id)}
