@@ -128,7 +128,15 @@ class DiscountSweepView(pn.viewable.Viewer):
                 "**Return against discount** for a deep RL learner on a continuous "
                 "environment: one live run per discount (each also on the Runs page)."
             ),
-            pn.Row(self.env, self.algorithm, self.discounts, self.steps, self.button),
+            # Wraps on a narrow window instead of running past the page's edge.
+            pn.FlexBox(
+                self.env,
+                self.algorithm,
+                self.discounts,
+                self.steps,
+                self.button,
+                align_items="end",
+            ),
             self.status,
             self._chart,
         )

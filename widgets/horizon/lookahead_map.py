@@ -145,7 +145,7 @@ class LookaheadMap(pn.viewable.Viewer):
         gap = heat(1, "gap", "magma", "value gap V* - V random")
         # Unlinked axes: the last grid's ranges would otherwise carry over to a new shape.
         self._holder.objects = [
-            pn.Row(
+            pn.FlexBox(  # wraps on a narrow window
                 pn.pane.HoloViews(least, linked_axes=False, css_classes=["lookahead-map"]),
                 pn.pane.HoloViews(gap, linked_axes=False, css_classes=["value-gap-map"]),
             )

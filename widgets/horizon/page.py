@@ -4,6 +4,9 @@ the bound per k (deterministic MDPs only), where lookahead is needed, sweeps ove
 gamma, a state's picture and the learners' sample complexities.
 
 Each figure is a DynamicMap fed by a Pipe: a new analysis is new data, not a new figure.
+The definitions are shown as maths beside the figures, with the analysed MDP's values.
+Rows wrap (``pn.FlexBox``) so that the page fits 1280 px and more without cutting a
+figure off.
 Loading and analysing run in a thread (:func:`widgets.common.run_in_thread`), so the
 server keeps answering; bad input ends as a message in the page's status line.
 """
@@ -19,6 +22,7 @@ import panel as pn
 import param
 
 from widgets.common import run_in_thread
+from widgets.common.formula import Formula
 from widgets.horizon.bound_chart import BoundChart
 from widgets.horizon.lookahead_map import LookaheadMap
 from widgets.horizon.sample_complexity import SampleComplexity
@@ -31,6 +35,26 @@ from workbench.horizon import (
     analyze,
     load_mdp,
     value_functions,
+)
+
+# The effective horizon's definitions (Laidlaw, Russell and Dragan, NeurIPS 2023) as
+# workbench/horizon computes them, in LaTeX; \knob{...} are the analysed MDP's values.
+HORIZON_DEFINITIONS = r"""\begin{aligned}
+&(BQ)_t(s,a) = R(s,a) + \max_{a'} Q_{t+1}(s',a')\\
+&Q_k = B^{k-1} Q^{\mathrm{rand}}\\
+&\mathrm{min}_k = \text{least } k \text{ whose greedy actions}\\
+&\qquad \text{are optimal wherever they lead} = \knob{min_k}\\
+&\mathrm{epw} = \text{the same on } B^{k-1} R = \knob{epw}\\[3pt]
+&m_k = \max_{(t,s)} \Big\lceil \tfrac{16\,\mathrm{var}}{\Delta^2} \ln\big(2TA^k\big) \Big\rceil\\
+&H_k = k + \log_A m_k\\
+&H = \min\big(T,\ \min_k H_k\big) = \knob{H}\\[3pt]
+&T = \knob{T},\ \ A = \knob{A},\ \ |S| = \knob{S}
+\end{aligned}"""
+HORIZON_CAPTION = (
+    "Delta: how far the best action's Q_k lies above the best suboptimal one's at a "
+    "state the greedy agent reaches; var bounds the random policy's return variance there. "
+    "Telling the actions apart takes about m_k rollouts per action sequence, so A^(H_k) "
+    "rollouts in all. Blue: the analysed MDP's values."
 )
 
 
@@ -74,11 +98,12 @@ class HorizonView(pn.viewable.Viewer):
             css_classes=["horizon-source"],
         )  # fmt: skip
         self.upload = pn.widgets.FileInput(accept=".npz", css_classes=["horizon-upload"])
+        # A short label: a long one ran past its box into the next column.
         self.horizon = pn.widgets.IntInput(
-            label="horizon T (empty: the MDP's own; an .npz without one needs it)",
-            value=None,
+            label="horizon T", value=None, placeholder="the MDP's own", width=160,
+            description="Empty: the MDP's own horizon; an .npz without one needs it.",
             css_classes=["horizon-T"],
-        )
+        )  # fmt: skip
         self.button = pn.widgets.Button(
             label="Analyse", color="primary", css_classes=["horizon-analyse"]
         )
@@ -93,6 +118,10 @@ class HorizonView(pn.viewable.Viewer):
         self.sweep = HorizonSweep()
         self.complexity = SampleComplexity()
         self.picture = StatePicture()
+        self.formula = Formula(
+            template=HORIZON_DEFINITIONS, title="Definitions", caption=HORIZON_CAPTION,
+            width=360,
+        )  # fmt: skip
         self.analysis: HorizonAnalysis | None = None
         self._upload: tuple[bytes, str] | None = None
         self._lock = threading.Lock()
@@ -172,6 +201,13 @@ class HorizonView(pn.viewable.Viewer):
             self.complexity.target(mdp, analysis)
             best = None if analysis.bound is None else analysis.bound.best
             self.picture.target(source if label == source else "", mdp, best.s if best else 0)
+            effective = (
+                "none (stochastic)" if analysis.bound is None else analysis.bound.effective_horizon
+            )
+            self.formula.values = {
+                "min_k": analysis.min_k.k, "epw": analysis.epw.k, "H": effective,
+                "T": mdp.horizon, "A": mdp.num_actions, "S": mdp.num_states,
+            }  # fmt: skip
             self.status.value = (
                 f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
                 f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
@@ -188,16 +224,18 @@ class HorizonView(pn.viewable.Viewer):
             "shows, per cell, the least k that is optimal there at time step t.",
             sizing_mode="stretch_width",
         )
-        controls = pn.Row(
+        controls = pn.FlexBox(
             self.select,
             pn.Column(pn.pane.Markdown("or upload a BRIDGE `.npz`", margin=(0, 5)), self.upload),
             self.horizon,
             self.button,
+            align_items="end",
         )
         return pn.Column(
             controls,
             self.status,
-            pn.Row(self.figures, self.bound, self.picture),
+            # The maths beside the figures; wraps below them on a narrow window.
+            pn.FlexBox(self.figures, self.formula, self.bound, self.picture),
             intro,
             self.time,
             self.map,

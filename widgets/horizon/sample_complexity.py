@@ -56,7 +56,7 @@ class SampleComplexity(pn.viewable.Viewer):
         self.table = pn.pane.Markdown("", css_classes=["horizon-complexity"])
         self._pane = pn.Column(
             pn.Row(self.button, self.status),
-            pn.Row(pn.pane.HoloViews(chart, linked_axes=False), self.table),
+            pn.FlexBox(pn.pane.HoloViews(chart, linked_axes=False), self.table),
         )
         self._target: tuple[HorizonMDP, HorizonAnalysis] | None = None
         self.button.on_click(lambda _: self.request())

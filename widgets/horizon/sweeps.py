@@ -78,7 +78,8 @@ class HorizonSweep(pn.viewable.Viewer):
         self.param.watch(lambda _: self._mdp is not None and self.show(self._mdp), "axis")
         self._pane = pn.Column(
             choice,
-            pn.Row(
+            # Wraps on a narrow window instead of cutting the second chart off.
+            pn.FlexBox(
                 pn.pane.HoloViews(returns, linked_axes=False, css_classes=["sweep-returns"]),
                 pn.pane.HoloViews(horizons, linked_axes=False, css_classes=["sweep-horizons"]),
             ),
