@@ -421,26 +421,27 @@ class GoalDistanceField:
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """Distance to the goal of each point (..., 2); a point in a wall raises ValueError."""
+        # Called at every environment step: few array operations, and the wall check reads
+        # the NaN that wall sub-cells hold instead of a separate lookup.
         points = np.asarray(points, dtype=np.float64)
-        free = self.maze.is_free(points)
-        if not free.all():
-            bad = points[~free][0]
+        k = self.resolution
+        scaled = points * k
+        # The sub-cell of a point lies in the point's cell; the minimum only guards float
+        # rounding at a cell's upper edge (a product by k that rounds up to an integer).
+        sub = np.minimum(np.floor(scaled), np.floor(points) * k + (k - 1)).astype(np.int64)
+        inside = (sub >= 0).all(axis=-1) & (sub < self.free.shape).all(axis=-1)
+        corner = self.corner_distance[
+            np.where(inside, sub[..., 0], 0), np.where(inside, sub[..., 1], 0)
+        ]
+        u, v = scaled[..., 0] - sub[..., 0], scaled[..., 1] - sub[..., 1]
+        lower = corner[..., 0] + u * (corner[..., 1] - corner[..., 0])
+        upper = corner[..., 2] + u * (corner[..., 3] - corner[..., 2])
+        distance = lower + v * (upper - lower)
+        walled = ~inside | np.isnan(distance)
+        if walled.any():
+            bad = points[walled][0]
             raise ValueError(f"point ({bad[0]:.3f}, {bad[1]:.3f}) is not in a free cell")
-        scaled = points * self.resolution
-        sub = np.floor(scaled).astype(np.int64)
-        # A point of a free cell lies in one of its free sub-cells; the clip only guards
-        # float rounding at a cell's upper edge.
-        sub = np.minimum(
-            sub, np.floor(points).astype(np.int64) * self.resolution + self.resolution - 1
-        )
-        u, v = (scaled - sub)[..., 0], (scaled - sub)[..., 1]
-        corner = self.corner_distance[sub[..., 0], sub[..., 1]]
-        return (
-            (1 - u) * (1 - v) * corner[..., 0]
-            + u * (1 - v) * corner[..., 1]
-            + (1 - u) * v * corner[..., 2]
-            + u * v * corner[..., 3]
-        )
+        return distance
 
 
 # Corners of a unit sub-cell, in GoalDistanceField's corner order.

@@ -185,20 +185,24 @@ class PointTask:
 
     def geodesic_distance(self, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
         """Shortest-path distance through the maze from each position (N, 2) to its goal."""
-        assert self.maze is not None
+        # Copies mostly share a goal (the layout's): then one field answers for all.
+        if np.all(goals == goals[:1]):
+            return self.goal_field(goals[0])(positions)
         distances = np.empty(len(positions))
-        # Copies mostly share a goal (the layout's): one field lookup per distinct goal.
-        if len(goals) and np.all(goals == goals[0]):
-            unique_goals, which = goals[:1], np.zeros(len(goals), dtype=np.int64)
-        else:
-            unique_goals, which = np.unique(goals, axis=0, return_inverse=True)
+        unique_goals, which = np.unique(goals, axis=0, return_inverse=True)
         for index, goal in enumerate(unique_goals):
-            key = (float(goal[0]), float(goal[1]))
-            if key not in self._goal_fields:
-                self._goal_fields[key] = GoalDistanceField(self.maze, goal)
             mine = which.ravel() == index
-            distances[mine] = self._goal_fields[key](positions[mine])
+            distances[mine] = self.goal_field(goal)(positions[mine])
         return distances
+
+    def goal_field(self, goal: np.ndarray) -> GoalDistanceField:
+        """The geodesic distance field to ``goal`` (2,), built at its first use."""
+        key = (float(goal[0]), float(goal[1]))
+        found = self._goal_fields.get(key)
+        if found is None:
+            assert self.maze is not None
+            found = self._goal_fields[key] = GoalDistanceField(self.maze, np.array(key))
+        return found
 
     def observe(self, positions: np.ndarray, goals: np.ndarray | None) -> np.ndarray:
         if self.reward_mode == "goal":

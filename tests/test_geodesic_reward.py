@@ -156,3 +156,13 @@ def test_each_copy_of_a_vector_env_is_rewarded_toward_its_own_goal():
 def test_unknown_reward_mode_names_the_allowed_ones():
     with pytest.raises(ValueError, match="'none', 'goal', 'dense', 'geodesic', got 'shortest'"):
         PointMazeEnv("umaze", reward_mode="shortest")
+
+
+def test_distance_of_a_point_in_a_wall_or_outside_the_maze_raises_a_clear_error():
+    maze = get_layout("umaze")
+    field = GoalDistanceField(maze, np.array(maze.goal))
+    for point in ([0.5, 0.5], [1.5, 2.5], [-3.0, 1.5], [9.0, 9.0]):
+        with pytest.raises(ValueError, match=r"point \(.*\) is not in a free cell"):
+            field(np.array([maze.start, point]))
+    with pytest.raises(ValueError, match=r"goal .* is not a free point"):
+        GoalDistanceField(maze, np.array([1.5, 2.5]))
