@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5006
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv serve test lint format bench chromium clean
+.PHONY: venv serve test lint format bench screenshots chromium clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ format: $(STAMP)
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure.
 test: $(STAMP) chromium lint
 	WORKBENCH_QUICK=1 $(PY) -m pytest
+
+# The README's pictures: every page served from a fresh home, shot in Chromium with live
+# data (docs/screenshots/*.png), and each page's first-paint and first-data seconds.
+screenshots: $(STAMP) chromium
+	$(PY) docs/screenshots.py --timings docs/screenshots/timings.md
 
 # Each writes its section of benchmarks/RESULTS.md (the memory run takes 10 minutes, the
 # coverage curves about half an hour on 2 cores).

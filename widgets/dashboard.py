@@ -16,6 +16,8 @@ import secrets
 import signal
 import sys
 import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import panel as pn
@@ -183,11 +185,20 @@ class Dashboard:
         select.value = run.id
 
     def _options(self, trainer: str | None = None) -> dict[str, str]:
-        """Run names first (ids only to tell equal names apart), newest first."""
+        """Newest first, each as "name · state · started Dec 03 04:20" (the id only where
+        that still leaves two runs alike)."""
         runs = [
             r for r in reversed(self.store.list_runs()) if trainer is None or r.trainer == trainer
         ]
-        return {f"{r.name} · {r.state} ({r.id})": r.id for r in runs}
+        labels = [
+            f"{r.name} · {r.state} · started {time.strftime('%b %d %H:%M', time.localtime(r.created_at))}"
+            for r in runs
+        ]
+        counts = Counter(labels)
+        return {
+            label if counts[label] == 1 else f"{label} ({r.id})": r.id
+            for label, r in zip(labels, runs, strict=True)
+        }
 
     def _new_run(self) -> None:
         run = Run.create(

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import os
 import re
 import signal
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
+import pytest
+from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from environments import ENVIRONMENTS
 from workbench.runs import Run, RunStore
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _number(page: Page, css: str) -> int:
@@ -46,18 +55,28 @@ def _screenshot(locator, attempts: int = 3) -> bytes:
     raise AssertionError("unreachable")
 
 
+def _maze_extent(png: bytes, wall: tuple[int, int, int] = (68, 68, 68)) -> tuple[int, int]:
+    """Width and height of the maze's walls (drawn #444444) in a screenshot: a maze that
+    shrank into a corner of its frame draws them smaller in an equal box."""
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    walls = np.abs(image - wall).max(axis=2) <= 6
+    # Lines of 10 wall pixels or more: the maze, not a grey anti-aliased label.
+    cols, rows = np.nonzero(walls.sum(axis=0) >= 10)[0], np.nonzero(walls.sum(axis=1) >= 10)[0]
+    return (int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1) if len(rows) else (0, 0)
+
+
 def _tab(page: Page, name: str) -> None:
     page.locator(".bk-tab", has_text=name).click()
 
 
 def _run_picker(page: Page):
-    """The Live page's run picker (its options read "name · state (id)")."""
+    """The Live page's run picker (its options read "name · state · started ...")."""
     return page.locator(".run-select:visible select")
 
 
-def _choose_run(page: Page, run_id: str) -> None:
+def _choose_run(page: Page, name: str, state: str) -> None:
     picker = _run_picker(page)
-    option = picker.locator("option", has_text=f"({run_id})")
+    option = picker.locator("option", has_text=f"{name} · {state} · ")
     picker.select_option(option.get_attribute("value", timeout=30_000))
 
 
@@ -166,7 +185,7 @@ def test_each_page_has_its_own_run_picker_and_the_url_keeps_page_and_run(
 ):
     store = RunStore(served_dashboard.home)
     demo = next(r for r in store.list_runs() if r.name.startswith("demo"))
-    other = Run.create("sb3", store=store, name="a run not started", total_timesteps=1_000)
+    other = Run.create("sb3", store=store, name="a run not started", total_timesteps=1_000).record
     _open_live_page(page, served_dashboard.url)
     expect(page).to_have_url(re.compile(f"run={demo.id}"))  # a fresh page opens the demo
     _tab(page, "Runs")
@@ -178,20 +197,20 @@ def test_each_page_has_its_own_run_picker_and_the_url_keeps_page_and_run(
     try:
         # A shared link to another run opens it; choosing a run makes it the next page's.
         page.goto(f"{served_dashboard.url}/?page=live&run={other.id}")
-        expect(_run_picker(page)).to_have_value(re.compile(other.id), timeout=30_000)
+        expect(_run_picker(page)).to_have_value(re.compile(other.name), timeout=30_000)
         expect(page.locator(".run-state:visible")).to_contain_text("created")
         fresh = page.context.new_page()
         fresh.goto(served_dashboard.url + "/")
-        expect(_run_picker(fresh)).to_have_value(re.compile(demo.id), timeout=30_000)
-        _choose_run(fresh, other.id)
+        expect(_run_picker(fresh)).to_have_value(re.compile(demo.name), timeout=30_000)
+        _choose_run(fresh, other.name, "created")
         expect(fresh.locator(".run-state:visible")).to_contain_text("created", timeout=20_000)
         fresh.goto(served_dashboard.url + "/")
-        expect(_run_picker(fresh)).to_have_value(re.compile(other.id), timeout=30_000)
+        expect(_run_picker(fresh)).to_have_value(re.compile(other.name), timeout=30_000)
         assert page_problems == []
     finally:
         # The tests after this one watch the demo: make it the remembered run again.
         page.goto(f"{served_dashboard.url}/?run={other.id}")
-        _choose_run(page, demo.id)
+        _choose_run(page, demo.name, "running")
         expect(page.locator(".run-state:visible")).to_contain_text("running", timeout=20_000)
 
 
@@ -225,8 +244,8 @@ def test_killing_the_trainer_fails_its_run_and_the_server_keeps_serving(
     os.kill(demo.pid, signal.SIGKILL)
     assert Run(store, demo.id).wait(timeout=30) == "failed"
     assert "killed by signal 9 (SIGKILL)" in store.get_run(demo.id).message
-    page.goto(served_dashboard.url + "/")
-    page.locator(".run-select select").select_option(label=f"{demo.name} ({demo.id})")
+    page.goto(served_dashboard.url + "/")  # the demo, remembered as the last run chosen
+    expect(_run_picker(page)).to_have_value(re.compile(f"{demo.name} · failed"), timeout=30_000)
     expect(page.locator(".run-state:visible")).to_contain_text("failed", timeout=30_000)
     expect(page.locator(".run-message:visible")).to_contain_text(
         "killed by signal 9", timeout=30_000
@@ -293,6 +312,19 @@ def test_hilbert_page_trains_hilp_and_a_click_on_the_maze_shows_distances_and_a_
     while heat_map.screenshot() == before and time.monotonic() < deadline:
         page.wait_for_timeout(1_000)
     assert heat_map.screenshot() != before
+    # The maze keeps its size when the tab is revisited and in a second session.
+    drawn = _maze_extent(heat_map.screenshot())
+    _tab(page, "Runs")
+    _tab(page, "Hilbert")
+    second = page.context.new_page()
+    second.goto(served_dashboard.url + "/?page=hilbert")
+    for view in (page, second):
+        revisited = view.locator(".learned-distance .bk-Canvas:visible").first
+        expect(revisited).to_be_visible(timeout=60_000)
+        view.wait_for_timeout(2_000)
+        width, height = _maze_extent(revisited.screenshot())
+        assert abs(width - drawn[0]) <= 4 and abs(height - drawn[1]) <= 4, (drawn, width, height)
+    second.close()
     store = RunStore(served_dashboard.home)
     hilp = next(r for r in store.list_runs() if r.trainer == "hilp")
     assert "eval/spearman" in store.last_scalars(hilp.id)
@@ -355,3 +387,23 @@ def test_horizon_page_sweeps_the_discount_of_live_ppo_runs_and_draws_their_retur
         page.wait_for_timeout(1_000)
     assert page.evaluate(drawn) == 2, "the returns against discount were never drawn"
     assert page_problems == []
+
+
+@pytest.mark.timeout(900)  # run alone, it waits for the Skills and Hilbert runs' first data
+def test_screenshot_script_draws_every_page_with_live_data(browser, served_dashboard, tmp_path):
+    """docs/screenshots.py (``make screenshots``, the README's pictures) against this
+    server: every page reaches its data, and its picture is drawn and small."""
+    spec = importlib.util.spec_from_file_location("screenshots", REPO / "docs/screenshots.py")
+    screenshots = importlib.util.module_from_spec(spec)
+    sys.modules["screenshots"] = screenshots  # its dataclasses look their module up
+    spec.loader.exec_module(screenshots)
+    timings = screenshots.shoot(served_dashboard.url, tmp_path, browser)
+    assert set(timings) == {shot.tab for shot in screenshots.PAGES}
+    for shot in screenshots.PAGES:
+        png = (tmp_path / f"{shot.tab.lower()}.png").read_bytes()
+        assert not screenshots.is_blank(png)
+        assert len(png) < 400_000, f"{shot.tab}: {len(png):,} bytes"
+    store = RunStore(served_dashboard.home)
+    for record in store.list_runs():  # the pages' default runs: free the CPU
+        if record.state in ("running", "paused") and not record.name.startswith("demo"):
+            Run(store, record.id).stop(wait=30)
