@@ -58,7 +58,7 @@ PAGES = (
     PageShot("Skills", ".trajectories-view .bk-Canvas", ".trajectories-caption", "step"),
     PageShot("Hilbert", ".learned-distance .bk-Canvas", ".hilbert-caption", "step"),
     PageShot("Runs", ".runs-table", ".runs-table", "U-maze"),
-    PageShot("Environments", ".environment-card", ".environment-card", "PointMaze"),
+    PageShot("Environments", ".environment-card", ".environment-card", "Plane-v0"),
     PageShot("Horizon", ".horizon-status", ".horizon-figures", "min_k"),
 )
 

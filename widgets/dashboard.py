@@ -250,7 +250,9 @@ class Dashboard:
         )  # fmt: skip
         tabs.param.watch(lambda e: self._page_shown(PAGES[e.new]), "active")
         self.state.param.watch(lambda e: setattr(tabs, "active", PAGES.index(e.new)), "page")
-        self._page_shown(self.state.page)
+        # Once the page is up: work started while the page is still being built (the
+        # Horizon page's first analysis, say) would update views that have no document yet.
+        pn.state.onload(lambda: self._page_shown(self.state.page))
         template.main.append(tabs)
         return template
 
