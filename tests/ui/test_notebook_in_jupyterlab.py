@@ -174,3 +174,9 @@ def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, 
     page.wait_for_timeout(1_000)
     assert _painted_share(rollout.screenshot()) > 0.002, "the rollout picture is blank"
     assert _tracebacks(page) == []
+    # Its formulas are typeset as maths (JupyterLab's MathJax), not left as $...$ source.
+    maths = notebook.locator(".jp-MarkdownCell mjx-container")
+    maths.first.scroll_into_view_if_needed()
+    expect(maths.first).to_be_visible(timeout=30_000)
+    rendered = notebook.locator(".jp-MarkdownCell .jp-RenderedMarkdown")
+    assert not any("$" in text for text in rendered.all_inner_texts()), "raw $...$ left"
