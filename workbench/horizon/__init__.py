@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.horizon.analysis import (
+    ANALYSIS_PARTS,
     BOUND_UNDEFINED,
     REWARD_PRECISION,
     EffectiveHorizonBound,
@@ -22,13 +23,18 @@ from workbench.horizon.analysis import (
     value_functions,
 )
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
+from workbench.horizon.progress import NamedProgress, Progress
 
 
-def load_mdp(source: str, horizon: int | None = None) -> HorizonMDP:
+def load_mdp(
+    source: str, horizon: int | None = None, progress: Progress | None = None
+) -> HorizonMDP:
     """The MDP that ``source`` names: a BRIDGE ``.npz`` file (the horizon it stores, else
     ``horizon``, which is then required: never assumed), a ``workbench/GridWorld-*`` id
     (its own horizon unless ``horizon`` is given) or a ``MiniGrid-*`` id (tabularized as
-    BRIDGE does, T = 100 unless ``horizon`` is given; cached on disk)."""
+    BRIDGE does, T = 100 unless ``horizon`` is given; cached on disk). ``progress``: a
+    MiniGrid enumeration's (:func:`~workbench.horizon.minigrid.enumerate_states`), the
+    only loading that takes long."""
     if source.endswith(".npz"):
         path = Path(source)
         if not path.is_file():
@@ -48,13 +54,14 @@ def load_mdp(source: str, horizon: int | None = None) -> HorizonMDP:
     if source.startswith("MiniGrid-"):
         from workbench.horizon.minigrid import MINIGRID_HORIZON, tabularize_cached
 
-        return tabularize_cached(source, horizon=horizon or MINIGRID_HORIZON)
+        return tabularize_cached(source, horizon=horizon or MINIGRID_HORIZON, progress=progress)
     raise ValueError(
         f"{source!r} is not a BRIDGE .npz file, a workbench/GridWorld-* id or a MiniGrid-* id"
     )
 
 
 __all__ = [
+    "ANALYSIS_PARTS",
     "BOUND_UNDEFINED",
     "REWARD_PRECISION",
     "EffectiveHorizonBound",
@@ -62,6 +69,8 @@ __all__ = [
     "HorizonMDP",
     "LookaheadResult",
     "MDPFormatError",
+    "NamedProgress",
+    "Progress",
     "ValueFunctions",
     "analyze",
     "bellman_backup",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.progress import NamedProgress
 
 # An action is optimal at (t, s) when Q*(t, s, a) >= V*(t, s) - REWARD_PRECISION: the
 # authors' constant, for floating error (no BRIDGE MDP has reward steps below 1e-3).
@@ -380,13 +381,53 @@ class HorizonAnalysis:
         }
 
 
-def analyze(mdp: HorizonMDP, values: ValueFunctions | None = None) -> HorizonAnalysis:
+ANALYSIS_PARTS = {
+    "values": "computing the value functions",
+    "min_k": "finding min_k",
+    "epw": "finding the planning window",
+    "bound": "bounding the effective horizon",
+    "greedy": "computing the greedy returns J_1..J_5",
+    "done": "analysed",
+}
+"""The parts :func:`analyze` reports to its ``progress``, with what each computes."""
+
+
+def analyze(
+    mdp: HorizonMDP, values: ValueFunctions | None = None, progress: NamedProgress | None = None
+) -> HorizonAnalysis:
     """Value functions once (or the ones given), then min_k, the planning window, the
-    greedy returns and, for a deterministic MDP, the bound."""
-    values = value_functions(mdp) if values is None else values
+    greedy returns and, for a deterministic MDP, the bound.
+
+    ``progress`` is called with (part, parts done, parts) before each part, then with
+    ("done", parts, parts); ``part`` is a key of :data:`ANALYSIS_PARTS`."""
+    parts = [
+        *(["values"] if values is None else []), "min_k", "epw",
+        *(["bound"] if mdp.deterministic else []), "greedy",
+    ]  # fmt: skip
+    done = 0
+
+    def next_part(name: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(name, done, len(parts))
+        done += 1
+
+    if values is None:
+        next_part("values")
+        values = value_functions(mdp)
+    next_part("min_k")
+    least = min_k(mdp, values)
+    next_part("epw")
+    window = effective_planning_window(mdp, values)
+    bound = None
+    if mdp.deterministic:
+        next_part("bound")
+        bound = effective_horizon_bound(mdp, values)
+    next_part("greedy")
+    returns = greedy_returns(mdp, values)
+    if progress is not None:
+        progress("done", done, len(parts))
     return HorizonAnalysis(
         mdp.name, mdp.num_states, mdp.num_actions, mdp.horizon, mdp.deterministic,
-        values.start_values(mdp), min_k(mdp, values), effective_planning_window(mdp, values),
-        effective_horizon_bound(mdp, values) if mdp.deterministic else None,
-        greedy_returns(mdp, values),
+        values.start_values(mdp), least, window, bound, returns,
     )  # fmt: skip

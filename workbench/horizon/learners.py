@@ -24,6 +24,7 @@ from gymnasium import spaces
 
 from workbench.horizon.analysis import REWARD_PRECISION, value_functions
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.progress import NamedProgress, Progress
 
 RUNS = 25
 """Seeded runs per sample-complexity estimate: the authors' ``run_gorp.jl`` default."""
@@ -337,35 +338,60 @@ def search_cap(learner: Callable[..., LearnerResult], mdp: HorizonMDP, max_sampl
     return int(max_samples // per_episode)
 
 
+def bisection_steps(width: int) -> int:
+    """The most halvings :func:`sample_complexity`'s search takes to narrow ``high -
+    low = width`` down to 1: ceil(log2(width))."""
+    return (width - 1).bit_length() if width > 1 else 0
+
+
 def sample_complexity(learner: Callable[..., LearnerResult], mdp: HorizonMDP,
                       runs: int = RUNS, max_samples: float = MAX_SAMPLES, seed: int = 0,
-                      **options) -> float:  # fmt: skip
+                      progress: Progress | None = None, **options) -> float:  # fmt: skip
     """Median environment steps a learner needs to act optimally, searched as the
     authors' ``run_gorp.jl`` searches: ``runs`` seeded runs per number of episodes n (per
     action sequence for GORP, per time step for SQIRL), the median of their steps (a run
     that ends suboptimal counts as infinite); first at the cap n =
     :func:`search_cap` (``inf`` if even that fails), then bisection between 1 and the cap
     for the least n whose median is finite. As in their code, n = 1 is the bisection's
-    lower end and is never itself reported (the least reported n is 2, or the cap)."""
+    lower end and is never itself reported (the least reported n is 2, or the cap).
+
+    ``progress`` is called with (learner runs done, the most runs the search can take)
+    at the start and after every run; that most shrinks as the bisection narrows or
+    ends early, and the last call has both equal."""
     cap = search_cap(learner, mdp, max_samples, options.get("k", 1))
     if cap < 1:
+        if progress is not None:
+            progress(0, 0)
         return math.inf
+    done, most = 0, runs * (1 + bisection_steps(cap - 1))
 
-    def median_steps(episodes: int) -> float:
-        results = [
-            learner(mdp, episodes=episodes, seed=seed + run, **options) for run in range(runs)
-        ]
+    def median_steps(episodes: int, evaluations_after: int) -> float:
+        """``evaluations_after``: the most medians the search may still need after this."""
+        nonlocal done, most
+        results = []
+        for run in range(runs):
+            results.append(learner(mdp, episodes=episodes, seed=seed + run, **options))
+            done += 1
+            most = done + (runs - run - 1) + runs * evaluations_after
+            if progress is not None:
+                progress(done, most)
         return float(np.median([r.samples if r.optimal else math.inf for r in results]))
 
+    if progress is not None:
+        progress(done, most)
     low, high = 1, cap
-    measured = median_steps(high)
+    measured = median_steps(high, bisection_steps(high - low))
     while high - low > 1 and measured < math.inf:
         middle = (low + high) // 2
-        middle_measured = median_steps(middle)
+        # Whichever half is kept, at most this many halvings follow.
+        after = bisection_steps(max(middle - low, high - middle))
+        middle_measured = median_steps(middle, after)
         if middle_measured == math.inf:
             low = middle
         else:
             high, measured = middle, middle_measured
+    if progress is not None and most != done:
+        progress(done, done)  # the search ended before its most: say it is complete
     return measured
 
 
@@ -398,11 +424,13 @@ class HorizonEnv(gym.Env[int, int]):
 
 
 def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every: int = 2_048,
-                          seed: int = 0, **ppo_options) -> float:  # fmt: skip
+                          seed: int = 0, progress: Progress | None = None,
+                          **ppo_options) -> float:  # fmt: skip
     """Environment steps until stable-baselines3's PPO acts optimally (one seeded run):
     every ``eval_every`` steps its most likely action in each state forms a policy whose
     exact return is compared with the optimum. ``inf`` if that never happens within
-    ``max_steps``."""
+    ``max_steps``. ``progress`` is called with (steps taken, ``max_steps``) at the start
+    and at every check, and with (steps taken, steps taken) at the end."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -415,6 +443,8 @@ def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every:
         def _on_step(self) -> bool:
             if self.num_timesteps % eval_every:
                 return True
+            if progress is not None:
+                progress(self.num_timesteps, max(max_steps, self.num_timesteps))
             actions, _ = self.model.predict(every_state, deterministic=True)
             policy = np.broadcast_to(actions, (mdp.horizon, mdp.num_states))
             if policy_return(mdp, np.ascontiguousarray(policy)) >= best - REWARD_PRECISION:
@@ -426,21 +456,37 @@ def ppo_sample_complexity(mdp: HorizonMDP, max_steps: int = 200_000, eval_every:
     options = {"n_steps": 256, "batch_size": 64, "verbose": 0, "seed": seed} | ppo_options
     env = HorizonEnv(mdp)
     env.reset(seed=seed)
-    PPO("MlpPolicy", env, device="cpu", **options).learn(max_steps, callback=check)
+    if progress is not None:
+        progress(0, max_steps)
+    model = PPO("MlpPolicy", env, device="cpu", **options).learn(max_steps, callback=check)
+    if progress is not None:
+        progress(model.num_timesteps, model.num_timesteps)
     return check.solved_at
+
+
+MEASURED_LEARNERS = ("GORP", "SQIRL", "PPO")
+"""What :func:`measured_sample_complexities` measures, in its order."""
 
 
 def measured_sample_complexities(
     mdp: HorizonMDP, k: int = 1, runs: int = RUNS, max_samples: float = MAX_SAMPLES,
-    ppo_steps: int = 100_000, seed: int = 0,
+    ppo_steps: int = 100_000, seed: int = 0, progress: NamedProgress | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """Environment steps GORP and SQIRL (table regressor), each the median of ``runs``
     runs searched up to ``max_samples`` steps (:func:`sample_complexity`), and PPO (one
     run of at most ``ppo_steps``) needed to act optimally, to set beside the effective
-    horizon's prediction."""
+    horizon's prediction. ``progress`` is called with (learner, done, total), learner one
+    of :data:`MEASURED_LEARNERS`, as :func:`sample_complexity` (GORP and SQIRL: runs)
+    and :func:`ppo_sample_complexity` (PPO: steps) report it."""
+
+    def reporter(name: str) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(name, done, total)
+
     options = {"runs": runs, "max_samples": max_samples, "seed": seed, "k": k}
     return {
-        "GORP": sample_complexity(gorp, mdp, **options),
-        "SQIRL": sample_complexity(sqirl, mdp, **options),
-        "PPO": ppo_sample_complexity(mdp, max_steps=ppo_steps, seed=seed),
+        "GORP": sample_complexity(gorp, mdp, progress=reporter("GORP"), **options),
+        "SQIRL": sample_complexity(sqirl, mdp, progress=reporter("SQIRL"), **options),
+        "PPO": ppo_sample_complexity(mdp, max_steps=ppo_steps, seed=seed, progress=reporter("PPO")),
     }

@@ -38,6 +38,7 @@ import gymnasium as gym
 import numpy as np
 
 from workbench.horizon.mdp import TERMINAL, HorizonMDP
+from workbench.horizon.progress import Progress
 from workbench.runs.store import default_home
 
 MINIGRID_HORIZON = 100
@@ -51,6 +52,10 @@ NO_DONE_ACTIONS = 6
 
 STATIC_OBJECT_TYPES = frozenset({"wall", "floor", "goal", "lava"})
 """World objects with no attribute a step can change: their state is never saved."""
+
+PROGRESS_EVERY = 256
+"""States expanded between two calls of :func:`enumerate_states`' progress (a few ms
+of work: often enough to watch, rarely enough to cost nothing)."""
 
 MUTABLE_ATTRIBUTES = ("is_open", "is_locked", "contains")
 """Object attributes that are part of a state's identity (a door's open/locked state, a
@@ -212,10 +217,16 @@ class Enumeration:
     parents: np.ndarray
 
 
-def enumerate_states(env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0) -> Enumeration:
+def enumerate_states(
+    env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0, progress: Progress | None = None
+) -> Enumeration:
     """Breadth-first search over every state reachable from the reset state (seed
     ``seed``) in fewer than ``horizon`` steps, with BRIDGE's kept actions, binarized
-    rewards and time-invariant steps. State 0 is the start state."""
+    rewards and time-invariant steps. State 0 is the start state.
+
+    ``progress`` is called with (states expanded, states found so far) every
+    :data:`PROGRESS_EVERY` states and at the end, when both are equal: how many states
+    there are is known only then."""
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     started = time.perf_counter()
@@ -247,6 +258,8 @@ def enumerate_states(env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0
     try:
         state = 0
         while state < len(snapshots):
+            if progress is not None and state % PROGRESS_EVERY == 0:
+                progress(state, len(snapshots))
             snapshot = snapshots[state]
             assert snapshot is not None
             snapshots[state] = None  # expanded once: free it
@@ -274,6 +287,8 @@ def enumerate_states(env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0
             successors.append(row_successors)
             rewards.append(row_rewards)
             state += 1
+        if progress is not None:
+            progress(state, state)
     finally:
         del env.gen_obs
         wrapped.close()
@@ -344,14 +359,19 @@ def _to_mdp(
 
 
 def tabularize(
-    env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0, consolidate: bool = True
+    env_id: str,
+    horizon: int = MINIGRID_HORIZON,
+    seed: int = 0,
+    consolidate: bool = True,
+    progress: Progress | None = None,
 ) -> HorizonMDP:
     """The deterministic MiniGrid environment ``env_id`` (reset with ``seed``) as BRIDGE
     tabularizes it for horizon ``horizon``: start state 0, ``positions`` the agent's
     (x, y) per state. With ``consolidate``, states no action sequence can tell apart are
     merged (a merged state keeps the position of its first-reached member, so merged
-    cells can show in one cell of a heat map)."""
-    enumeration = enumerate_states(env_id, horizon, seed)
+    cells can show in one cell of a heat map). ``progress``: the enumeration's, as in
+    :func:`enumerate_states`."""
+    enumeration = enumerate_states(env_id, horizon, seed, progress)
     classes = None
     if consolidate:
         classes = consolidation_classes(
@@ -376,15 +396,17 @@ def tabularize_cached(
     horizon: int = MINIGRID_HORIZON,
     seed: int = 0,
     cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> HorizonMDP:
     """:func:`tabularize` (consolidated), read from the BRIDGE-format npz at
     :func:`cache_path` when it exists and written there otherwise, since enumerating a
-    large environment takes minutes."""
+    large environment takes minutes. ``progress``: the enumeration's (not called when
+    the file is read)."""
     path = cache_path(env_id, horizon, seed, cache_dir)
     if path.is_file():
         mdp = HorizonMDP.load_bridge(path, horizon)
     else:
-        mdp = tabularize(env_id, horizon, seed)
+        mdp = tabularize(env_id, horizon, seed, progress=progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written under a temporary name and renamed, so that an interrupted or
         # concurrent run never leaves a partial file behind.

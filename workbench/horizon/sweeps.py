@@ -22,6 +22,7 @@ from workbench.horizon.analysis import (
     value_functions,
 )
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.progress import Progress
 
 SWEEP_FIELDS = ("optimal", "random", "min_k", "epw", "effective_horizon")
 
@@ -55,8 +56,16 @@ def _figures(mdp: HorizonMDP) -> dict[str, float]:
     }
 
 
-def _sweep(mdps: list[HorizonMDP], axis: str, points: Sequence[float]) -> dict[str, np.ndarray]:
-    rows = [_figures(mdp) for mdp in mdps]
+def _sweep(
+    mdps: list[HorizonMDP], axis: str, points: Sequence[float], progress: Progress | None
+) -> dict[str, np.ndarray]:
+    rows = []
+    for mdp in mdps:
+        if progress is not None:
+            progress(len(rows), len(mdps))
+        rows.append(_figures(mdp))
+    if progress is not None:
+        progress(len(rows), len(mdps))
     result = {axis: np.asarray(points)}
     result |= {
         name: np.array([row[name] for row in rows], dtype=np.float64) for name in SWEEP_FIELDS
@@ -64,9 +73,12 @@ def _sweep(mdps: list[HorizonMDP], axis: str, points: Sequence[float]) -> dict[s
     return result
 
 
-def horizon_sweep(mdp: HorizonMDP, horizons: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+def horizon_sweep(
+    mdp: HorizonMDP, horizons: Sequence[int] | None = None, progress: Progress | None = None
+) -> dict[str, np.ndarray]:
     """The figures of ``mdp`` at each horizon T in ``horizons`` (default:
-    :func:`default_horizons` of its own T).
+    :func:`default_horizons` of its own T); ``progress`` is called with (points done,
+    points) before each point and after the last.
 
     Returns arrays keyed ``horizon`` and :data:`SWEEP_FIELDS`: the optimal and random
     returns from the start distribution, min_k, epw and the effective-horizon bound H
@@ -79,21 +91,24 @@ def horizon_sweep(mdp: HorizonMDP, horizons: Sequence[int] | None = None) -> dic
         if int(horizon) != horizon or horizon < 1:
             raise ValueError(f"horizon T must be a positive integer, got {horizon!r}")
     swept = [with_horizon(mdp, int(horizon)) for horizon in horizons]
-    return _sweep(swept, "horizon", np.array(horizons, dtype=np.int64))
+    return _sweep(swept, "horizon", np.array(horizons, dtype=np.int64), progress)
 
 
 DEFAULT_DISCOUNTS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0)
 
 
 def discount_sweep(
-    mdp: HorizonMDP, discounts: Sequence[float] = DEFAULT_DISCOUNTS
+    mdp: HorizonMDP,
+    discounts: Sequence[float] = DEFAULT_DISCOUNTS,
+    progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """The figures of ``mdp`` (its own horizon) at each discount gamma; arrays keyed
-    ``discount`` and :data:`SWEEP_FIELDS`, returns discounted."""
+    ``discount`` and :data:`SWEEP_FIELDS`, returns discounted. ``progress`` as in
+    :func:`horizon_sweep`."""
     if not discounts:
         raise ValueError("a sweep needs at least one discount")
     for gamma in discounts:
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"discount must be in [0, 1], got {gamma!r}")
     swept = [dataclasses.replace(mdp, discount=float(gamma)) for gamma in discounts]
-    return _sweep(swept, "discount", np.array(discounts, dtype=np.float64))
+    return _sweep(swept, "discount", np.array(discounts, dtype=np.float64), progress)
