@@ -3,6 +3,8 @@ own numbers, at the right cells, and bad input ends in the status line."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -187,7 +189,10 @@ def test_discount_sweep_discounts_returns_and_the_view_switches_axis():
     sweep = HorizonSweep()
     sweep.show(mdp)
     assert "horizon" in sweep.data
-    sweep.axis = "discount"  # redraws the same MDP against gamma
+    sweep.axis = "discount"  # redraws the same MDP against gamma, in a thread
+    deadline = time.monotonic() + 60
+    while "discount" not in sweep.data and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "discount" in sweep.data and len(sweep.data["discount"]) == 7
 
 
@@ -200,10 +205,21 @@ def test_sample_complexity_shows_the_prediction_then_the_measured_learners():
     view = SampleComplexity(ppo_steps=20_000, max_samples=30_000)
     view.target(mdp, analysis)
     assert view.data == {"predicted T^2 A^H": analysis.predicted_sample_complexity}
+    view.progress.interval = 0.0  # every report drawn, to see them all
+    shown: list[str] = []
+    view.status.param.watch(lambda event: shown.append(event.new), "value")
     data = view.measure(mdp, analysis)
     assert set(data) == {"predicted T^2 A^H", "GORP", "SQIRL", "PPO"}
     assert 0 < data["GORP"] < float("inf") and 0 < data["SQIRL"] < float("inf")
     assert "| GORP |" in view.table.object and view.status.value.startswith("measured")
+    # While measuring: the learner, its runs of the search's most (25 per median) or
+    # PPO's steps, with a percent; then the final status.
+    prefix = f"measuring with k = {analysis.min_k.k}: "
+    assert shown[0] == prefix + "GORP (1 of 3): 0 of at most " + shown[0].split("most ")[1]
+    assert "(0%)" in shown[0] and " runs " in shown[0]
+    assert any(line.startswith(prefix + "SQIRL (2 of 3): 25 of at most") for line in shown)
+    assert any(line.startswith(prefix + "PPO (3 of 3): 0 of 20,000 steps (0%)") for line in shown)
+    assert shown[-1].startswith("measured with k = ") and view.progress.bar.value == 1000
 
 
 def test_state_picture_draws_grid_worlds_and_minigrid_states_and_refuses_others():
@@ -260,3 +276,4 @@ def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tm
     assert view.data["gamma"] == [0.5, 0.99]
     assert all(np.isfinite(view.data["return"]))
     assert "gamma 0.5: step" in view.status.value and view.status.value.endswith("(ended)")
+    assert view.progress.value == "2 of 2 runs ended · done" and view.bar.value == 1000

@@ -7,7 +7,13 @@ import holoviews as hv
 import panel as pn
 
 from widgets.common import LiveSession
-from workbench.horizon.discount_sweep import start_discount_sweep, sweep_returns
+from widgets.common.run_progress import StepRate, duration
+from workbench.horizon.discount_sweep import (
+    SweepProgress,
+    start_discount_sweep,
+    sweep_progress,
+    sweep_returns,
+)
 from workbench.runs import Run
 from workbench.runs.run import FINAL_STATES
 
@@ -29,6 +35,23 @@ def parse_discounts(text: str) -> list[float]:
     return sorted(set(discounts))
 
 
+def describe_sweep(progress: SweepProgress) -> str:
+    """One line: runs ended of all, the slowest running run's percent and the time left
+    (the runs train side by side: until the last one ends)."""
+    ended = f"{progress.ended} of {progress.runs} runs ended"
+    if progress.failed:
+        ended += f" ({progress.failed} failed)"
+    if progress.slowest is None:
+        return f"{ended} · done"
+    fraction, gamma = progress.slowest
+    parts = [ended, f"slowest: gamma {gamma:g} at {100 * fraction:.0f}%"]
+    if progress.seconds_left is None:
+        parts.append("estimating time left")
+    else:
+        parts.append(f"about {duration(progress.seconds_left)} left")
+    return " · ".join(parts)
+
+
 def _returns_against_discount(data: dict[str, list[float]] | None) -> hv.Overlay:
     data = data or {"gamma": [], "return": []}
     return hv.Curve(data, "gamma", "return") * hv.Scatter(data, "gamma", "return").opts(size=8)
@@ -37,7 +60,8 @@ def _returns_against_discount(data: dict[str, list[float]] | None) -> hv.Overlay
 class DiscountSweepView(pn.viewable.Viewer):
     """Return against discount for an SB3 learner on a continuous environment: one live
     ``sb3`` run per discount in the run store (each also on the Runs page), and their
-    latest evaluation returns, redrawn while they train."""
+    latest evaluation returns, redrawn while they train, with the sweep's progress: runs
+    ended, the slowest run's percent and the time left."""
 
     def __init__(
         self,
@@ -69,6 +93,12 @@ class DiscountSweepView(pn.viewable.Viewer):
             label="Start sweep", color="primary", css_classes=["sweep-start"]
         )
         self.status = pn.widgets.StaticText(value="", css_classes=["sweep-status"])
+        self.progress = pn.widgets.StaticText(value="", css_classes=["sweep-progress"])
+        self.bar = pn.indicators.Progress(
+            value=0, max=1000, bar_color="info", height=8,
+            sizing_mode="stretch_width", css_classes=["sweep-progress-bar"],
+        )  # fmt: skip
+        self._rates: dict[str, StepRate] = {}  # per run id: its steps per second
         self.runs: list[Run] = []
         self.data: dict[str, list[float]] | None = None
         self._watching = False  # some run of the sweep has not ended yet
@@ -98,6 +128,8 @@ class DiscountSweepView(pn.viewable.Viewer):
             eval_every=max(steps // 5, 1), checkpoint_every=0, **self.knobs,
         )  # fmt: skip
         self.data, self._watching = None, True
+        self._rates = {run.id: StepRate() for run in self.runs}
+        self.bar.value = 0
         self.status.value = f"started {len(self.runs)} runs of {self.algorithm.value}"
         self.refresh()
         return self.runs
@@ -120,6 +152,14 @@ class DiscountSweepView(pn.viewable.Viewer):
         self.status.value = (
             f"{self.algorithm.value} on {self.env.value}: {steps}{' (ended)' if ended else ''}"
         )
+        speeds = []
+        for run, row in zip(self.runs, rows, strict=True):
+            rate = self._rates.setdefault(run.id, StepRate())
+            rate.observe(row["step"])
+            speeds.append(rate.per_second)
+        summary = sweep_progress(rows, speeds)
+        self.progress.value = describe_sweep(summary)
+        self.bar.value = round(1000 * summary.done)  # the mean of the runs' fractions
         self._watching = not ended
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -138,5 +178,7 @@ class DiscountSweepView(pn.viewable.Viewer):
                 align_items="end",
             ),
             self.status,
+            self.progress,
+            self.bar,
             self._chart,
         )

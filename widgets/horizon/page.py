@@ -8,7 +8,9 @@ The definitions are shown as maths beside the figures, with the analysed MDP's v
 Rows wrap (``pn.FlexBox``) so that the page fits 1280 px and more without cutting a
 figure off.
 Loading and analysing run in a thread (:func:`widgets.common.run_in_thread`), so the
-server keeps answering; bad input ends as a message in the page's status line.
+server keeps answering; the status line says what is computed now, how much of it is done
+and how long is left (:class:`~widgets.horizon.progress.WorkProgress`), and bad input
+ends as a message there.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from widgets.common import run_in_thread
 from widgets.common.formula import Formula
 from widgets.horizon.bound_chart import BoundChart
 from widgets.horizon.lookahead_map import LookaheadMap
+from widgets.horizon.progress import WorkProgress
 from widgets.horizon.sample_complexity import SampleComplexity
 from widgets.horizon.sources import DEFAULT_SOURCE, MINIGRID_SOURCES, gridworld_sources
 from widgets.horizon.state_picture import StatePicture
 from widgets.horizon.sweeps import HorizonSweep
 from workbench.horizon import (
+    ANALYSIS_PARTS,
     HorizonAnalysis,
     MDPFormatError,
     analyze,
@@ -110,6 +114,7 @@ class HorizonView(pn.viewable.Viewer):
         self.status = pn.widgets.StaticText(
             label="status", value="not analysed yet", css_classes=["horizon-status"]
         )
+        self.progress = WorkProgress(self.status, css_class="horizon-progress")
         self.figures = pn.pane.Markdown("", css_classes=["horizon-figures"])
         self.bound = BoundChart()
         self.map = LookaheadMap()
@@ -175,44 +180,70 @@ class HorizonView(pn.viewable.Viewer):
         label = label or source
         with self._lock:
             start = time.perf_counter()
+            self.progress.begin(label)
             try:
-                if horizon is not None and (int(horizon) != horizon or horizon < 1):
-                    raise ValueError(f"horizon T must be a positive integer, got {horizon}")
-                mdp = load_mdp(source, horizon)
-            except ModuleNotFoundError as error:
-                self.status.value = f"cannot load {label}: {error.msg} (is it installed?)"
-                return None
-            except (MDPFormatError, ValueError, OSError) as error:
-                # BRIDGE errors name the (temporary) path: show the uploaded file's name.
-                message = str(error).replace(source, label).removeprefix(f"{label}: ")
-                self.status.value = f"cannot load {label}: {message}"
-                return None
-            if label != source:
-                mdp.name = label
-            self.status.value = f"analysing {label} ({mdp.num_states} states)..."
-            values = value_functions(mdp)
-            analysis = analyze(mdp, values)
-            self.analysis = analysis
-            self.figures.object = figures_markdown(analysis)
-            self.bound.show(analysis)
-            self.time.param.update(end=max(mdp.horizon - 1, 1), value=0)
-            self.map.show(mdp, values)
-            self.sweep.show(mdp)
-            self.complexity.target(mdp, analysis)
-            best = None if analysis.bound is None else analysis.bound.best
-            self.picture.target(source if label == source else "", mdp, best.s if best else 0)
-            effective = (
-                "none (stochastic)" if analysis.bound is None else analysis.bound.effective_horizon
+                return self._show(source, horizon, label, start)
+            finally:
+                self.progress.stop()  # after a failure: its message is written next
+
+    def _show(
+        self, source: str, horizon: int | None, label: str, start: float
+    ) -> HorizonAnalysis | None:
+        progress = self.progress
+        try:
+            if horizon is not None and (int(horizon) != horizon or horizon < 1):
+                raise ValueError(f"horizon T must be a positive integer, got {horizon}")
+            progress.report("loading")
+            # Only a MiniGrid id not analysed before reports: its enumeration is the one
+            # load that takes long (minutes for the larger grids).
+            enumerate_states = progress.reporter(
+                "enumerating MiniGrid states", unit="states expanded", kind="so far"
             )
-            self.formula.values = {
-                "min_k": analysis.min_k.k, "epw": analysis.epw.k, "H": effective,
-                "T": mdp.horizon, "A": mdp.num_actions, "S": mdp.num_states,
-            }  # fmt: skip
-            self.status.value = (
-                f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
-                f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
-            )
-            return analysis
+            mdp = load_mdp(source, horizon, progress=enumerate_states)
+        except ModuleNotFoundError as error:
+            progress.finish(f"cannot load {label}: {error.msg} (is it installed?)")
+            return None
+        except (MDPFormatError, ValueError, OSError) as error:
+            # BRIDGE errors name the (temporary) path: show the uploaded file's name.
+            message = str(error).replace(source, label).removeprefix(f"{label}: ")
+            progress.finish(f"cannot load {label}: {message}")
+            return None
+        if label != source:
+            mdp.name = label
+        progress.label = f"{label} ({mdp.num_states:,} states)"
+        progress.report(ANALYSIS_PARTS["values"])
+        values = value_functions(mdp)
+        analysis = analyze(
+            mdp,
+            values,
+            # Parts take unalike times (the bound most): no time left from their count.
+            progress=lambda part, done, total: progress.report(
+                ANALYSIS_PARTS.get(part, part), done, total, unit="parts", estimate=False
+            ),
+        )
+        self.analysis = analysis
+        self.figures.object = figures_markdown(analysis)
+        self.bound.show(analysis)
+        self.time.param.update(end=max(mdp.horizon - 1, 1), value=0)
+        progress.report("drawing the lookahead map")
+        self.map.show(mdp, values)
+        self.sweep.show(mdp, progress=self.sweep.reporter(progress))
+        self.complexity.target(mdp, analysis)
+        progress.report("drawing a state")
+        best = None if analysis.bound is None else analysis.bound.best
+        self.picture.target(source if label == source else "", mdp, best.s if best else 0)
+        effective = (
+            "none (stochastic)" if analysis.bound is None else analysis.bound.effective_horizon
+        )
+        self.formula.values = {
+            "min_k": analysis.min_k.k, "epw": analysis.epw.k, "H": effective,
+            "T": mdp.horizon, "A": mdp.num_actions, "S": mdp.num_states,
+        }  # fmt: skip
+        progress.finish(
+            f"{label}: {mdp.num_states} states, {mdp.num_actions} actions, "
+            f"T = {mdp.horizon}; analysed in {time.perf_counter() - start:.2f} s"
+        )
+        return analysis
 
     def __panel__(self) -> pn.viewable.Viewable:
         intro = pn.pane.Markdown(
@@ -234,6 +265,7 @@ class HorizonView(pn.viewable.Viewer):
         return pn.Column(
             controls,
             self.status,
+            self.progress,
             # The maths beside the figures; wraps below them on a narrow window.
             pn.FlexBox(self.figures, self.formula, self.bound, self.picture),
             intro,

@@ -3,12 +3,15 @@ measured ones (no prediction for a stochastic MDP, where the bound is undefined)
 
 from __future__ import annotations
 
+import time
+
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
 
 from widgets.common import run_in_thread
+from widgets.horizon.progress import WorkProgress
 from workbench.horizon import HorizonAnalysis, HorizonMDP
 
 ESTIMATES = ("predicted T^2 A^H", "GORP", "SQIRL", "PPO")
@@ -34,7 +37,9 @@ class SampleComplexity(pn.viewable.Viewer):
     sample complexities of GORP, SQIRL and PPO on the same MDP (steps until each acts
     optimally; measured on request: PPO takes a while). GORP and SQIRL are medians of
     25 runs searched up to ``max_samples`` steps each, as the authors' ``run_gorp.jl``.
-    A stochastic MDP has no prediction (its bound is undefined): the table says so."""
+    A stochastic MDP has no prediction (its bound is undefined): the table says so.
+    While it measures, its status line names the learner, its runs (or PPO's steps) done
+    and the time left."""
 
     ppo_steps = param.Integer(50_000, bounds=(1_000, 10**7), doc="PPO's step budget.")
     max_samples = param.Integer(
@@ -53,9 +58,11 @@ class SampleComplexity(pn.viewable.Viewer):
             label="Measure GORP, SQIRL and PPO", css_classes=["horizon-measure"]
         )
         self.status = pn.widgets.StaticText(value="", css_classes=["horizon-measure-status"])
+        self.progress = WorkProgress(self.status, css_class="horizon-measure-progress")
         self.table = pn.pane.Markdown("", css_classes=["horizon-complexity"])
         self._pane = pn.Column(
             pn.Row(self.button, self.status),
+            self.progress,
             pn.FlexBox(pn.pane.HoloViews(chart, linked_axes=False), self.table),
         )
         self._target: tuple[HorizonMDP, HorizonAnalysis] | None = None
@@ -72,15 +79,31 @@ class SampleComplexity(pn.viewable.Viewer):
 
     def measure(self, mdp: HorizonMDP, analysis: HorizonAnalysis) -> dict[str, float]:
         """Measure GORP and SQIRL with k = min_k and PPO, then draw them."""
-        from workbench.horizon.learners import measured_sample_complexities
+        from workbench.horizon.learners import MEASURED_LEARNERS, measured_sample_complexities
 
-        self.status.value = "measuring (GORP, SQIRL, then PPO)..."
-        measured = measured_sample_complexities(
-            mdp, k=analysis.min_k.k, max_samples=self.max_samples, ppo_steps=self.ppo_steps
-        )
+        self.progress.begin(f"measuring with k = {analysis.min_k.k}")
+
+        def report(learner: str, done: int, total: int) -> None:
+            order = f"{learner} ({MEASURED_LEARNERS.index(learner) + 1} of 3)"
+            if learner == "PPO":
+                self.progress.report(order, done, total, unit="steps")
+            else:
+                # The search's bisection may end early: its total is an upper bound.
+                self.progress.report(order, done, total, kind="at most", unit="runs")
+
+        start = time.perf_counter()
+        try:
+            measured = measured_sample_complexities(
+                mdp, k=analysis.min_k.k, max_samples=self.max_samples,
+                ppo_steps=self.ppo_steps, progress=report,
+            )  # fmt: skip
+        finally:
+            self.progress.stop()  # after a failure: run_in_thread writes it next
         data = {"predicted T^2 A^H": analysis.predicted_sample_complexity} | measured
         self.show(data)
-        self.status.value = f"measured with k = {analysis.min_k.k}"
+        self.progress.finish(
+            f"measured with k = {analysis.min_k.k} in {time.perf_counter() - start:.0f} s"
+        )
         return data
 
     def show(self, data: dict[str, float | None]) -> None:

@@ -3,12 +3,17 @@ returns, min_k, the planning window and (deterministic MDPs only) the bound."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
 
-from workbench.horizon import HorizonMDP
+from widgets.common import run_in_thread
+from widgets.horizon.progress import WorkProgress
+from workbench.horizon import HorizonMDP, Progress
 from workbench.horizon.sweeps import discount_sweep, horizon_sweep
 
 
@@ -72,12 +77,16 @@ class HorizonSweep(pn.viewable.Viewer):
             hv.opts.Overlay(title="bound, min_k and epw", **style)
         )
         self._mdp: HorizonMDP | None = None
+        self._lock = threading.Lock()  # one sweep at a time: the page's or the axis switch's
         choice = pn.widgets.RadioButtonGroup.from_param(
             self.param.axis, options={"against T": "horizon", "against gamma": "discount"}
         )
-        self.param.watch(lambda _: self._mdp is not None and self.show(self._mdp), "axis")
+        self.status = pn.widgets.StaticText(value="", css_classes=["sweep-axis-status"])
+        self.progress = WorkProgress(self.status, css_class="sweep-axis-progress")
+        self.param.watch(self._axis_switched, "axis")
         self._pane = pn.Column(
-            choice,
+            pn.Row(choice, self.status),
+            self.progress,
             # Wraps on a narrow window instead of cutting the second chart off.
             pn.FlexBox(
                 pn.pane.HoloViews(returns, linked_axes=False, css_classes=["sweep-returns"]),
@@ -85,13 +94,50 @@ class HorizonSweep(pn.viewable.Viewer):
             ),
         )
 
-    def show(self, mdp: HorizonMDP, horizons: list[int] | None = None) -> dict[str, np.ndarray]:
+    def _axis_switched(self, _) -> None:
+        # A sweep of a large MDP takes a minute: off the server's loop, with its progress.
+        if self._mdp is not None:
+            mdp = self._mdp
+            run_in_thread(self.status, lambda: self._sweep_with_progress(mdp))
+
+    def reporter(self, progress: WorkProgress) -> Progress:
+        """A ``progress(done, total)`` for the next sweep, reporting to ``progress``."""
+        against = "T" if self.axis == "horizon" else "gamma"
+        # A point at a long horizon takes far longer than one at a short one (its loops
+        # run over T and over k up to T): their count tells no time left. Every point of
+        # a discount sweep has the MDP's own T.
+        return lambda done, total: progress.report(
+            f"sweep against {against}", done, total, unit="points",
+            estimate=self.axis == "discount",
+        )  # fmt: skip
+
+    def _sweep_with_progress(self, mdp: HorizonMDP) -> None:
+        against = "T" if self.axis == "horizon" else "gamma"
+        self.progress.begin("")
+        try:
+            start = time.perf_counter()
+            data = self.show(mdp, progress=self.reporter(self.progress))
+            seconds = time.perf_counter() - start
+            self.progress.finish(
+                f"swept against {against}: {len(data[self.axis])} points in {seconds:.1f} s"
+            )
+        finally:
+            self.progress.stop()  # after a failure: run_in_thread writes it next
+
+    def show(
+        self, mdp: HorizonMDP, horizons: list[int] | None = None, progress: Progress | None = None
+    ) -> dict[str, np.ndarray]:
         """Sweep ``mdp`` over ``horizons`` (default: 1 to its T, geometrically) or over
-        the default discounts, as ``axis`` says, and draw."""
-        self._mdp = mdp
-        self.data = horizon_sweep(mdp, horizons) if self.axis == "horizon" else discount_sweep(mdp)
-        self._pipe.send(self.data)
-        return self.data
+        the default discounts, as ``axis`` says, and draw; ``progress`` is called with
+        (points done, points)."""
+        with self._lock:
+            self._mdp = mdp
+            if self.axis == "horizon":
+                self.data = horizon_sweep(mdp, horizons, progress=progress)
+            else:
+                self.data = discount_sweep(mdp, progress=progress)
+            self._pipe.send(self.data)
+            return self.data
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._pane
