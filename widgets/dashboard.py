@@ -47,9 +47,13 @@ from widgets.horizon import DiscountSweepView, HorizonView
 from workbench.runs import Run, RunStore
 from workbench.runs.store import atomic_write
 
-# No CDN: a classroom or cluster node may have no internet, so every resource is inlined.
-# Tabulator (the runs table) is named so its JavaScript is in the page from the start.
-pn.extension("tabulator", "mathjax", inline=True)
+# No CDN: a classroom or cluster node may have no internet, so the server serves every
+# resource from its own static routes (Panel's "server" mode). Not inline=True: Panel then
+# switches a process-wide mode to "inline" while it bundles a page and leaves it there, so
+# views drawn later (a tab opened after others) link their stylesheets (loading.css,
+# katex.css) to cdn.holoviz.org. Tabulator (the runs table) and MathJax (the objectives)
+# are named so their JavaScript is in the page from the start.
+pn.extension("tabulator", "mathjax")
 
 
 class EnvironmentsHandler(RequestHandler):
@@ -61,7 +65,7 @@ class EnvironmentsHandler(RequestHandler):
         self.write(json.dumps([{"id": e.id, "description": e.description} for e in ENVIRONMENTS]))
 
 
-RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and id
+RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
 
 PAGES = ("live", "skills", "hilbert", "runs", "environments", "horizon")
 

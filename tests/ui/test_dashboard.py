@@ -389,6 +389,17 @@ def test_horizon_page_sweeps_the_discount_of_live_ppo_runs_and_draws_their_retur
     assert page_problems == []
 
 
+def test_every_tab_in_turn_loads_nothing_from_outside(page, page_problems, served_dashboard):
+    """One page through every tab: views drawn after others must not link a stylesheet to
+    a CDN (they did, with Panel's inline mode, once the Horizon page had been drawn)."""
+    page.goto(served_dashboard.url + "/")
+    expect(page.locator(".run-state:visible")).to_be_visible(timeout=60_000)
+    for name in ("Skills", "Hilbert", "Horizon", "Runs", "Environments", "Live"):
+        _tab(page, name)
+        page.wait_for_timeout(4_000)
+    assert page_problems == []
+
+
 @pytest.mark.timeout(900)  # run alone, it waits for the Skills and Hilbert runs' first data
 def test_screenshot_script_draws_every_page_with_live_data(browser, served_dashboard, tmp_path):
     """docs/screenshots.py (``make screenshots``, the README's pictures) against this

@@ -81,7 +81,8 @@ def test_runs_page_overlays_selected_runs_per_metric_filters_by_trainer_and_down
     choices.filter(has_text="losses/mse").click()
     page.keyboard.press("Escape")
     charts = page.locator(".runs-charts .scalar-chart .bk-Canvas:visible")
-    expect(charts).to_have_count(2, timeout=30_000)
+    # A new figure per chosen metric: seconds when idle, longer at the suite's busiest.
+    expect(charts).to_have_count(2, timeout=90_000)
 
     assert page.evaluate(LOG_AXES) == []
     page.locator(".runs-logy input").click()
