@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -18,7 +19,7 @@ CHROMIUM_ARGS = [
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
+        "executable_path": CHROMIUM,
         "headless": True,
         "args": CHROMIUM_ARGS,
     }
