@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5006
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv serve test lint format bench screenshots chromium clean
+.PHONY: venv serve test lint format bench bench-learning screenshots chromium clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_horizon.py
 	$(PY) benchmarks/bench_live_overhead.py
 	$(PY) benchmarks/bench_live_overhead.py --memory-minutes 10
+
+# Learning checks too long for `make test` (METRA against DIAYN in a maze: minutes).
+bench-learning: $(STAMP)
+	$(PY) -m pytest benchmarks/test_long_learning.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -105,6 +105,19 @@ def test_page_shows_the_figures_of_the_chosen_grid_world():
     assert "analysed in" in view.status.value
 
 
+def test_picker_offers_every_minigrid_id_and_a_too_large_one_is_refused(tmp_path, monkeypatch):
+    from workbench.horizon import minigrid
+
+    view = HorizonView()
+    assert set(minigrid.installed_ids()) <= set(view.select.options)
+    assert view.select.value == "workbench/GridWorld-FourRooms-v0"
+    monkeypatch.setenv("RL_WORKBENCH_HOME", str(tmp_path))  # no cached MDP to read
+    monkeypatch.setattr(minigrid, "MAX_STATES", 50)
+    assert view.show("MiniGrid-Empty-8x8-v0") is None
+    assert view.status.value.startswith("cannot load MiniGrid-Empty-8x8-v0: ")
+    assert "more than 50 states" in view.status.value
+
+
 def test_corrupt_upload_names_the_file_and_the_problem_in_the_status_line():
     view = HorizonView()
     assert view.show_upload(b"not an npz at all", "broken.npz") is None

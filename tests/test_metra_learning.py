@@ -1,4 +1,6 @@
-"""Skill discovery learns (small seeded settings, with margins)."""
+"""Skill discovery learns (small seeded settings, with margins): one short run per
+objective on the plane. METRA against DIAYN in a maze, over three seeds, takes minutes:
+``benchmarks/test_long_learning.py`` (``make bench-learning``)."""
 
 from __future__ import annotations
 
@@ -55,23 +57,16 @@ def test_metra_on_the_plane_covers_far_more_cells_than_a_random_policy(tmp_path)
 
 
 @pytest.mark.slow
-# Six runs: about 110 s on two idle cores, but 406 s on a slow shared VM (2026-12-02),
-# past the suite's 300 s hang guard; 900 s for all six.
-@pytest.mark.timeout(900)
-def test_metra_covers_more_of_a_maze_than_diayn_at_equal_steps(tmp_path):
-    """In the large maze (46 free cells, 500-step episodes) METRA's skills travel along
-    the maze's corridors, while DIAYN's need only end in distinguishable places: over
-    three seeds METRA covers clearly more cells (measured: about 1.5x at 160,000 steps)."""
-    store = RunStore(tmp_path)
-    knobs = {
-        "env_id": "workbench/PointMaze-Large-v0",
-        "total_steps": 8 * 500 * 40,
-        "eval_every": 40,
-    }
-    cells = {}
-    for objective in ("metra", "diayn"):
-        cells[objective] = [
-            train(store, objective=objective, seed=seed, **knobs).scalars("eval/coverage")[1][-1]
-            for seed in (0, 1, 2)
-        ]
-    assert np.mean(cells["metra"]) > 1.2 * np.mean(cells["diayn"]), cells
+@pytest.mark.parametrize(
+    ("objective", "times_random"),
+    # Measured (seed 0, 24,000 steps, about 10 s each): DIAYN 397 cells, LSD 516, against
+    # the random policy's 45. DIAYN's skills need only end apart, so its margin is smaller.
+    [("diayn", 3), ("lsd", 5)],
+)
+def test_diayn_and_lsd_skills_on_the_plane_cover_more_than_a_random_policy(
+    tmp_path, objective, times_random
+):
+    run = train(RunStore(tmp_path), objective=objective, total_steps=1_600 * 15, eval_every=15)
+    _, cells = run.scalars("eval/coverage")
+    random_cells = random_policy_coverage("workbench/Plane-v0")
+    assert cells[-1] > times_random * random_cells, (objective, cells, random_cells)

@@ -289,6 +289,20 @@ def test_bad_ids_give_one_line_errors(env_id, message):
     assert "\n" not in str(error.value)
 
 
+def test_more_states_than_the_cap_are_refused_with_a_message():
+    # Empty-8x8 has 36 cells x 4 directions reachable: far more than 50 states.
+    with pytest.raises(minigrid.TooManyStates, match=r"more than 50 states .* fewer than T=100"):
+        minigrid.enumerate_states("MiniGrid-Empty-8x8-v0", max_states=50)
+    assert len(minigrid.enumerate_states("MiniGrid-Empty-5x5-v0", max_states=50).depths) <= 50
+
+
+def test_installed_ids_are_every_registered_minigrid_id():
+    ids = minigrid.installed_ids()
+    assert len(ids) > 50 and ids == sorted(ids)
+    assert {"MiniGrid-DoorKey-16x16-v0", "MiniGrid-KeyCorridorS3R1-v0"} <= set(ids)
+    assert all(env_id.startswith("MiniGrid-") for env_id in ids)
+
+
 def test_every_state_can_be_replayed_and_pictured(tmp_path):
     from workbench.horizon.minigrid import replay_state, state_picture
 

@@ -349,11 +349,22 @@ def test_horizon_page_analyses_four_rooms_and_a_new_source_changes_the_figures(
         expect(plot).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1_000)  # the first data drawn
     before = {name: plot.screenshot() for name, plot in (("chart", chart), ("sweep", sweep))}
-    page.locator(".horizon-source select").select_option("workbench/GridWorld-Cliff-v0")
+    # The picker searches every installed MiniGrid id and grid world by part of its name.
+    source = page.locator(".horizon-source input")
+    source.fill("")
+    source.press_sequentially("doorkey")
+    menu = page.locator(".horizon-source .bk-menu")
+    for size in ("5x5", "6x6", "8x8", "16x16"):
+        expect(menu).to_contain_text(f"MiniGrid-DoorKey-{size}-v0")
+    source.fill("")
+    source.press_sequentially("cliff")
+    menu.get_by_text("workbench/GridWorld-Cliff-v0", exact=True).click()
     expect(figures).to_contain_text("GridWorld-Cliff-v0", timeout=60_000)
     expect(figures).to_contain_text("32 / 4")
     expect(figures).not_to_contain_text("104 / 4")
-    expect(page.locator(".horizon-status:visible")).to_contain_text("Cliff-v0: 32 states")
+    expect(page.locator(".horizon-status:visible")).to_contain_text(
+        "Cliff-v0: 32 states", timeout=30_000
+    )
     expect(page.locator(".lookahead-map .bk-Canvas:visible").first).to_be_visible(timeout=30_000)
     for name, plot in (("chart", chart), ("sweep", sweep)):
         deadline = time.monotonic() + 30  # the new data may take a moment to draw

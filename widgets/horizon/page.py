@@ -29,7 +29,7 @@ from widgets.horizon.bound_chart import BoundChart
 from widgets.horizon.lookahead_map import LookaheadMap
 from widgets.horizon.progress import WorkProgress
 from widgets.horizon.sample_complexity import SampleComplexity
-from widgets.horizon.sources import DEFAULT_SOURCE, MINIGRID_SOURCES, gridworld_sources
+from widgets.horizon.sources import DEFAULT_SOURCE, all_sources
 from widgets.horizon.state_picture import StatePicture
 from widgets.horizon.sweeps import HorizonSweep
 from workbench.horizon import (
@@ -96,9 +96,15 @@ class HorizonView(pn.viewable.Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        options = [*gridworld_sources(), *MINIGRID_SOURCES]
-        self.select = pn.widgets.Select(
-            label="MDP", options=options, value=self.source if self.source in options else None,
+        options = all_sources()
+        # Searchable: some 90 ids. Empty, it lists them all; "door" finds the DoorKeys.
+        self.select = pn.widgets.AutocompleteInput(
+            label="MDP (type to search)", options=options, restrict=True,
+            case_sensitive=False, search_strategy="includes", min_characters=0,
+            value=self.source if self.source in options else "",
+            placeholder="a grid world or MiniGrid id", width=300,
+            description=f"{len(options)} grid worlds and MiniGrid environments; "
+            "large MiniGrid grids take minutes to enumerate, the largest are refused",
             css_classes=["horizon-source"],
         )  # fmt: skip
         self.upload = pn.widgets.FileInput(accept=".npz", css_classes=["horizon-upload"])

@@ -1,10 +1,9 @@
-"""What the Horizon page can analyse: the registered grid worlds, two MiniGrid
-environments and uploaded BRIDGE ``.npz`` files."""
+"""What the Horizon page can analyse: the registered grid worlds, every installed
+MiniGrid environment and uploaded BRIDGE ``.npz`` files."""
 
 from __future__ import annotations
 
 GRIDWORLD_PREFIX = "workbench/GridWorld-"
-MINIGRID_SOURCES = ("MiniGrid-Empty-5x5-v0", "MiniGrid-DoorKey-5x5-v0")
 DEFAULT_SOURCE = "workbench/GridWorld-FourRooms-v0"
 UPLOADED = "uploaded .npz"
 
@@ -14,3 +13,10 @@ def gridworld_sources() -> list[str]:
     from environments import ENVIRONMENTS
 
     return [info.id for info in ENVIRONMENTS if info.id.startswith(GRIDWORLD_PREFIX)]
+
+
+def all_sources() -> list[str]:
+    """The grid worlds, then every installed ``MiniGrid-*`` id (by name)."""
+    from workbench.horizon.minigrid import installed_ids
+
+    return [*gridworld_sources(), *installed_ids()]

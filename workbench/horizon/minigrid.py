@@ -53,6 +53,11 @@ NO_DONE_ACTIONS = 6
 STATIC_OBJECT_TYPES = frozenset({"wall", "floor", "goal", "lava"})
 """World objects with no attribute a step can change: their state is never saved."""
 
+MAX_STATES = 250_000
+"""States :func:`enumerate_states` finds before it gives up: about four minutes of
+enumeration on one core and a few hundred MB. The largest MiniGrid grids (16x16 rooms,
+obstructed mazes) have millions of states within BRIDGE's horizon."""
+
 PROGRESS_EVERY = 256
 """States expanded between two calls of :func:`enumerate_states`' progress (a few ms
 of work: often enough to watch, rarely enough to cost nothing)."""
@@ -217,8 +222,26 @@ class Enumeration:
     parents: np.ndarray
 
 
+class TooManyStates(ValueError):
+    """An environment has more states within the horizon than :data:`MAX_STATES`."""
+
+
+def installed_ids() -> list[str]:
+    """Every ``MiniGrid-*`` id registered by the installed ``minigrid`` package (empty
+    when it is not installed), sorted by name."""
+    try:
+        import minigrid  # noqa: F401  (registers the ids)
+    except ModuleNotFoundError:
+        return []
+    return sorted(env_id for env_id in gym.registry if env_id.startswith("MiniGrid-"))
+
+
 def enumerate_states(
-    env_id: str, horizon: int = MINIGRID_HORIZON, seed: int = 0, progress: Progress | None = None
+    env_id: str,
+    horizon: int = MINIGRID_HORIZON,
+    seed: int = 0,
+    progress: Progress | None = None,
+    max_states: int | None = None,
 ) -> Enumeration:
     """Breadth-first search over every state reachable from the reset state (seed
     ``seed``) in fewer than ``horizon`` steps, with BRIDGE's kept actions, binarized
@@ -226,7 +249,9 @@ def enumerate_states(
 
     ``progress`` is called with (states expanded, states found so far) every
     :data:`PROGRESS_EVERY` states and at the end, when both are equal: how many states
-    there are is known only then."""
+    there are is known only then. More than ``max_states`` states (default
+    :data:`MAX_STATES`) raise :class:`TooManyStates`."""
+    max_states = MAX_STATES if max_states is None else max_states
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     started = time.perf_counter()
@@ -276,6 +301,12 @@ def enumerate_states(
                 key = codec.key()
                 successor = index.get(key)
                 if successor is None and depths[state] + 1 < horizon:
+                    if len(snapshots) >= max_states:
+                        raise TooManyStates(
+                            f"{env_id} has more than {max_states:,} states reachable in "
+                            f"fewer than T={horizon} steps, more than the workbench "
+                            "enumerates; choose a smaller grid or a shorter horizon T"
+                        )
                     codec.check_objects()
                     successor = index[key] = len(snapshots)
                     snapshots.append(codec.snapshot())
