@@ -56,6 +56,30 @@ from workbench.runs.store import atomic_write
 pn.extension("tabulator", "mathjax")
 
 
+def keep_stylesheets_on_the_server() -> None:
+    """Served pages take Panel's stylesheets from this server only, also for models kept
+    out of their document. Panel (1.9) keeps the models of a hidden tab, detached, to show
+    them again, and still updates them; a model without a document has Panel rewrite the
+    stylesheets it shares with the rest of the page (loading.css, katex.css) to
+    cdn.holoviz.org, and the browser then fetches them from there. Here that fallback is
+    the server's own static route instead. Idempotent; for the serving process only."""
+    import panel.io.resources as resources
+    import panel.reactive as reactive
+
+    original = resources.patch_stylesheet
+    if getattr(original, "keeps_local", False):
+        return
+
+    def patch_stylesheet(stylesheet, dist_url: str) -> None:
+        if dist_url == resources.CDN_DIST:
+            dist_url = resources.LOCAL_DIST
+        original(stylesheet, dist_url)
+
+    patch_stylesheet.keeps_local = True
+    # reactive imported the function by name; panel.theme imports it at each call.
+    resources.patch_stylesheet = reactive.patch_stylesheet = patch_stylesheet
+
+
 class EnvironmentsHandler(RequestHandler):
     """``GET /api/environments``: the registered environments as JSON, for scripts and
     for checking a served dashboard without a browser."""
@@ -282,6 +306,7 @@ def serve(
     """Serve the dashboard; binds to 127.0.0.1 unless told otherwise. With ``password``,
     every page asks for it (basic auth)."""
     store = RunStore(home)
+    keep_stylesheets_on_the_server()
     demo_run = start_demo_run(store) if demo else None
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     auth = {"basic_auth": password, "cookie_secret": secrets.token_hex(32)} if password else {}

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
-from environments import ENVIRONMENTS
+from environments import ENVIRONMENTS, rendering
 from workbench.runs import Run, RunStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,11 +55,16 @@ def _screenshot(locator, attempts: int = 3) -> bytes:
     raise AssertionError("unreachable")
 
 
-def _maze_extent(png: bytes, wall: tuple[int, int, int] = (68, 68, 68)) -> tuple[int, int]:
-    """Width and height of the maze's walls (drawn #444444) in a screenshot: a maze that
-    shrank into a corner of its frame draws them smaller in an equal box."""
+HILBERT_WALL = (68, 68, 68)  # the distance maps' walls: #444444
+FLOOR = tuple(int(c) for c in rendering.FLOOR)  # a maze picture's free cells
+
+
+def _maze_extent(png: bytes, color: tuple[int, int, int] = HILBERT_WALL) -> tuple[int, int]:
+    """Width and height of a maze's walls (or of pixels of another ``color``) in a
+    screenshot: a maze that shrank into a corner of its frame draws them smaller in an
+    equal box."""
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    walls = np.abs(image - wall).max(axis=2) <= 6
+    walls = np.abs(image - color).max(axis=2) <= 6
     # Lines of 10 wall pixels or more: the maze, not a grey anti-aliased label.
     cols, rows = np.nonzero(walls.sum(axis=0) >= 10)[0], np.nonzero(walls.sum(axis=1) >= 10)[0]
     return (int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1) if len(rows) else (0, 0)
@@ -400,14 +405,30 @@ def test_horizon_page_sweeps_the_discount_of_live_ppo_runs_and_draws_their_retur
     assert page_problems == []
 
 
-def test_every_tab_in_turn_loads_nothing_from_outside(page, page_problems, served_dashboard):
+def test_every_tab_in_turn_loads_nothing_from_outside_and_the_live_maze_keeps_its_size(
+    page, page_problems, served_dashboard
+):
     """One page through every tab: views drawn after others must not link a stylesheet to
-    a CDN (they did, with Panel's inline mode, once the Horizon page had been drawn)."""
+    a CDN (they did, with Panel's inline mode, once the Horizon page had been drawn), nor
+    take another page's axis ranges (the Live page's U-maze shrank into a corner of its
+    frame once the Skills page's large maze had been drawn)."""
+    page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(served_dashboard.url + "/")
-    expect(page.locator(".run-state:visible")).to_be_visible(timeout=60_000)
+    expect(page.locator(".rollout-caption:visible")).to_contain_text(
+        "evaluation at step", timeout=60_000
+    )
+    rollout = page.locator(".rollout-view .bk-Canvas:visible").first
+    page.wait_for_timeout(1_000)
+    drawn = _maze_extent(rollout.screenshot(), FLOOR)
+    assert drawn[0] > 150, drawn  # the U-maze's floor fills most of its 320-pixel frame
     for name in ("Skills", "Hilbert", "Horizon", "Runs", "Environments", "Live"):
         _tab(page, name)
         page.wait_for_timeout(4_000)
+    revisited = _maze_extent(rollout.screenshot(), FLOOR)
+    assert abs(revisited[0] - drawn[0]) <= 4 and abs(revisited[1] - drawn[1]) <= 4, (
+        drawn,
+        revisited,
+    )
     assert page_problems == []
 
 

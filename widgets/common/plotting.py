@@ -1,10 +1,22 @@
-"""Small drawing helpers shared by the pages: colours, 2-D projections of latent points,
-multi-coloured paths, and the check that a snapshot is finite."""
+"""Small drawing helpers shared by the pages: the pane every figure goes in, colours, 2-D
+projections of latent points, multi-coloured paths, and the check that a snapshot is
+finite."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import holoviews as hv
 import numpy as np
+import panel as pn
+
+
+def figure_pane(figure: Any, **params: Any) -> pn.pane.HoloViews:
+    """A HoloViews pane whose axes are its own. Panel links the axes of all panes of a
+    document whose dimensions share names: once the Skills page's large maze was drawn,
+    a revisited Live page drew its U-maze (both "x", "y") in the large maze's ranges,
+    shrunk into a corner of its frame."""
+    return pn.pane.HoloViews(figure, linked_axes=False, **params)
 
 
 def to_hex(rgb: np.ndarray) -> str:

@@ -13,6 +13,7 @@ import param
 from bokeh.models import SaveTool
 
 from widgets.common.live import LiveSession
+from widgets.common.plotting import figure_pane
 from workbench.runs import RunStore
 
 
@@ -126,9 +127,8 @@ class ScalarChart(pn.viewable.Viewer):
         )
         # Unlinked: Panel otherwise gives every chart on a page with the same axis names
         # one shared range, so an empty chart showed another's returns.
-        self._pane = pn.pane.HoloViews(
+        self._pane = figure_pane(
             self._dynamic_map(),
-            linked_axes=False,
             sizing_mode="stretch_width",
             css_classes=["scalar-chart"],
         )

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.plotting import figure_pane
 
 
 class SnapshotView(pn.viewable.Viewer):
@@ -38,7 +39,7 @@ class SnapshotView(pn.viewable.Viewer):
             css_classes=[f"{self.snapshot_name}-caption"],
         )
         self._pipe = hv.streams.Pipe(data=None)
-        self._pane = pn.pane.HoloViews(self._figure(), css_classes=[f"{self.snapshot_name}-view"])
+        self._pane = figure_pane(self._figure(), css_classes=[f"{self.snapshot_name}-view"])
         session.register(self)
 
     @param.depends("run_id", watch=True)

@@ -17,6 +17,7 @@ import param
 
 from environments import ENVIRONMENTS
 from environments.rendering import draw_cells
+from widgets.common.plotting import figure_pane
 
 MAZE_IDS = [info.id for info in ENVIRONMENTS if "PointMaze" in info.id]
 
@@ -118,5 +119,5 @@ class LiveRollout(pn.viewable.Viewer):
         return pn.Column(
             self.toggle,
             self._counter,
-            pn.pane.HoloViews(self._plot(), backend="bokeh", css_classes=["rollout-plot"]),
+            figure_pane(self._plot(), backend="bokeh", css_classes=["rollout-plot"]),
         )

@@ -16,6 +16,7 @@ from scipy.stats import spearmanr
 
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_of_run
+from widgets.common.plotting import figure_pane
 from widgets.common.threads import run_in_thread
 
 RESOLUTION = 4  # sub-cells per cell of the distance maps
@@ -101,10 +102,10 @@ class GoalDistance(pn.viewable.Viewer):
         )  # fmt: skip
         self._holder.objects = [
             pn.Row(
-                pn.pane.HoloViews(learned, css_classes=["learned-distance"]),
-                pn.pane.HoloViews(true, css_classes=["true-distance"]),
+                figure_pane(learned, css_classes=["learned-distance"]),
+                figure_pane(true, css_classes=["true-distance"]),
             ),
-            pn.pane.HoloViews(scatter, css_classes=["distance-scatter"]),
+            figure_pane(scatter, css_classes=["distance-scatter"]),
         ]
 
     def _tapped(self, x: float | None = None, y: float | None = None) -> None:

@@ -10,6 +10,7 @@ import param
 
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_of_run, over_maze
+from widgets.common.plotting import figure_pane
 from widgets.common.threads import run_in_thread
 from widgets.hilbert.goal_distance import fresh_checkpoint
 
@@ -56,7 +57,7 @@ class RewardPrompt(pn.viewable.Viewer):
             streams=[self._path],
         )
         self._holder.objects = [
-            pn.pane.HoloViews(over_maze(path, maze, self.size), css_classes=["prompt-view"])
+            figure_pane(over_maze(path, maze, self.size), css_classes=["prompt-view"])
         ]
 
     def rewards(self, s: np.ndarray, s2: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import panel as pn
 import param
 
+from widgets.common.plotting import figure_pane
 from workbench.horizon import BOUND_UNDEFINED, HorizonAnalysis
 
 
@@ -88,7 +89,7 @@ class BoundChart(pn.viewable.Viewer):
                 title="bound per k: H_k = k + log_A(m)", xlabel="lookahead k", ylabel="H_k",
             )
         )  # fmt: skip
-        self._chart = pn.pane.HoloViews(figure, linked_axes=False, css_classes=["bound-chart"])
+        self._chart = figure_pane(figure, css_classes=["bound-chart"])
         self.message = pn.pane.Markdown("", visible=False, css_classes=["bound-message"])
         self._pane = pn.Column(self._chart, self.message)
 

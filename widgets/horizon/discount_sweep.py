@@ -7,6 +7,7 @@ import holoviews as hv
 import panel as pn
 
 from widgets.common import LiveSession
+from widgets.common.plotting import figure_pane
 from widgets.common.run_progress import StepRate, duration
 from workbench.horizon.discount_sweep import (
     SweepProgress,
@@ -107,7 +108,7 @@ class DiscountSweepView(pn.viewable.Viewer):
             hv.opts.Curve(framewise=True, frame_width=360, frame_height=220, toolbar=None),
             hv.opts.Overlay(title="latest evaluation return against discount"),
         )
-        self._chart = pn.pane.HoloViews(chart, linked_axes=False, css_classes=["sweep-chart"])
+        self._chart = figure_pane(chart, css_classes=["sweep-chart"])
         self.button.on_click(lambda _: self.start())
         session.register(self)
 

@@ -10,6 +10,7 @@ import numpy as np
 import panel as pn
 import param
 
+from widgets.common.plotting import figure_pane
 from widgets.horizon.sources import GRIDWORLD_PREFIX
 from workbench.horizon import HorizonMDP, ValueFunctions, lookahead_map, value_functions
 
@@ -146,8 +147,8 @@ class LookaheadMap(pn.viewable.Viewer):
         # Unlinked axes: the last grid's ranges would otherwise carry over to a new shape.
         self._holder.objects = [
             pn.FlexBox(  # wraps on a narrow window
-                pn.pane.HoloViews(least, linked_axes=False, css_classes=["lookahead-map"]),
-                pn.pane.HoloViews(gap, linked_axes=False, css_classes=["value-gap-map"]),
+                figure_pane(least, css_classes=["lookahead-map"]),
+                figure_pane(gap, css_classes=["value-gap-map"]),
             )
         ]
         self._shape = layout.shape

@@ -11,6 +11,7 @@ import panel as pn
 import param
 
 from widgets.common import run_in_thread
+from widgets.common.plotting import figure_pane
 from widgets.horizon.progress import WorkProgress
 from workbench.horizon import HorizonAnalysis, HorizonMDP
 
@@ -63,7 +64,7 @@ class SampleComplexity(pn.viewable.Viewer):
         self._pane = pn.Column(
             pn.Row(self.button, self.status),
             self.progress,
-            pn.FlexBox(pn.pane.HoloViews(chart, linked_axes=False), self.table),
+            pn.FlexBox(figure_pane(chart), self.table),
         )
         self._target: tuple[HorizonMDP, HorizonAnalysis] | None = None
         self.button.on_click(lambda _: self.request())

@@ -12,6 +12,7 @@ import panel as pn
 import param
 
 from widgets.common import run_in_thread
+from widgets.common.plotting import figure_pane
 from widgets.horizon.progress import WorkProgress
 from workbench.horizon import HorizonMDP, Progress
 from workbench.horizon.sweeps import discount_sweep, horizon_sweep
@@ -89,8 +90,8 @@ class HorizonSweep(pn.viewable.Viewer):
             self.progress,
             # Wraps on a narrow window instead of cutting the second chart off.
             pn.FlexBox(
-                pn.pane.HoloViews(returns, linked_axes=False, css_classes=["sweep-returns"]),
-                pn.pane.HoloViews(horizons, linked_axes=False, css_classes=["sweep-horizons"]),
+                figure_pane(returns, css_classes=["sweep-returns"]),
+                figure_pane(horizons, css_classes=["sweep-horizons"]),
             ),
         )
 

@@ -9,6 +9,7 @@ import param
 
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_of_run, over_maze
+from widgets.common.plotting import figure_pane
 
 
 class RolloutView(pn.viewable.Viewer):
@@ -63,4 +64,4 @@ class RolloutView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         plot = hv.DynamicMap(self._plot, streams=[self._pipe])
-        return pn.Column(self.caption, pn.pane.HoloViews(plot, css_classes=["rollout-view"]))
+        return pn.Column(self.caption, figure_pane(plot, css_classes=["rollout-view"]))

@@ -9,6 +9,7 @@ import param
 
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_of_run, over_maze
+from widgets.common.plotting import figure_pane
 from widgets.common.threads import run_in_thread
 from widgets.skills.trajectories import skill_colors
 
@@ -45,7 +46,7 @@ class SkillPicker(pn.viewable.Viewer):
         self.status = pn.widgets.StaticText(
             label="picked skill", value="", css_classes=["picker-status"]
         )
-        self._pane = pn.pane.HoloViews(
+        self._pane = figure_pane(
             hv.Points([]).opts(frame_width=self.size, frame_height=self.size, toolbar=None),
             css_classes=["picker-view"],
         )
