@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pandas as pd
 import panel as pn
@@ -102,7 +103,20 @@ class RunsPage(pn.viewable.Viewer):
             kept = [m for m in self.metrics if m in options]
             if not kept and options:
                 kept = [next((m for m in METRICS if m in options), options[0])]
-            self.metrics = kept
+            if kept != self.metrics:
+                self._after_options_sent(lambda: setattr(self, "metrics", kept))
+
+    @staticmethod
+    def _after_options_sent(change: Callable[[], None]) -> None:
+        """``change`` in the browser's next message when there is a browser. A picker that
+        gets its new options and its new choice in one message (as Panel batches what an
+        event handler changes) draws the options without the choice, and the user's next
+        pick then replaced the chosen metrics instead of adding to them."""
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None:
+            document.add_next_tick_callback(change)
+        else:
+            change()
 
     @param.depends("metrics", "smoothing", "logy", "x_axis", watch=True)
     def _sync_charts(self) -> None:
