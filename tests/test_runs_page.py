@@ -63,6 +63,14 @@ def test_table_names_runs_and_trainers_filters_by_trainer_and_shows_only_telling
     assert list(table.current_view["name"]) == ["ppo slow", "ppo fast"]
 
 
+def test_knob_cells_keep_the_runs_values_beside_empty_cells(store):
+    store.create_run("ppo wide", "sb3", {"env_id": "workbench/Plane-v0", "net_width": 256})
+    frame = RunsPage(LiveSession(store)).table.table.value
+    # A width of 256 and 64, not 256.0 beside an empty cell (the regression run's).
+    assert list(frame["net_width"]) == [256, None, 64, 64]
+    assert all(type(v) is int for v in frame["net_width"] if v is not None)
+
+
 def test_metric_list_follows_the_selected_runs_and_keeps_what_they_still_log(store):
     page = RunsPage(LiveSession(store))
     assert page.metric_choice.options == [] and page.charts == []

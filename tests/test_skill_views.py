@@ -6,7 +6,7 @@ import numpy as np
 from bokeh.models import MultiLine
 from bokeh.plotting import figure as Figure
 
-from widgets import LiveSession
+from widgets import LiveSession, SkillsView
 from widgets.common.plotting import to_2d
 from widgets.skills import LatentMap, SkillPicker, SkillTrajectories, skill_colors
 from workbench.runs import Run, RunStore
@@ -187,3 +187,13 @@ def test_skills_page_charts_phi_loss_and_shows_the_constraint_for_metra_only(tmp
     assert view.constraint_charts.visible
     view.run_id = diayn.id
     assert not view.constraint_charts.visible and view.phi_loss.run_ids == [diayn.id]
+
+
+def test_a_run_stored_without_some_knobs_opens_with_their_defaults(tmp_path):
+    # Written by an older version, or by hand: the page shows it instead of failing.
+    store = RunStore(tmp_path)
+    run_id = store.create_run("old METRA", "metra", {"env_id": "workbench/Plane-v0"}).id
+    view = SkillsView(LiveSession(store), run_id=run_id)
+    inputs = view.objective.inputs
+    assert inputs["objective"].value == METRAConfig.param["objective"].default
+    assert inputs["env_id"].value == "workbench/Plane-v0"

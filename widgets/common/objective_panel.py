@@ -53,13 +53,22 @@ class ObjectivePanel(pn.viewable.Viewer):
     def _config_class(self) -> type[Config]:
         return Run(self.session.store, self.run_id).trainer_class.Config
 
+    def _run_values(self, config_class: type[Config]) -> dict[str, Any]:
+        """The run's knobs, with the default of any it does not store (a run written by
+        an older version, or by hand, must not break the page)."""
+        stored = self.session.store.get_run(self.run_id).config
+        return {
+            knob: stored.get(knob, config_class.param[knob].default)
+            for knob in config_class.knob_names()
+        }
+
     @param.depends("run_id", watch=True)
     def _build(self) -> None:
         self.inputs = {}
         if not self.run_id:
             return
         config_class = self._config_class()
-        values = self.session.store.get_run(self.run_id).config
+        values = self._run_values(config_class)
         for knob in config_class.knob_names():
             parameter = config_class.param[knob]
             label = f"{knob}{'' if config_class.is_hot(knob) else ' (fork)'}"
@@ -80,7 +89,7 @@ class ObjectivePanel(pn.viewable.Viewer):
         refused value goes back to the run's in its input, so that the box never shows
         a value the run is not using and the next click does not fail on it again."""
         config_class = self._config_class()
-        current = self.session.store.get_run(self.run_id).config
+        current = self._run_values(config_class)
         changes = {}
         for knob in knobs:
             try:

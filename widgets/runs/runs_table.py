@@ -26,6 +26,9 @@ METRICS = {
 # about a run's results.
 HIDDEN_KNOBS = {"env_id", "device", "checkpoint_every", "eval_every", "total_timesteps"}
 
+MIN_COLUMN_WIDTH = 92
+"""Pixels: a column title's longest word and its sort arrow ("environment" has its own)."""
+
 # A filter over the distinct values of a column, picked from a list (Tabulator's own).
 LIST_FILTER = {"type": "list", "valuesLookup": True, "clearable": True, "func": "="}
 
@@ -85,17 +88,12 @@ class RunsTable(pn.viewable.Viewer):
             },
             titles=self._titles(frame),
             # Columns share the width: no sideways scrolling; long names are cut with an
-            # ellipsis, and their full text is the cell's tooltip.
+            # ellipsis, and their full text is the cell's tooltip. Columns that would be
+            # narrower than their title's longest word are hidden, the rightmost (knobs)
+            # first, instead of squeezed unreadable.
             layout="fit_columns",
-            widths={"name": 260, "environment": 140},
-            configuration={
-                "columnDefaults": {
-                    "tooltip": True,
-                    "headerTooltip": True,
-                    "headerWordWrap": True,
-                    "resizable": False,
-                }
-            },
+            widths={"name": 220, "environment": 140},
+            configuration=self._configuration(),
             # Panel adds a 1 px column at the end (for its popups) and zeroes its padding, but
             # the Bootstrap theme's more specific padding wins: every row was 9 px wider than
             # the table, which then scrolled sideways.
@@ -134,7 +132,27 @@ class RunsTable(pn.viewable.Viewer):
             row |= {k: _knob_text(run.config.get(k)) for k in knobs}
             rows.append(row)
         columns = ["id", "name", "trainer", "state", "step", "environment", "forked from"]
-        return pd.DataFrame(rows, columns=[*columns, *metrics, *knobs])
+        frame = pd.DataFrame(rows, columns=[*columns, *metrics, *knobs])
+        # Knob cells as the run has them (a width of 64, not 64.0 beside an empty cell).
+        for knob in knobs:
+            frame[knob] = pd.Series([row[knob] for row in rows], dtype=object)
+        return frame
+
+    @staticmethod
+    def _configuration() -> dict:
+        """Tabulator's options: tooltips, wrapped titles, and a least width under which a
+        column is hidden. (Per column it would spare the selection boxes' column, but
+        Panel 1.9 merges per-column options one column off when rows are selectable.)"""
+        return {
+            "responsiveLayout": "hide",
+            "columnDefaults": {
+                "tooltip": True,
+                "headerTooltip": True,
+                "headerWordWrap": True,
+                "resizable": False,
+                "minWidth": MIN_COLUMN_WIDTH,
+            },
+        }
 
     @staticmethod
     def _titles(frame: pd.DataFrame) -> dict[str, str]:
