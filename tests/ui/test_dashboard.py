@@ -421,9 +421,15 @@ def test_every_tab_in_turn_loads_nothing_from_outside_and_the_live_maze_keeps_it
     page.wait_for_timeout(1_000)
     drawn = _maze_extent(rollout.screenshot(), FLOOR)
     assert drawn[0] > 150, drawn  # the U-maze's floor fills most of its 320-pixel frame
+    too_wide = {}
     for name in ("Skills", "Hilbert", "Horizon", "Runs", "Environments", "Live"):
         _tab(page, name)
         page.wait_for_timeout(4_000)
+        # Every page fits 1280 px: nothing scrolls sideways.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 1280:
+            too_wide[name] = width
+    assert too_wide == {}, f"pages wider than 1280 px: {too_wide}"
     revisited = _maze_extent(rollout.screenshot(), FLOOR)
     assert abs(revisited[0] - drawn[0]) <= 4 and abs(revisited[1] - drawn[1]) <= 4, (
         drawn,
