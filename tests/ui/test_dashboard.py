@@ -70,6 +70,28 @@ def _maze_extent(png: bytes, color: tuple[int, int, int] = HILBERT_WALL) -> tupl
     return (int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1) if len(rows) else (0, 0)
 
 
+def _sliders_overlapping(page: Page, css: str) -> list[str]:
+    """Visible sliders whose box overlaps a visible element matching ``css``."""
+
+    def boxes(selector: str) -> list[dict]:
+        return [b for b in (e.bounding_box() for e in page.locator(selector).all()) if b]
+
+    def overlap(a: dict, b: dict) -> bool:
+        return (
+            a["x"] < b["x"] + b["width"]
+            and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"]
+            and b["y"] < a["y"] + a["height"]
+        )
+
+    others = boxes(f"{css}:visible")
+    return [
+        f"slider at {s}"
+        for s in boxes(".noUi-target:visible")
+        if any(overlap(s, o) for o in others)
+    ]
+
+
 def _tab(page: Page, name: str) -> None:
     page.locator(".bk-tab", has_text=name).click()
 
@@ -421,15 +443,21 @@ def test_every_tab_in_turn_loads_nothing_from_outside_and_the_live_maze_keeps_it
     page.wait_for_timeout(1_000)
     drawn = _maze_extent(rollout.screenshot(), FLOOR)
     assert drawn[0] > 150, drawn  # the U-maze's floor fills most of its 320-pixel frame
-    too_wide = {}
+    too_wide, overlaps = {}, []
     for name in ("Skills", "Hilbert", "Horizon", "Runs", "Environments", "Live"):
         _tab(page, name)
         page.wait_for_timeout(4_000)
-        # Every page fits 1280 px: nothing scrolls sideways.
+        # Every page fits 1280 px: nothing scrolls sideways, no slider runs under the
+        # objective column (the charts' smoothing sliders did).
+        if name in ("Skills", "Hilbert"):  # their charts' sliders beside the objective
+            expect(page.locator(".formula-box:visible")).to_have_count(1, timeout=30_000)
+            expect(page.locator(".noUi-target:visible").first).to_be_visible(timeout=30_000)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 1280:
             too_wide[name] = width
+        overlaps += [f"{name}: {o}" for o in _sliders_overlapping(page, ".formula-box")]
     assert too_wide == {}, f"pages wider than 1280 px: {too_wide}"
+    assert overlaps == []
     revisited = _maze_extent(rollout.screenshot(), FLOOR)
     assert abs(revisited[0] - drawn[0]) <= 4 and abs(revisited[1] - drawn[1]) <= 4, (
         drawn,

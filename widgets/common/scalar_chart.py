@@ -118,10 +118,12 @@ class ScalarChart(pn.viewable.Viewer):
         self._last_draw = 0.0
         self._stale = False
         self.metric_select = pn.widgets.Select(
-            label="metric", options=[self.metric], value=self.metric
+            label="metric", options=[self.metric], value=self.metric, width=260
         )
         self.metric_select.link(self, value="metric")
-        self.smoothing_slider = pn.widgets.FloatSlider.from_param(self.param.smoothing, step=0.01)
+        self.smoothing_slider = pn.widgets.FloatSlider.from_param(
+            self.param.smoothing, step=0.01, width=180
+        )
         self.markers_text = pn.widgets.StaticText(
             label="knob changes", value="none", css_classes=["knob-markers"]
         )
@@ -332,8 +334,12 @@ class ScalarChart(pn.viewable.Viewer):
         return hv.DynamicMap(self._plot, streams=[self._pipe])
 
     def __panel__(self) -> pn.viewable.Viewable:
-        controls = pn.Row(
-            self.metric_select, self.smoothing_slider, visible=self.param.show_controls
+        # Wraps in a narrow column: a fixed row ran its slider under the next column.
+        controls = pn.FlexBox(
+            self.metric_select,
+            self.smoothing_slider,
+            visible=self.param.show_controls,
+            sizing_mode="stretch_width",
         )
         return pn.Column(controls, self._pane, self.markers_text, sizing_mode="stretch_width")
 
