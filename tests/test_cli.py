@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -196,25 +198,75 @@ def test_train_stopped_by_sigterm_checkpoints_and_records_the_stop(tmp_path):
     assert RunStore(home).checkpoints(record.id)[-1][0] == record.step
 
 
-def test_serve_with_a_password_asks_for_it(tmp_path):
+def test_serve_with_a_password_guards_every_route(tmp_path):
+    """The password from $WORKBENCH_PASSWORD (not the command line, where `ps` shows it):
+    pages ask for it, /api/environments answers 401 without the login cookie and the
+    list with it, and a wrong password does not log in."""
+    import http.cookiejar
+
     port = free_port()
-    command = [str(WORKBENCH), "--home", str(tmp_path), "serve", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    command = [str(WORKBENCH), "--home", str(tmp_path), "serve", "--port", str(port), "--no-demo"]
     with (tmp_path / "server.log").open("w") as output:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [*command, "--password", "s3cret", "--no-demo"], stdout=output, stderr=subprocess.STDOUT
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "WORKBENCH_PASSWORD": "s3cret"},
         )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/login", process, tmp_path / "server.log")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+        wait_for_http(f"{url}/login", process, tmp_path / "server.log")
+        with urllib.request.urlopen(f"{url}/", timeout=10) as response:
             assert response.url.endswith("/login") or "login" in response.read().decode().lower()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/login", data=b"username=user&password=wrong", method="POST"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/api/environments", timeout=10)
+        assert refused.value.code == 401
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        wrong = urllib.request.Request(
+            f"{url}/login", data=b"username=user&password=wrong", method="POST"
+        )
+        with opener.open(wrong, timeout=10) as response:
             assert "<title>RL Workbench</title>" not in response.read().decode()
+        with pytest.raises(urllib.error.HTTPError):
+            opener.open(f"{url}/api/environments", timeout=10)
+        right = urllib.request.Request(
+            f"{url}/login", data=b"username=user&password=s3cret", method="POST"
+        )
+        opener.open(right, timeout=30).read()
+        with opener.open(f"{url}/api/environments", timeout=10) as response:
+            ids = [e["id"] for e in json.loads(response.read())]
+        assert "workbench/Plane-v0" in ids
+        assert "visible to every user" not in (tmp_path / "server.log").read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_password_comes_from_a_file_and_the_command_line_one_is_warned_about(
+    tmp_path, monkeypatch, capsys
+):
+    from workbench.cli import PASSWORD_VARIABLE, _password, build_parser
+
+    monkeypatch.delenv(PASSWORD_VARIABLE, raising=False)
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    parse = build_parser().parse_args
+    assert _password(parse(["serve", "--password-file", str(secret)])) == "from-a-file"
+    assert _password(parse(["serve", "--password", "typed"])) == "typed"
+    assert "visible to every user in `ps`" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no such file"):
+        _password(parse(["serve", "--password-file", str(tmp_path / "missing")]))
+    monkeypatch.setenv(PASSWORD_VARIABLE, "from-the-environment")
+    assert _password(parse(["serve"])) == "from-the-environment"
+
+
+def test_every_added_route_of_the_dashboard_requires_the_login():
+    from widgets.dashboard import EXTRA_ROUTES, AuthenticatedHandler
+
+    assert EXTRA_ROUTES
+    assert all(issubclass(handler, AuthenticatedHandler) for _, handler in EXTRA_ROUTES)
 
 
 def test_train_metra_with_env_and_objective_flags(tmp_path, capsys):

@@ -18,11 +18,12 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
 
 import panel as pn
 import param
-from tornado.web import RequestHandler
+from bokeh.server.views.auth_request_handler import AuthRequestHandler
 
 from environments import ENVIRONMENTS
 from widgets import (
@@ -80,13 +81,32 @@ def keep_stylesheets_on_the_server() -> None:
     resources.patch_stylesheet = reactive.patch_stylesheet = patch_stylesheet
 
 
-class EnvironmentsHandler(RequestHandler):
+class AuthenticatedHandler(AuthRequestHandler):
+    """Base of every route the dashboard adds to Panel's: with a password set, a request
+    without the login cookie gets 401 and nothing else. (Panel guards its own pages; the
+    routes added beside them are plain Tornado handlers, which it does not.)"""
+
+    def prepare(self) -> Awaitable[None] | None:
+        if not self.current_user:
+            self.set_status(401)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"error": "log in first (the dashboard has a password)"}))
+            return None
+        return super().prepare()
+
+
+class EnvironmentsHandler(AuthenticatedHandler):
     """``GET /api/environments``: the registered environments as JSON, for scripts and
     for checking a served dashboard without a browser."""
 
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps([{"id": e.id, "description": e.description} for e in ENVIRONMENTS]))
+
+
+# Every route beside Panel's pages; each handler must be an AuthenticatedHandler (a test
+# checks it), so that a route added later cannot open a way around the password.
+EXTRA_ROUTES = [(r"/api/environments", EnvironmentsHandler)]
 
 
 RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
@@ -326,7 +346,7 @@ def serve(
             show=show,
             title="RL Workbench",
             websocket_origin=origins,
-            extra_patterns=[(r"/api/environments", EnvironmentsHandler)],
+            extra_patterns=EXTRA_ROUTES,
             **auth,
         )
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import tomllib
@@ -46,10 +47,35 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         show=args.show,
         home=args.home,
-        password=args.password,
+        password=_password(args),
         demo=not args.no_demo,
     )
     return 0
+
+
+PASSWORD_VARIABLE = "WORKBENCH_PASSWORD"
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    """The dashboard's password: ``--password-file``, else $WORKBENCH_PASSWORD, else
+    ``--password`` (which any user of the machine can read in ``ps``: a warning says so)."""
+    if args.password_file is not None:
+        path = Path(args.password_file)
+        if not path.is_file():
+            raise ValueError(f"--password-file {path}: no such file")
+        password = path.read_text().strip()
+        if not password:
+            raise ValueError(f"--password-file {path} is empty")
+        return password
+    if os.environ.get(PASSWORD_VARIABLE):
+        return os.environ[PASSWORD_VARIABLE]
+    if args.password is not None:
+        print(
+            "warning: a password on the command line is visible to every user in `ps`; "
+            f"use --password-file or ${PASSWORD_VARIABLE}",
+            file=sys.stderr,
+        )
+    return args.password
 
 
 def _horizon(args: argparse.Namespace) -> int:
@@ -349,7 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboard in a browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=5006, help="port to bind (default: 5006)")
-    serve.add_argument("--password", default=None, help="require this password (basic auth)")
+    serve.add_argument(
+        "--password-file",
+        default=None,
+        help=f"require the password in this file (or set ${PASSWORD_VARIABLE})",
+    )
+    serve.add_argument(
+        "--password", default=None, help="require this password (visible in `ps`: prefer a file)"
+    )
     serve.add_argument(
         "--no-demo", action="store_true", help="do not start the embedded default run"
     )
