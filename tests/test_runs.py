@@ -6,14 +6,16 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from workbench.runs import CheckpointError, KnobError, Run, RunError, RunStore
+from workbench.runs import CheckpointError, KnobError, Run, RunError, RunStore, StoreError
 from workbench.trainers.regression import RegressionConfig, RegressionTrainer
 
 
@@ -308,3 +310,57 @@ def test_a_run_whose_process_died_unrecorded_restarts_and_a_live_one_is_refused(
         assert handle.stop() == "stopped"
     texts = [e[3]["text"] for e in store.events(run.id, "log")]
     assert sum(f"process (pid {alive.pid}) ended without a final state" in t for t in texts) == 2
+
+
+def _store_with_runs(home: Path) -> Path:
+    store = RunStore(home)
+    for i in range(3):
+        run_id = store.create_run(f"run {i}", "regression", {"lr": 0.1}).id
+        store.add_scalars(run_id, [(s, "losses/mse", 1.0 / s) for s in range(1, 400)])
+    store.close()  # the last connection folds the write-ahead log into the file
+    return home / "runs.sqlite"
+
+
+def _garbage_header(path: Path) -> None:
+    with path.open("r+b") as file:
+        file.write(b"definitely not SQLite")
+
+
+def _random_page(path: Path) -> None:
+    with path.open("r+b") as file:
+        file.seek(4096 * 2)
+        file.write(np.random.default_rng(0).bytes(4096))
+
+
+def _text_file(path: Path) -> None:
+    path.write_text("runs: none, this is a note\n")
+
+
+def _truncated(path: Path) -> None:
+    with path.open("r+b") as file:
+        file.truncate(path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("damage", [_garbage_header, _random_page, _text_file, _truncated])
+def test_a_damaged_store_is_refused_in_one_line_naming_the_file(tmp_path, damage):
+    path = _store_with_runs(tmp_path)
+    damage(path)
+    with pytest.raises(StoreError) as refused:
+        RunStore(tmp_path)
+    message = str(refused.value)
+    assert str(path) in message and "move it aside" in message and "\n" not in message
+    # The CLI says the same in one line, without a traceback.
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--home", str(tmp_path), "runs", "list"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(path) in result.stderr
+
+
+def test_a_store_folder_that_cannot_be_made_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=r"cannot make the run store folder .*a-file/home"):
+        RunStore(blocker / "home")

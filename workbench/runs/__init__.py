@@ -2,7 +2,7 @@
 
 from workbench.runs.config import HOT, Config, KnobError
 from workbench.runs.run import EXECUTORS, Run, RunError
-from workbench.runs.store import CheckpointError, RunRecord, RunStore, default_home
+from workbench.runs.store import CheckpointError, RunRecord, RunStore, StoreError, default_home
 from workbench.runs.trainer import TRAINERS, RunContext, StopTraining, Trainer
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "StopTraining",
+    "StoreError",
     "Trainer",
     "default_home",
 ]

@@ -103,6 +103,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read (corrupt, truncated or missing)."""
 
 
+class StoreError(ValueError):
+    """A run store that cannot be opened: damaged, not a database, or not writable. Its
+    message names the file, what is wrong and what to do, on one line."""
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one:
     temp file in the same folder, fsync, rename, fsync of the folder."""
@@ -129,11 +134,44 @@ class RunStore:
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "runs.sqlite"
         self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        elsewhere = "use another folder with --home or $RL_WORKBENCH_HOME"
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot make the run store folder {self.home}: {error.strerror}; {elsewhere}"
+            ) from None
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                # Every page read once: cheap at open, and a damaged file is named now
+                # instead of failing later in the middle of a run.
+                problem = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise StoreError(self._unreadable(str(error), elsewhere)) from None
+        if problem != "ok":
+            self.close()
+            detail = " ".join(problem.replace("*** in database main ***", "").split())
+            raise StoreError(self._unreadable(f"damaged: {detail}", elsewhere))
+
+    def _unreadable(self, reason: str, elsewhere: str) -> str:
+        """One line: the file, what is wrong with it, what to do."""
+        if "readonly" in reason or "unable to open" in reason:
+            return f"cannot write the run store {self.path} ({reason}); {elsewhere}"
+        return (
+            f"the run store {self.path} is not readable ({reason}); move it aside to start a "
+            f"new one (checkpoints in {self.home / 'runs'} are kept), or {elsewhere}"
+        )
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     # ---- connections ---------------------------------------------------------------------
 
