@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from workbench.runs import RunStore
 
@@ -42,10 +42,6 @@ def seeded(served_dashboard):
     store.add_scalars(fit, [(s, "losses/mse", 10.0 / s) for s in range(10, 500, 10)])
     store.set_state(fit, "finished", step=490)
     return served_dashboard
-
-
-def _shadow_text(page: Page, css: str) -> str:
-    return page.locator(css).first.evaluate("e => (e.shadowRoot || e).textContent")
 
 
 def _wait_for(condition, seconds: float = 30.0) -> bool:
