@@ -22,6 +22,9 @@ from tests.conftest import REPO, free_port, wait_for_http
 
 NOTEBOOK = "environments_tour.ipynb"
 QUICKSTART = "00_quickstart.ipynb"
+# Tutorials whose live run view sits above a cell that waits for the run (code cell 3). nbmake
+# does not run them (notebooks/conftest.py): these tests execute every cell, as nbmake would.
+TUTORIALS = ("01_metra_skills.ipynb", "02_hilp_zero_shot.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def jupyter_lab(tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A JupyterLab server over a copy of the notebooks (so nothing is saved into the
     repository); yields its URL and token."""
     root = tmp_path_factory.mktemp("lab")
-    for name in (NOTEBOOK, QUICKSTART):
+    for name in (NOTEBOOK, QUICKSTART, *TUTORIALS):
         shutil.copy(REPO / "notebooks" / name, root / name)
     port, token = free_port(), secrets.token_hex(16)
     env = {
@@ -116,9 +119,20 @@ def test_tour_notebook_runs_in_jupyterlab_and_its_live_plot_updates(page: Page, 
     assert external == [], f"requests left the machine (a CDN?): {external}"
 
 
+def _text(locator) -> str:
+    """An element's text whether or not it is drawn: JupyterLab skips drawing cells scrolled
+    out of view (CSS content-visibility), and their innerText is then empty."""
+    return locator.evaluate("e => e.textContent")
+
+
 def _tracebacks(page: Page) -> list[str]:
-    """Text of every output that holds a traceback (widget callbacks print theirs there)."""
-    texts = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").all_inner_texts()
+    """Text of every error or stderr output that holds a traceback (widget callbacks print
+    theirs there), in view or not."""
+    errors = page.locator(
+        ".jp-NotebookPanel:visible .jp-OutputArea-output"
+        '[data-mime-type="application/vnd.jupyter.stderr"]'
+    )
+    texts = [_text(error) for error in errors.all()]
     return [t[:400] for t in texts if "Traceback" in t or "Error:" in t]
 
 
@@ -157,7 +171,7 @@ def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, 
     expect(waiting_prompt).to_have_text("[*]:", timeout=120_000)
     step_text.scroll_into_view_if_needed()  # a student scrolls back up to watch the run
     seen = set()
-    while "*" in waiting_prompt.inner_text():
+    while "*" in _text(waiting_prompt):
         seen.add(_shown_number(step_text))
         page.wait_for_timeout(200)
     # It moved while the cell waited (it stayed at step 0 until the whole notebook had run).
@@ -180,3 +194,40 @@ def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, 
     expect(maths.first).to_be_visible(timeout=30_000)
     rendered = notebook.locator(".jp-MarkdownCell .jp-RenderedMarkdown")
     assert not any("$" in text for text in rendered.all_inner_texts()), "raw $...$ left"
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_run_all_updates_its_view_while_later_cells_wait(page: Page, jupyter_lab, name):
+    """Run All of a tutorial: its run view (METRA's skills, HILP's distances) moves while the
+    next cell waits for the run, every cell runs to the end with its output kept, no traceback
+    appears, and the objective beside the view is typeset."""
+    url, token = jupyter_lab
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={token}")
+    _run_all_cells(page)
+
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    code_cells = notebook.locator(".jp-CodeCell")
+    waiting_prompt = code_cells.nth(3).locator(".jp-InputArea-prompt")
+    step_text = notebook.locator(".run-step").first
+    expect(step_text).to_be_attached(timeout=180_000)
+    expect(waiting_prompt).to_have_text("[*]:", timeout=180_000)
+    step_text.scroll_into_view_if_needed()
+    seen = set()
+    while "*" in _text(waiting_prompt):
+        seen.add(_shown_number(step_text))
+        page.wait_for_timeout(200)
+    assert len(seen) >= 2 and max(seen) > 0, (
+        f"the view showed steps {sorted(seen)} while a later cell waited"
+    )
+
+    prompts = code_cells.locator(".jp-InputArea-prompt")
+    expect(prompts.last).to_have_text(re.compile(r"\[\d+\]"), timeout=600_000)
+    numbered = [_text(prompt) for prompt in prompts.all()]
+    assert all(re.fullmatch(r"\[\d+\]:", p) for p in numbered), f"prompts {numbered}"
+    # The cell that waited kept what it printed.
+    assert "at step" in _text(code_cells.nth(3).locator(".jp-OutputArea"))
+    assert _tracebacks(page) == []
+    formula = notebook.locator(".objective-formula").first
+    formula.scroll_into_view_if_needed()
+    expect(formula.locator("mjx-container").first).to_be_visible(timeout=30_000)
