@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -26,6 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from workbench.runs.wal import LogDamage, inspect_log
+
+LOG = logging.getLogger(__name__)
+
+# The write-ahead log is copied into the database at least this often while runs write (and at
+# every run checkpoint and change of state), so a damaged log loses at most these seconds.
+CHECKPOINT_EVERY_S = 5.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,6 +80,8 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 CREATE INDEX IF NOT EXISTS pending_commands ON commands (run_id, consumed_at);
 """
+
+_LOGS_INSPECTED: set[Path] = set()  # logs read by this process before SQLite opened them
 
 RUN_STATES = ("created", "running", "paused", "finished", "failed", "stopped")
 ACTIVE_STATES = ("running", "paused")
@@ -136,6 +148,9 @@ class RunStore:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / "runs.sqlite"
         self._local = threading.local()
+        self._last_log_checkpoint = -CHECKPOINT_EVERY_S  # the first write checkpoints at once
+        # One line on what a damaged write-ahead log lost and kept, when this store found one.
+        self.recovered: str | None = None
         elsewhere = "use another folder with --home or $RL_WORKBENCH_HOME"
         try:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -143,6 +158,7 @@ class RunStore:
             raise StoreError(
                 f"cannot make the run store folder {self.home}: {error.strerror}; {elsewhere}"
             ) from None
+        damage = self._inspect_log()
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -156,6 +172,63 @@ class RunStore:
             self.close()
             detail = " ".join(problem.replace("*** in database main ***", "").split())
             raise StoreError(self._unreadable(f"damaged: {detail}", elsewhere))
+        if damage is not None:
+            self.recovered = self._what_was_kept(*damage)
+            LOG.warning(self.recovered)
+
+    @property
+    def log_path(self) -> Path:
+        return self.path.with_name(self.path.name + "-wal")
+
+    def _inspect_log(self) -> tuple[LogDamage, Path, float] | None:
+        """Read the write-ahead log before SQLite does, once per process: if it is damaged,
+        keep a copy of it (SQLite drops what it cannot read at its next write) and return the
+        damage, the copy and the time of the log's last write."""
+        log = self.log_path
+        if log in _LOGS_INSPECTED:
+            return None
+        _LOGS_INSPECTED.add(log)
+        damage = inspect_log(log)
+        if damage is None:
+            return None
+        # A log another process is writing right now may end in half a frame: only a log
+        # that stays as it is was damaged.
+        before = log.stat()
+        time.sleep(0.2)
+        after = log.stat()
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            return None
+        copy = log.with_name(f"{log.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.copyfile(log, copy)
+        return damage, copy, after.st_mtime
+
+    def _what_was_kept(self, damage: LogDamage, copy: Path, last_write: float) -> str:
+        """One line for the user: the file, what is wrong, what is lost, what is kept."""
+        db = self._connect()
+        runs, runs_until = db.execute("SELECT count(*), max(updated_at) FROM runs").fetchone()
+        rows, rows_until = db.execute("SELECT count(*), max(time) FROM scalars").fetchone()
+        kept_until = max(runs_until or 0.0, rows_until or 0.0)
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(kept_until))
+        until = time.strftime("%H:%M:%S", time.localtime(last_write))
+        lost = {0: "its last writes", 1: "1 transaction"}.get(
+            damage.lost_commits, f"{damage.lost_commits} transactions"
+        )
+        kept = f"everything written until {since}" if kept_until else "nothing"
+        return (
+            f"the run store's write-ahead log {self.log_path} is damaged ({damage.reason}). "
+            f"Lost: {lost}, written until {until}. Kept: {runs} runs and {rows:,} scalar rows, "
+            f"{kept}. The damaged log is copied to {copy}"
+        )
+
+    def checkpoint_log(self) -> None:
+        """Copy the write-ahead log into the database file now (without waiting for readers),
+        so that damage to the log cannot lose what was written until now."""
+        self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._last_log_checkpoint = time.monotonic()
+
+    def _checkpoint_log_if_due(self) -> None:
+        if time.monotonic() - self._last_log_checkpoint >= CHECKPOINT_EVERY_S:
+            self.checkpoint_log()
 
     def _unreadable(self, reason: str, elsewhere: str) -> str:
         """One line: the file, what is wrong with it, what to do."""
@@ -200,9 +273,10 @@ class RunStore:
     def _write(self, sql: str, rows: Iterable[tuple] | tuple = ()) -> None:
         if isinstance(rows, tuple):
             self._connect().execute(sql, rows)  # one statement commits by itself
-            return
-        with self._transaction() as db:
-            db.executemany(sql, rows)
+        else:
+            with self._transaction() as db:
+                db.executemany(sql, rows)
+        self._checkpoint_log_if_due()
 
     def run_folder(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
@@ -254,6 +328,7 @@ class RunStore:
                 "INSERT INTO events VALUES (?, ?, 'state', ?, ?)",
                 (run_id, step, json.dumps({"state": state, "message": message}), now),
             )
+        self.checkpoint_log()
 
     def set_process(self, run_id: str, executor: str, pid: int | None) -> None:
         self._write("UPDATE runs SET executor = ?, pid = ? WHERE id = ?", (executor, pid, run_id))
@@ -281,6 +356,7 @@ class RunStore:
                 " DO UPDATE SET step = excluded.step, value = excluded.value",
                 list(latest.values()),
             )
+        self._checkpoint_log_if_due()
 
     def scalars(
         self, run_id: str, name: str | None = None, after_rowid: int = 0
@@ -391,6 +467,7 @@ class RunStore:
             "INSERT INTO checkpoints VALUES (?, ?, ?, ?)",
             (run_id, int(step), str(path.relative_to(self.home)), time.time()),
         )
+        self.checkpoint_log()
         return path
 
     def checkpoints(self, run_id: str) -> list[tuple[int, Path]]:
