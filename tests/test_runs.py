@@ -31,7 +31,7 @@ def test_store_uses_wal_and_a_reader_is_not_blocked_by_an_open_write(store):
     store.add_scalars(record.id, [(1, "a", 1.0)])
     writer = sqlite3.connect(store.path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO scalars VALUES (?, 2, 'a', 2.0, 0)", (record.id,))
+    writer.execute("INSERT INTO scalars VALUES (?, 2, 'a', 2.0, 0, 0)", (record.id,))
     seen = []
     reader = threading.Thread(target=lambda: seen.append(store.scalars(record.id, "a")))
     reader.start()
@@ -154,6 +154,17 @@ def test_subprocess_killed_with_sigkill_fails_and_resumes_from_its_checkpoint(st
         f"resumed from the checkpoint at step {checkpoint_step}" in e[3]["text"]
         for e in store.events(run.id, "log")
     )
+    _assert_one_live_branch(store, run, "losses/mse", checkpoint_step)
+
+
+def _assert_one_live_branch(store: RunStore, run: Run, name: str, rollback_step: int) -> None:
+    """After going back to the checkpoint at ``rollback_step``: the live curve never jumps
+    back in steps, and what was logged past the checkpoint before is kept as abandoned."""
+    steps, _ = run.scalars(name)
+    assert (np.diff(steps) >= 0).all(), "the live branch jumps back"
+    abandoned = [step for _, step, _, _ in store.scalars(run.id, name, abandoned=True)]
+    assert abandoned and min(abandoned) > rollback_step
+    assert [e[1] for e in store.events(run.id, "rollback")] == [rollback_step]
 
 
 def test_subprocess_run_obeys_pause_update_and_stop(store):
@@ -174,12 +185,6 @@ def test_corrupt_checkpoint_gives_a_clear_error_and_the_earlier_one_loads(store)
     run.start()
     assert run.wait(timeout=30) == "finished"
     first_step, last = store.checkpoints(run.id)[0][0], store.checkpoints(run.id)[-1][1]
-    last.write_bytes(last.read_bytes()[:100])  # truncated
-    with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt or truncated"):
-        store.load_checkpoint(last)
-    step, state, problems = store.latest_good_checkpoint(run.id)
-    assert step == first_step == 100 and "corrupt or truncated" in problems[0]
-    assert "model" in state["trainer"]
     # A torch file, but not a checkpoint of this run: restarting names it and keeps it.
     torch.save({"step": 200, "trainer": {"weights": torch.zeros(2)}}, last)
     store.set_state(run.id, "stopped")
@@ -189,10 +194,22 @@ def test_corrupt_checkpoint_gives_a_clear_error_and_the_earlier_one_loads(store)
         restarted.record.message
     )
     assert torch.load(last, weights_only=True)["trainer"]["weights"].shape == (2,)
+
+    last.write_bytes(last.read_bytes()[:100])  # truncated
+    with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt or truncated"):
+        store.load_checkpoint(last)
+    step, state, problems = store.latest_good_checkpoint(run.id)
+    assert step == first_step == 100 and "corrupt or truncated" in problems[0]
+    assert "model" in state["trainer"]
+    # The damaged file does not stay the latest: it is set aside, renamed, out of the index.
+    assert "set aside as step-000000000200.pt.damaged" in problems[0]
+    assert [s for s, _ in store.checkpoints(run.id)] == [100]
+    assert not last.exists() and last.with_name(last.name + ".damaged").exists()
+    assert store.latest_good_checkpoint(run.id)[::2] == (100, [])
+
     last.write_bytes(b"")  # empty: torch's error has no message at all
     with pytest.raises(CheckpointError, match=r"step-000000000200\.pt is corrupt .*EOFError"):
         store.load_checkpoint(last)
-    assert store.latest_good_checkpoint(run.id)[0] == 100
 
 
 def test_non_finite_loss_pauses_the_run_and_keeps_the_last_good_checkpoint(store):
@@ -222,6 +239,9 @@ def test_non_finite_loss_pauses_the_run_and_keeps_the_last_good_checkpoint(store
     )
     _, losses = run.scalars("losses/mse")
     assert np.isfinite(losses).all() and losses[-10:].mean() < 1.0
+    # The diverged stretch is an abandoned branch: charts and tables read the live one.
+    _assert_one_live_branch(store, run, "losses/mse", step)
+    assert np.isfinite(store.last_scalars(run.id)["losses/mse"])
 
 
 def _diverge(store, **knobs) -> tuple[Run, int]:

@@ -120,7 +120,7 @@ def test_csv_holds_every_point_drawn_with_run_names_steps_seconds_and_values(sto
     page.metrics = [RETURN, EVAL]
     csv = pd.read_csv(io.StringIO(page._csv_file().getvalue()))
     assert list(csv.columns) == [
-        "run", "run_id", "metric", "step", "wall_seconds", "value", "smoothed"
+        "run", "run_id", "metric", "branch", "step", "wall_seconds", "value", "smoothed"
     ]  # fmt: skip
     rows = sorted(zip(csv["run"], csv["metric"], csv["step"], csv["value"], strict=True))
     assert rows == [

@@ -63,3 +63,35 @@ def test_the_legend_names_runs_by_name_and_tells_apart_runs_of_one_name(tmp_path
     legend = hv.render(chart._plot(chart._series)).legend[0]
     labels = [item.label["value"] for item in legend.items]
     assert sorted(labels) == sorted([f"PPO ({ids[0]})", f"PPO ({ids[1]})", "PPO · gamma=0.5"])
+
+
+def test_a_run_that_went_back_to_a_checkpoint_draws_its_live_branch_and_the_rest_faint(tmp_path):
+    """Before, a run resumed from its step-50 checkpoint drew its curve running to 100 and
+    jumping back to 50."""
+    store = RunStore(tmp_path)
+    run_id = store.create_run("r", "regression", {}).id
+    metric = "charts/episodic_return"
+    store.add_scalars(run_id, [(step, metric, 1.0) for step in range(0, 101, 10)])
+    chart = _chart_of(store, run_id)
+    assert chart._series[run_id].steps.tolist()[-1] == 100
+    # The run goes back to step 50 and trains on: steps 60-100 are abandoned.
+    assert store.abandon_after(run_id, 50) == 5
+    store.add_scalars(run_id, [(step, metric, 2.0) for step in range(60, 81, 10)])
+    chart.refresh(force=True)
+    series = chart._series[run_id]
+    assert series.steps.tolist() == [0, 10, 20, 30, 40, 50, 60, 70, 80]
+    assert series.values.tolist() == [1.0] * 6 + [2.0] * 3
+    assert series.abandoned[0].tolist() == [60, 70, 80, 90, 100]
+    assert store.last_scalars(run_id)[metric] == 2.0
+
+    figure = hv.render(chart._plot(chart._series))
+    faint = [r for r in figure.select(GlyphRenderer) if type(r.glyph).__name__ == "MultiLine"]
+    assert len(faint) == 1 and faint[0].glyph.line_dash == "dotted"
+    assert list(faint[0].data_source.data["xs"][0]) == [60, 70, 80, 90, 100]
+    frame = chart.data_frame()
+    assert frame.groupby("branch")["step"].apply(list).to_dict() == {
+        "abandoned": [60, 70, 80, 90, 100],
+        "live": [0, 10, 20, 30, 40, 50, 60, 70, 80],
+    }
+    # A chart opened after the rollback reads both branches the same way.
+    assert _chart_of(store, run_id)._series[run_id].abandoned[0].tolist() == [60, 70, 80, 90, 100]

@@ -1,5 +1,6 @@
 """Live scalar charts: one metric of several runs overlaid, smoothed, with a marker at
-every knob change, against steps or wall-clock seconds, on a linear or a log axis."""
+every knob change, against steps or wall-clock seconds, on a linear or a log axis. Where a
+run went back to an earlier checkpoint, the stretch it left behind is drawn faint."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def last_time_per_step(steps: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 X_AXES = {"step": "step", "wall": "wall-clock seconds"}
-DATA_COLUMNS = ["run", "run_id", "metric", "step", "wall_seconds", "value", "smoothed"]
+DATA_COLUMNS = [
+    "run", "run_id", "metric", "branch", "step", "wall_seconds", "value", "smoothed"
+]  # fmt: skip
+ABANDONED_STYLE = {"color": "#8c8c8c", "alpha": 0.6, "line_dash": "dotted", "line_width": 1.5}
 
 
 class _Series:
@@ -78,7 +82,10 @@ class _Series:
         self.last_count = 0  # values averaged into the last point (more may come at its step)
         self.cursor = 0
         self.event_cursor = 0
+        self.rollback_cursor = 0
         self.markers: list[tuple[int, str]] = []
+        # Points logged past a checkpoint the run later went back to (steps, values, times).
+        self.abandoned = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
 
 
 class ScalarChart(pn.viewable.Viewer):
@@ -162,6 +169,12 @@ class ScalarChart(pn.viewable.Viewer):
             if run_id not in self._series:
                 self._series[run_id] = self._new_series(run_id)
             series = self._series[run_id]
+            rollbacks = store.events(run_id, "rollback", after_rowid=series.rollback_cursor)
+            if rollbacks:  # rows already drawn are abandoned now: read both branches afresh
+                series = self._series[run_id] = self._new_series(run_id)
+                series.rollback_cursor = rollbacks[-1][0]
+                series.abandoned = self._abandoned_points(run_id, series.origin)
+                changed = True
             rows = store.timed_scalars(run_id, self.metric, after_rowid=series.cursor)
             if rows:
                 series.cursor = rows[-1][0]
@@ -210,11 +223,28 @@ class ScalarChart(pn.viewable.Viewer):
             self.markers_text.value = "; ".join(f"step {s}: {t}" for s, t in markers[-5:]) or "none"
             self._publish()
 
+    def _abandoned_points(
+        self, run_id: str, origin: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The run's abandoned rows of this metric, one point per step (thinned like the
+        live branch)."""
+        rows = self.session.store.timed_scalars(run_id, self.metric, abandoned=True)
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+        logged = np.array([r[1] for r in rows], dtype=np.int64)
+        times = last_time_per_step(logged, np.array([r[3] for r in rows]) - origin)
+        steps, values, _ = mean_per_step(logged, np.array([r[2] for r in rows]))
+        return downsample(steps, values, self.max_points, times)
+
     def _publish(self) -> None:
         """Stream the series to the plot. When the set of curves changes, build a new plot
         instead: BokehJS fails on a live legend whose entries change ("cannot find a view
         for Legend")."""
-        data = {run_id: s for run_id, s in self._series.items() if len(s.steps) or s.markers}
+        data = {
+            run_id: s
+            for run_id, s in self._series.items()
+            if len(s.steps) or s.markers or len(s.abandoned[0])
+        }
         keys = tuple(run_id for run_id, s in data.items() if len(s.steps))
         if keys != self._plotted_keys:
             self._plotted_keys = keys
@@ -223,11 +253,17 @@ class ScalarChart(pn.viewable.Viewer):
         else:
             self._pipe.send(data)
 
-    def _points(self, series: _Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What is drawn of one run: x (steps or seconds), raw and smoothed values; on a log
-        axis, without the points at or below zero (a log axis has no place for them)."""
-        x = series.steps if self.x_axis == "step" else series.times
-        values, smoothed = series.values, ema(series.values, self.smoothing)
+    def _points(
+        self, series: _Series, abandoned: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What is drawn of one run (or of its abandoned stretches): x (steps or seconds),
+        raw and smoothed values; on a log axis, without the points at or below zero (a log
+        axis has no place for them)."""
+        steps, values, times = (
+            series.abandoned if abandoned else (series.steps, series.values, series.times)
+        )
+        x = steps if self.x_axis == "step" else times
+        smoothed = ema(values, self.smoothing)
         if self.logy:
             keep = smoothed > 0
             x, values, smoothed = x[keep], values[keep], smoothed[keep]
@@ -257,7 +293,16 @@ class ScalarChart(pn.viewable.Viewer):
         lines = hv.VLines(self._marker_positions(data)).opts(
             color="#d62728", line_dash="dashed", line_width=2
         )
-        overlay = hv.NdOverlay(curves, kdims="run") * hv.NdOverlay(latest, kdims="run") * lines
+        # Abandoned stretches: one faint path per run, outside the legend.
+        left_behind = [
+            np.column_stack(self._points(s, abandoned=True)[::2])
+            for s in data.values()
+            if len(s.abandoned[0])
+        ]
+        faint = hv.Path([p for p in left_behind if len(p)], [x, value]).opts(**ABANDONED_STYLE)
+        overlay = (
+            faint * hv.NdOverlay(curves, kdims="run") * hv.NdOverlay(latest, kdims="run") * lines
+        )
         title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
         return overlay.opts(
             # framewise: axes follow the data as it streams in.
@@ -295,25 +340,28 @@ class ScalarChart(pn.viewable.Viewer):
         """The data drawn, one row per point: run name and id, metric, step, wall-clock
         seconds since the run was created, the value (the mean of the values logged at that
         step, after any downsampling) and the smoothed value drawn. A log axis hides points
-        at or below zero; this keeps them."""
+        at or below zero; this keeps them. ``branch`` is "live", or "abandoned" for what a
+        run logged past a checkpoint it later went back to."""
         labels = self._run_labels(list(self._series))
         frames = []
         for run_id, s in self._series.items():
-            if not len(s.steps):
-                continue  # (pandas deprecates concatenating empty frames)
-            values, smoothed = s.values, ema(s.values, self.smoothing)
-            frame = pd.DataFrame(
-                {
-                    "run": labels[run_id],
-                    "run_id": run_id,
-                    "metric": self.metric,
-                    "step": s.steps,
-                    "wall_seconds": np.round(s.times, 3),
-                    "value": values,
-                    "smoothed": smoothed,
-                }
-            )
-            frames.append(frame)
+            branches = {"abandoned": s.abandoned, "live": (s.steps, s.values, s.times)}
+            for branch, (steps, values, times) in branches.items():
+                if not len(steps):
+                    continue  # (pandas deprecates concatenating empty frames)
+                frame = pd.DataFrame(
+                    {
+                        "run": labels[run_id],
+                        "run_id": run_id,
+                        "metric": self.metric,
+                        "branch": branch,
+                        "step": steps,
+                        "wall_seconds": np.round(times, 3),
+                        "value": values,
+                        "smoothed": ema(values, self.smoothing),
+                    }
+                )
+                frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else self.empty_frame()
 
     @staticmethod

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scalars (
-    run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL,
+    abandoned INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS scalars_by_run ON scalars (run_id, name, step);
 CREATE TABLE IF NOT EXISTS latest_scalars (
@@ -162,6 +163,7 @@ class RunStore:
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
+                _add_missing_columns(db)
                 # Every page read once: cheap at open, and a damaged file is named now
                 # instead of failing later in the middle of a run.
                 problem = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -348,7 +350,9 @@ class RunStore:
         rows = [(run_id, int(step), name, float(value), now) for step, name, value in rows]
         latest = {name: (run_id, name, step, value) for run_id, step, name, value, _ in rows}
         with self._transaction() as db:
-            db.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO scalars (run_id, step, name, value, time) VALUES (?, ?, ?, ?, ?)", rows
+            )
             # The latest value of each name, kept up to date so that tables of many runs
             # read one row per metric instead of scanning whole histories.
             db.executemany(
@@ -359,28 +363,59 @@ class RunStore:
         self._checkpoint_log_if_due()
 
     def scalars(
-        self, run_id: str, name: str | None = None, after_rowid: int = 0
+        self, run_id: str, name: str | None = None, after_rowid: int = 0, abandoned: bool = False
     ) -> list[tuple[int, int, str, float]]:
-        """Rows (rowid, step, name, value) logged after ``after_rowid``, in order."""
-        sql = "SELECT rowid, step, name, value FROM scalars WHERE run_id = ? AND rowid > ?"
-        args: tuple = (run_id, after_rowid)
+        """Rows (rowid, step, name, value) logged after ``after_rowid``, in order: those of the
+        run's live branch, or with ``abandoned=True`` those a rollback left behind."""
+        sql = (
+            "SELECT rowid, step, name, value FROM scalars WHERE run_id = ? AND rowid > ?"
+            " AND abandoned = ?"
+        )
+        args: tuple = (run_id, after_rowid, int(abandoned))
         if name is not None:
             sql += " AND name = ?"
             args += (name,)
         return [tuple(row) for row in self._connect().execute(sql + " ORDER BY rowid", args)]
 
     def timed_scalars(
-        self, run_id: str, name: str, after_rowid: int = 0
+        self, run_id: str, name: str, after_rowid: int = 0, abandoned: bool = False
     ) -> list[tuple[int, int, float, float]]:
         """Rows (rowid, step, value, time) of scalar ``name`` after ``after_rowid``, in order;
         ``time`` is the wall-clock second (Unix time) at which the row was written (the
-        trainer writes its buffered scalars about twice a second)."""
+        trainer writes its buffered scalars about twice a second). Live rows, or with
+        ``abandoned=True`` those a rollback left behind."""
         rows = self._connect().execute(
             "SELECT rowid, step, value, time FROM scalars WHERE run_id = ? AND rowid > ?"
-            " AND name = ? ORDER BY rowid",
-            (run_id, after_rowid, name),
+            " AND name = ? AND abandoned = ? ORDER BY rowid",
+            (run_id, after_rowid, name, int(abandoned)),
         )
         return [tuple(row) for row in rows]
+
+    def abandon_after(self, run_id: str, step: int) -> int:
+        """A run went back to its checkpoint at ``step`` (a resume, or a rollback after a
+        non-finite loss): mark the scalars logged after it as an abandoned branch, so charts
+        draw the live branch and exports say which is which. Records a ``rollback`` event
+        and returns how many rows were marked."""
+        with self._transaction() as db:
+            marked = db.execute(
+                "UPDATE scalars SET abandoned = 1 WHERE run_id = ? AND step > ? AND abandoned = 0",
+                (run_id, int(step)),
+            ).rowcount
+            if marked:
+                # The latest values go back to those of the live branch.
+                db.execute("DELETE FROM latest_scalars WHERE run_id = ?", (run_id,))
+                db.execute(
+                    "INSERT INTO latest_scalars SELECT run_id, name, step, value FROM scalars"
+                    " WHERE rowid IN (SELECT max(rowid) FROM scalars WHERE run_id = ?"
+                    " AND abandoned = 0 GROUP BY name)",
+                    (run_id,),
+                )
+                payload = json.dumps({"to_step": int(step), "abandoned_rows": marked})
+                db.execute(
+                    "INSERT INTO events VALUES (?, ?, 'rollback', ?, ?)",
+                    (run_id, int(step), payload, time.time()),
+                )
+        return marked
 
     def scalar_names(self, run_id: str) -> list[str]:
         rows = self._connect().execute(
@@ -495,16 +530,29 @@ class RunStore:
             ) from error
 
     def latest_good_checkpoint(self, run_id: str) -> tuple[int, dict[str, Any], list[str]] | None:
-        """The newest checkpoint that loads, with one message per newer one that did not."""
+        """The newest checkpoint that loads, with one message per newer one that did not.
+        Those are set aside (renamed ``*.damaged``, dropped from the index), so a damaged
+        file never stays the run's latest checkpoint."""
         problems: list[str] = []
         for step, path in reversed(self.checkpoints(run_id)):
             try:
                 return step, self.load_checkpoint(path), problems
             except CheckpointError as error:
-                problems.append(str(error))
+                problems.append(f"{error}; set aside as {self._set_aside(run_id, step, path)}")
         if problems:
             raise CheckpointError("no checkpoint of this run loads: " + "; ".join(problems))
         return None
+
+    def _set_aside(self, run_id: str, step: int, path: Path) -> str:
+        """Take a checkpoint that does not load out of the index; keep its file, renamed."""
+        aside = path.with_name(path.name + ".damaged")
+        if path.exists():
+            os.replace(path, aside)
+        self._write(
+            "DELETE FROM checkpoints WHERE run_id = ? AND step = ? AND path = ?",
+            (run_id, int(step), str(path.relative_to(self.home))),
+        )
+        return aside.name if aside.exists() else "missing (its index entry is removed)"
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -531,6 +579,13 @@ class RunStore:
                     [(time.time(), row[0]) for row in rows],
                 )
         return [(kind, json.loads(payload)) for _, kind, payload in rows]
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to the schema (columns only get added)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(scalars)")}
+    if "abandoned" not in columns:
+        db.execute("ALTER TABLE scalars ADD COLUMN abandoned INTEGER NOT NULL DEFAULT 0")
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

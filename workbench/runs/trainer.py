@@ -238,9 +238,11 @@ class RunContext:
         restored = self.store.latest_good_checkpoint(self.run_id)
         if restored is not None and self.trainer is not None:
             self.trainer.load_state_dict(restored[1]["trainer"])
+            self.flush()  # the buffered scalars belong to the stretch left behind
             self.step = restored[0]
             self.reapply_knobs_since(restored[0])
             self.log(f"resumed from the checkpoint at step {restored[0]}")
+            _mark_abandoned(self, restored[0])
 
     def reapply_knobs_since(self, step: int) -> None:
         """Knob changes made from ``step`` on are in the config but not in a checkpoint
@@ -348,6 +350,14 @@ def execute_run(
         return "failed"
 
 
+def _mark_abandoned(ctx: RunContext, step: int) -> None:
+    """Training goes on from the checkpoint at ``step``: what was logged after it is an
+    abandoned branch (charts draw it faint, exports label it)."""
+    marked = ctx.store.abandon_after(ctx.run_id, step)
+    if marked:
+        ctx.log(f"{marked} scalar rows logged after step {step} are marked abandoned")
+
+
 def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) -> None:
     own = store.latest_good_checkpoint(record.id)
     if own is not None:
@@ -364,6 +374,7 @@ def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) ->
         ctx.step = ctx.last_checkpoint_step = step
         ctx.reapply_knobs_since(step)
         ctx.log(f"resumed from the checkpoint at step {step}")
+        _mark_abandoned(ctx, step)
         return
     if record.parent_id is None:
         return
