@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -313,7 +314,7 @@ def test_a_run_whose_process_died_unrecorded_restarts_and_a_live_one_is_refused(
     run.wait_for_step(50)
     assert run.stop() == "stopped"
     [(step, _)] = store.checkpoints(run.id)
-    alive = subprocess.Popen(["sleep", "30"])
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         store.set_state(run.id, "running")
         store.set_process(run.id, "thread", alive.pid)
@@ -331,6 +332,50 @@ def test_a_run_whose_process_died_unrecorded_restarts_and_a_live_one_is_refused(
         assert handle.stop() == "stopped"
     texts = [e[3]["text"] for e in store.events(run.id, "log")]
     assert sum(f"process (pid {alive.pid}) ended without a final state" in t for t in texts) == 2
+
+
+@pytest.mark.parametrize("executor", ["thread", "subprocess"])
+def test_stop_then_resume_at_once_works(store, executor):
+    """Before, stop() returned "stopped" while the trainer was still leaving, and a resume()
+    right after it raised "already stopped"."""
+    run = Run.create(RegressionTrainer, store=store, total_steps=10**8, step_delay=0.001)
+    run.start(executor)
+    for _ in range(3 if executor == "thread" else 1):
+        run.wait_for_step(run.step + 20, timeout=60)
+        assert run.stop() == "stopped"
+        run.resume()
+        assert run.wait(states=("running",), timeout=30) == "running"
+    assert run.stop() == "stopped"
+
+
+def test_a_killed_workbench_train_reads_as_failed_everywhere(tmp_path):
+    """kill -9 of a whole ``workbench train`` left its run "running" in ``runs list`` and
+    ``runs show`` for ever."""
+    cli = [sys.executable, "-m", "workbench.cli", "--home", str(tmp_path)]
+    train = subprocess.Popen(
+        [*cli, "train", "regression", "--set", "total_steps=100000000", "--set", "step_delay=0.001"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = RunStore(tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        store.list_runs() and store.list_runs()[0].step > 20
+    ):
+        time.sleep(0.1)
+    (record,) = store.list_runs()
+    assert record.state == "running" and record.pid == train.pid
+    train.kill()
+    train.wait()
+
+    listed = subprocess.run([*cli, "runs", "list"], capture_output=True, text=True, timeout=60)
+    assert re.search(rf"{record.id} .* failed ", listed.stdout), listed.stdout
+    shown = subprocess.run(
+        [*cli, "runs", "show", record.id], capture_output=True, text=True, timeout=60
+    )
+    assert "state    failed" in shown.stdout
+    assert f"process (pid {train.pid}) ended without a final state" in shown.stdout
+    # ... and it restarts from its last checkpoint like any failed run.
+    assert store.get_run(record.id).state == "failed"
 
 
 def _store_with_runs(home: Path) -> Path:

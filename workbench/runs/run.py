@@ -10,6 +10,7 @@ subprocess of the dashboard.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from workbench.runs.config import Config, KnobError
-from workbench.runs.store import RunRecord, RunStore
+from workbench.runs.store import RunRecord, RunStore, trainer_thread_name
 from workbench.runs.trainer import Trainer, execute_run, resolve_trainer, trainer_name
 
 EXECUTORS = ("thread", "subprocess")
@@ -41,16 +42,6 @@ def _stop_thread_runs() -> None:
             run.store.add_command(run.id, "stop")
     for run in live:
         run._thread.join(timeout=10)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return True
 
 
 class RunError(RuntimeError):
@@ -148,13 +139,17 @@ class Run:
         """Start a created run, or restart a stopped or failed one from its last checkpoint."""
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-        state = self.state
-        if self._alive() or (state in ("running", "paused") and not self._fail_if_orphaned()):
+        state = self.state  # a run whose trainer died unrecorded reads as failed
+        if state in FINAL_STATES:
+            self._join(timeout=10.0)  # its trainer recorded its end and is leaving
+        if self._alive() or state in ("running", "paused"):
             raise RunError(f"run {self.id} is already {state}")
         if state == "finished":
             raise RunError(f"run {self.id} is finished; fork it (or raise total steps) to train on")
         self.store.take_commands(self.id)  # drop commands left from an earlier execution
-        # Running from now on, so that a wait() right after start() does not return early.
+        # No pid until the trainer exists (a reader then takes it as starting, not dead);
+        # running from now on, so that a wait() right after start() does not return early.
+        self.store.set_process(self.id, executor, None)
         self.store.set_state(self.id, "running", "starting")
         if executor == "thread":
             self._start_thread()
@@ -167,35 +162,27 @@ class Run:
             self._process is not None and self._process.poll() is None
         )
 
-    def _fail_if_orphaned(self) -> bool:
-        """Whether the store says running or paused but the process that trained the run is
-        gone (killed, say, with no chance to record a final state). Such a run is marked
-        failed, so that it can restart from its last checkpoint."""
-        record = self.record
-        if record.state not in ("running", "paused") or record.pid is None:
-            return False
-        if record.pid == os.getpid():
-            if any(t.name == f"run-{self.id}" and t.is_alive() for t in threading.enumerate()):
-                return False
-        elif _process_exists(record.pid):
-            return False
-        reason = f"its {record.executor} process (pid {record.pid}) ended without a final state"
-        self.store.add_event(self.id, record.step, "log", {"text": reason})
-        self.store.set_state(self.id, "failed", reason)
-        return True
+    def _join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for this handle's trainer thread or process to end."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._process is not None:
+            # Still exiting after that: start() then refuses, naming the state.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout)
 
     def _start_thread(self) -> None:
         def remember(trainer: Trainer) -> None:
             self._trainer = trainer
 
-        self.store.set_process(self.id, "thread", os.getpid())  # the process it trains in
         self._thread = threading.Thread(
             target=execute_run,
             args=(self.store, self.id, self._trainer_class, remember),
-            name=f"run-{self.id}",
+            name=trainer_thread_name(self.id),
             daemon=True,
         )
         self._thread.start()
+        self.store.set_process(self.id, "thread", os.getpid())  # the process it trains in
         _THREAD_RUNS[:] = [r for r in _THREAD_RUNS if r is not self and r._alive()] + [self]
 
     def _start_subprocess(self) -> None:
@@ -219,7 +206,8 @@ class Run:
         """Mark the run failed when its process dies without saying how it ended."""
         code = process.wait()
         record = self.store.get_run(self.id)
-        if record.state in FINAL_STATES:
+        # A reader that saw the process gone first recorded a plainer reason: give this one.
+        if record.state in FINAL_STATES and "ended without a final state" not in record.message:
             return
         if code < 0:
             reason = f"trainer process was killed by signal {-code} ({signal.Signals(-code).name})"
@@ -238,7 +226,7 @@ class Run:
 
     def resume(self, executor: str | None = None) -> Run:
         """Resume a paused run; restart a stopped or failed one from its last checkpoint."""
-        if self.state in ("stopped", "failed", "created") or self._fail_if_orphaned():
+        if self.state in ("stopped", "failed", "created"):
             return self.start(executor or self.record.executor or "thread")
         self._command("resume")
         return self
@@ -251,11 +239,15 @@ class Run:
         self._command("stop")
         if wait is None:
             return self.state
+        deadline = time.monotonic() + wait
         state = self.wait(timeout=wait)
         if state not in FINAL_STATES and self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
             self.store.set_state(self.id, "stopped", f"did not stop within {wait:g} s; killed")
+        # "stopped" is recorded just before the trainer leaves: once this returns, it is gone,
+        # and a resume() at once starts afresh.
+        self._join(timeout=max(deadline - time.monotonic(), 1.0))
         return self.state
 
     def update(self, **changes: Any) -> None:

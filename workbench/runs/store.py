@@ -88,6 +88,42 @@ RUN_STATES = ("created", "running", "paused", "finished", "failed", "stopped")
 ACTIVE_STATES = ("running", "paused")
 
 
+def trainer_thread_name(run_id: str) -> str:
+    """The name of the thread that trains a run in a thread executor."""
+    return f"run-{run_id}"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().lower()
+    except OSError:  # no /proc (macOS), or it ended meanwhile: trust the signal check
+        return True
+    if status.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]:
+        return True  # dead but not yet reaped: its parent will record how it ended
+    # A pid the system gave to another program after ours died is not ours.
+    return b"python" in command or b"workbench" in command
+
+
+def trainer_alive(record: RunRecord) -> bool:
+    """Whether the process (and, in this process, the thread) that trains a running or
+    paused run is still there. A record without a pid is being started: alive."""
+    if record.pid is None:
+        return True
+    if record.pid == os.getpid():
+        if record.executor != "thread":
+            return True  # a worker process reading its own run
+        name = trainer_thread_name(record.id)
+        return any(thread.name == name and thread.is_alive() for thread in threading.enumerate())
+    return _process_exists(record.pid)
+
+
 def default_home() -> Path:
     """``$RL_WORKBENCH_HOME`` or ``~/.rl-workbench``."""
     return Path(os.environ.get("RL_WORKBENCH_HOME") or Path.home() / ".rl-workbench")
@@ -304,6 +340,10 @@ class RunStore:
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
+        """A run's record, as it is: a run whose trainer died unrecorded reads as failed."""
+        return self._as_it_is(self._read_run(run_id))
+
+    def _read_run(self, run_id: str) -> RunRecord:
         row = self._connect().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in {self.path}")
@@ -311,7 +351,33 @@ class RunStore:
 
     def list_runs(self) -> list[RunRecord]:
         rows = self._connect().execute("SELECT * FROM runs ORDER BY created_at").fetchall()
-        return [_record(row) for row in rows]
+        return [self._as_it_is(_record(row)) for row in rows]
+
+    def _as_it_is(self, record: RunRecord) -> RunRecord:
+        """The record, unless it says running or paused while the process that trained it is
+        gone (killed with no chance to record a final state, say kill -9 of ``workbench
+        train``): then the run is marked failed, so every reader sees it so and it can
+        restart from its last checkpoint."""
+        if record.state not in ACTIVE_STATES or trainer_alive(record):
+            return record
+        reason = f"its {record.executor} process (pid {record.pid}) ended without a final state"
+        with self._transaction() as db:
+            # Only if nobody recorded a state meanwhile (the trainer's own last words).
+            changed = db.execute(
+                "UPDATE runs SET state = 'failed', message = ?, updated_at = ? WHERE id = ?"
+                " AND state = ? AND pid IS ?",
+                (reason, time.time(), record.id, record.state, record.pid),
+            ).rowcount
+            if changed:
+                for kind, payload in (
+                    ("log", {"text": reason}),
+                    ("state", {"state": "failed", "message": reason}),
+                ):
+                    db.execute(
+                        "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                        (record.id, record.step, kind, json.dumps(payload), time.time()),
+                    )
+        return self._read_run(record.id)
 
     def set_state(
         self, run_id: str, state: str, message: str = "", step: int | None = None
