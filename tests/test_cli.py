@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import json
 import os
 import signal
@@ -137,7 +139,7 @@ def test_runs_resume_restarts_a_stopped_run_headless_from_its_checkpoint(tmp_pat
             ["train", "sb3", "--set", "env_id=CartPole-v1"],
             "env_id='CartPole-v1' refused: env_id must be one of",
         ),
-        (["train", "nope"], "unknown trainer 'nope'"),
+        (["train", "nope"], "trainer 'nope' is not registered"),
         (
             ["train", "metra", "--set", "skill_type=discrete", "--set", "skill_dim=1"],
             "discrete skills need skill_dim >= 2",
@@ -328,3 +330,146 @@ def test_horizon_json_is_strict_json_with_null_for_what_is_not_finite(capsys):
 
     figures = json.loads(capsys.readouterr().out, parse_constant=refuse)
     assert figures["effective_horizon"] is None  # no bound on a stochastic MDP
+
+
+# ---- bad input refused in one line, with nothing written (issue 16.9) ----------------------
+
+
+def _refused_in_one_line(capsys, argv: list[str], *fragments: str) -> str:
+    """Runs the CLI; asserts a non-zero exit and exactly one line on stderr holding each of
+    ``fragments``; returns that line."""
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error, error
+    for fragment in fragments:
+        assert fragment in error, error
+    return error
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: what a refused command must leave as is."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def run_to_export(tmp_path) -> tuple[Path, str]:
+    """A store holding one run with 49 scalar rows; returns (home, run id)."""
+    store = RunStore(tmp_path / "home")
+    run_id = store.create_run("exported", "regression", {}).id
+    store.add_scalars(run_id, [(step, "losses/mse", 1.0 / step) for step in range(1, 50)])
+    store.close()
+    return store.home, run_id
+
+
+def test_runs_export_to_a_missing_folder_is_refused_and_makes_no_folder(
+    tmp_path, capsys, run_to_export
+):
+    home, run_id = run_to_export
+    output = tmp_path / "missing" / "scalars.csv"
+    argv = ["--home", str(home), "runs", "export", run_id, "--output", str(output)]
+    _refused_in_one_line(capsys, argv, f"cannot write {output}", "there is no folder")
+    assert not output.parent.exists()
+
+
+def test_runs_export_to_a_folder_is_refused_and_leaves_it_as_it_was(
+    tmp_path, capsys, run_to_export
+):
+    home, run_id = run_to_export
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "earlier.csv").write_text("step,name,value\n")
+    argv = ["--home", str(home), "runs", "export", run_id, "--output", str(folder)]
+    _refused_in_one_line(capsys, argv, f"cannot write {folder}: it is a folder")
+    assert _tree(folder) == {"earlier.csv": b"step,name,value\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "home"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_runs_export_where_no_file_can_be_made_is_refused_in_one_line(capsys, run_to_export, fmt):
+    """A real file system that takes no new file: /sys (sysfs), which refuses it even to
+    root (chmod would not stop root). The kernel answers EACCES here and EROFS where /sys is
+    mounted read-only; either way one line, and no file."""
+    home, run_id = run_to_export
+    output = Path(f"/sys/rl-workbench-export-16-9.{fmt}")
+    argv = ["--home", str(home), "runs", "export", run_id, "--format", fmt, "--output", str(output)]
+    _refused_in_one_line(capsys, argv, f"cannot write {output}: ")
+    assert not output.exists()
+
+
+def test_runs_export_to_a_read_only_file_system_is_refused_and_writes_nothing(
+    tmp_path, capsys, monkeypatch, run_to_export
+):
+    """A read-only file system, without mounting one (that needs privileges the test does
+    not have): every way Python creates a file in the target folder (``open`` and
+    ``os.open``) gets the kernel's answer on a read-only mount, a real
+    ``OSError(EROFS)``; reads and everything elsewhere go through untouched."""
+    home, run_id = run_to_export
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    output = folder / "scalars.csv"
+    output.write_text("an earlier export\n")
+    real_open, real_os_open = builtins.open, os.open
+
+    def in_folder(path: object) -> bool:
+        return isinstance(path, str | os.PathLike) and Path(path).parent == folder
+
+    def read_only(path: object) -> OSError:
+        return OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def open_read_only(file, mode="r", *args, **kwargs):
+        if in_folder(file) and any(flag in mode for flag in "wax+"):
+            raise read_only(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def os_open_read_only(path, flags, *args, **kwargs):
+        if in_folder(path) and flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
+            raise read_only(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_read_only)
+    monkeypatch.setattr(os, "open", os_open_read_only)
+    argv = ["--home", str(home), "runs", "export", run_id, "--output", str(output)]
+    _refused_in_one_line(capsys, argv, f"cannot write {output}: Read-only file system")
+    monkeypatch.undo()
+    assert _tree(folder) == {"scalars.csv": b"an earlier export\n"}
+
+
+def test_home_naming_a_file_is_refused_and_the_file_is_left_as_it_was(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a run store\n")
+    for argv in (["runs", "list"], ["train", "regression", "--set", "total_steps=10"]):
+        _refused_in_one_line(
+            capsys, ["--home", str(notes), *argv], f"--home {notes} is a file, not a folder"
+        )
+    assert _tree(tmp_path) == {"notes.txt": b"not a run store\n"}
+
+
+@pytest.mark.parametrize(
+    "argv", [["runs", "list"], ["train", "regression", "--set", "total_steps=10"]]
+)
+def test_an_empty_home_is_refused_and_no_store_appears_in_the_current_folder(
+    tmp_path, capsys, monkeypatch, argv
+):
+    monkeypatch.chdir(tmp_path)
+    _refused_in_one_line(capsys, ["--home", "", *argv], "--home is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan"])
+def test_a_progress_interval_that_is_not_positive_is_refused_before_a_run_exists(
+    tmp_path, capsys, seconds
+):
+    home = tmp_path / "home"
+    argv = ["--home", str(home), "train", "regression", "--set", "total_steps=50"]
+    _refused_in_one_line(
+        capsys, [*argv, "--progress-every", seconds], "--progress-every must be a positive"
+    )
+    assert not home.exists()
+
+    store = RunStore(home)
+    run = Run.create("regression", store=store, total_steps=50, width=8)
+    argv = ["--home", str(home), "runs", "resume", run.id, "--progress-every", seconds]
+    _refused_in_one_line(capsys, argv, "--progress-every must be a positive")
+    record = run.record
+    assert (record.state, record.step) == ("created", 0)
+    assert store.events(run.id, "log") == [] and store.scalars(run.id) == []

@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import tomllib
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,27 @@ def _store(args: argparse.Namespace):
     from workbench.runs import RunStore
 
     return RunStore(args.home)
+
+
+def _check_home(home: str | None) -> None:
+    """Refuse a ``--home`` that is empty (it meant the current folder, where a store was made
+    unasked) or that names a file, before anything is made there."""
+    if home is None:
+        return
+    if not home.strip():
+        raise ValueError(
+            "--home is empty: name a folder, or leave --home out for $RL_WORKBENCH_HOME "
+            "or ~/.rl-workbench"
+        )
+    if Path(home).exists() and not Path(home).is_dir():
+        raise ValueError(f"--home {home} is a file, not a folder: name a folder")
+
+
+def _check_progress_every(seconds: float) -> None:
+    """A progress interval must be a positive, finite number of seconds; checked before a
+    run is created or resumed, so that a bad one leaves nothing behind."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"--progress-every must be a positive number of seconds, got {seconds}")
 
 
 def _list_environments(_: argparse.Namespace) -> int:
@@ -212,6 +234,7 @@ def _train(args: argparse.Namespace) -> int:
     from workbench.runs import Run
     from workbench.runs.trainer import resolve_trainer
 
+    _check_progress_every(args.progress_every)
     trainer, knobs = _config_from_args(args)
     name = args.name
     if name is None:  # named after what it trains, so that lists and legends say it
@@ -226,8 +249,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _runs_resume(args: argparse.Namespace) -> int:
     from workbench.runs import Run
+    from workbench.runs.trainer import resolve_trainer
 
+    _check_progress_every(args.progress_every)
     run = Run(_store(args), args.run_id)
+    # A record's trainer that is not registered here is refused now, with the run untouched
+    # (not started only to be marked failed).
+    resolve_trainer(run.record.trainer, run.id)
     print(f"resuming run {run.id} ({run.record.name!r}) from step {run.step}", flush=True)
     run.resume("thread")
     return _follow(run, args.progress_every)
@@ -314,15 +342,42 @@ def _runs_export(args: argparse.Namespace) -> int:
 
     store = _store(args)
     store.get_run(args.run_id)
+    output = Path(args.output or f"{args.run_id}.{args.format}")
+    if output.is_dir():
+        raise ValueError(
+            f"cannot write {output}: it is a folder; name a file, e.g. "
+            f"{output / f'{args.run_id}.{args.format}'}"
+        )
+    if not output.parent.is_dir():
+        raise ValueError(f"cannot write {output}: there is no folder {output.parent}")
     rows = store.scalars(args.run_id)
     frame = pd.DataFrame([r[1:] for r in rows], columns=["step", "name", "value"])
-    output = Path(args.output or f"{args.run_id}.{args.format}")
     if args.format == "csv":
-        frame.to_csv(output, index=False)
+        _write_whole(output, lambda path: frame.to_csv(path, index=False))
     else:
-        frame.to_parquet(output, index=False)
+        _write_whole(output, lambda path: frame.to_parquet(path, index=False))
     print(f"wrote {len(frame)} scalar rows of run {args.run_id} to {output.resolve()}")
     return 0
+
+
+def _write_whole(output: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` write a hidden file beside ``output``, then rename it to ``output``: a
+    failed write (a read-only or full file system) leaves no half-written file, and an
+    existing ``output`` as it was. A failure is one line naming the file and the reason."""
+    # The hidden name ends in output's own, so that pandas infers the same compression.
+    partial = output.with_name(f".{uuid.uuid4().hex[:12]}.{output.name}")
+    try:
+        # Made here first, so that a folder that takes no new file is reported as the
+        # system says it (read-only file system, permission denied), not as a library does.
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        write(partial)
+        os.replace(partial, output)
+    except OSError as error:
+        reason = error.strerror or str(error).replace(str(partial), str(output))
+        raise ValueError(f"cannot write {output}: {reason}") from None
+    finally:
+        if os.path.lexists(partial):  # the write failed part-way, or the rename did
+            partial.unlink()
 
 
 def _dataset_build(args: argparse.Namespace) -> int:
@@ -393,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "config",
         metavar="CONFIG",
-        help="a trainer name (sb3, metra, hilp, regression) or a .toml/.json config file",
+        help="a trainer name (sb3, metra, hilp, regression, or one a package installs in the "
+        "rl_workbench.trainers entry-point group) or a .toml/.json config file",
     )
     train.add_argument(
         "--set", action="append", metavar="KNOB=VALUE", help="set a knob (repeatable)"
@@ -499,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.runs.run import RunError
 
     try:
+        _check_home(args.home)
         return args.handler(args)
     except (ValueError, KeyError, FileNotFoundError, RunError) as error:  # one clear line
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -112,7 +112,7 @@ class Run:
     @property
     def trainer_class(self) -> type[Trainer]:
         if self._trainer_class is None:
-            self._trainer_class = resolve_trainer(self.record.trainer)
+            self._trainer_class = resolve_trainer(self.record.trainer, self.id)
         return self._trainer_class
 
     @property

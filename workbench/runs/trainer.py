@@ -26,12 +26,14 @@ The trainer never touches a widget: everything it reports goes to the run store.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,13 +41,31 @@ import numpy as np
 from workbench.runs.config import Config, KnobError
 from workbench.runs.store import CheckpointError, RunStore
 
-# Registered trainers, by the short name the dashboard and the CLI use.
+# Built-in trainers, by the short name the dashboard and the CLI use.
 TRAINERS: dict[str, str] = {
     "regression": "workbench.trainers.regression:RegressionTrainer",
     "sb3": "workbench.trainers.sb3:SB3Trainer",
     "metra": "workbench.trainers.metra:METRATrainer",
     "hilp": "workbench.trainers.hilp:HILPTrainer",
 }
+
+# Users' own trainers: an installed package names them in this entry-point group, e.g. in
+# its pyproject.toml: [project.entry-points."rl_workbench.trainers"] mine = "my_pkg.train:Mine"
+TRAINER_ENTRY_POINTS = "rl_workbench.trainers"
+
+# Trainer classes that Python code of this process passed to ``Run.create`` (a class defined
+# in a notebook, say), by their ``module:Class`` path: the records of their runs name them so,
+# and this process resolves those names to the classes it was given, without importing.
+_PASSED_IN: dict[str, type[Trainer]] = {}
+
+
+class TrainerError(KeyError):
+    """A trainer name that gives no Trainer class: not registered, or its registration does
+    not load. Names come from the command line and from run records that anyone who can
+    write the store may have written, so finding out never imports a module by that name."""
+
+    def __str__(self) -> str:  # KeyError's own str() quotes the message
+        return str(self.args[0]) if self.args else ""
 
 
 class StopTraining(Exception):
@@ -87,24 +107,65 @@ class Trainer(ABC):
         default does nothing: right for trainers that read ``self.config`` every step."""
 
 
-def resolve_trainer(name: str) -> type[Trainer]:
-    """A registered trainer name, or ``module:Class`` for your own."""
-    path = TRAINERS.get(name, name)
-    if ":" not in path:
-        raise KeyError(
-            f"unknown trainer {name!r}; registered: {', '.join(TRAINERS)} (or 'module:Class')"
+def resolve_trainer(name: str, run_id: str | None = None) -> type[Trainer]:
+    """The trainer class registered as ``name``: a built-in (``TRAINERS``), one an installed
+    package declares in the ``rl_workbench.trainers`` entry-point group, or a class Python code
+    of this process passed to ``Run.create``. A ``module:Class`` path is looked up among the
+    last, never imported: a run record naming ``os:system`` must not run ``os``'s import.
+    ``run_id`` names the run whose record gave ``name`` in the error."""
+    where = f"run {run_id}: " if run_id is not None else ""
+    if name in TRAINERS:
+        module, _, attribute = TRAINERS[name].partition(":")
+        trainer = getattr(importlib.import_module(module), attribute)
+    elif name in installed_trainers():
+        entry = installed_trainers()[name]
+        try:
+            trainer = entry.load()
+        except (ImportError, AttributeError) as error:
+            raise TrainerError(
+                f"{where}trainer {name!r} ({entry.value}, entry point of the "
+                f"{TRAINER_ENTRY_POINTS!r} group) does not load: {type(error).__name__}: {error}"
+            ) from None
+    elif name in _PASSED_IN:
+        return _PASSED_IN[name]
+    else:
+        registered = ", ".join([*TRAINERS, *installed_trainers()])
+        raise TrainerError(
+            f"{where}trainer {name!r} is not registered (registered: {registered}); "
+            f"install your own in the {TRAINER_ENTRY_POINTS!r} entry-point group, "
+            "or pass its class to Run.create in Python"
         )
-    module, _, attribute = path.partition(":")
-    trainer = getattr(importlib.import_module(module), attribute)
     if not (isinstance(trainer, type) and issubclass(trainer, Trainer)):
-        raise TypeError(f"{path} is not a Trainer subclass")
+        raise TrainerError(f"{where}trainer {name!r} is registered as {trainer!r}, not a Trainer")
     return trainer
 
 
+@functools.cache
+def installed_trainers() -> dict[str, EntryPoint]:
+    """Installed packages' trainers (the ``rl_workbench.trainers`` entry points), by name;
+    built-in names win. Read once per process: a package installed later is seen after a
+    restart."""
+    return {
+        entry.name: entry
+        for entry in entry_points(group=TRAINER_ENTRY_POINTS)
+        if entry.name not in TRAINERS
+    }
+
+
 def trainer_name(trainer: type[Trainer]) -> str:
-    """The registered name of a trainer class, else its ``module:Class`` path."""
+    """The name a run record stores for ``trainer``: its built-in or entry-point name, else its
+    ``module:Class`` path, under which this process then knows the class (see
+    :func:`resolve_trainer`). Another process (a subprocess worker, a dashboard) runs such a
+    class only if it is registered there: installed under the entry-point group."""
     path = f"{trainer.__module__}:{trainer.__qualname__}"
-    return next((name for name, p in TRAINERS.items() if p == path), path)
+    for name, registered in TRAINERS.items():
+        if registered == path:
+            return name
+    for name, entry in installed_trainers().items():
+        if entry.value.strip() == path:
+            return name
+    _PASSED_IN[path] = trainer
+    return path
 
 
 class RunContext:
@@ -309,7 +370,7 @@ def execute_run(
     record = store.get_run(run_id)
     ctx: RunContext | None = None
     try:
-        trainer_class = trainer_class or resolve_trainer(record.trainer)
+        trainer_class = trainer_class or resolve_trainer(record.trainer, record.id)
         config = trainer_class.Config.from_dict(record.config)
         ctx = RunContext(store, run_id, config)
         trainer = trainer_class(config, ctx)
@@ -392,11 +453,14 @@ def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) ->
 
 __all__ = [
     "TRAINERS",
+    "TRAINER_ENTRY_POINTS",
     "CheckpointError",
     "RunContext",
     "StopTraining",
     "Trainer",
+    "TrainerError",
     "execute_run",
+    "installed_trainers",
     "resolve_trainer",
     "trainer_name",
 ]
