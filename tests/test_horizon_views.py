@@ -290,3 +290,58 @@ def test_discount_sweep_view_starts_one_run_per_gamma_and_draws_their_returns(tm
     assert all(np.isfinite(view.data["return"]))
     assert "gamma 0.5: step" in view.status.value and view.status.value.endswith("(ended)")
     assert view.progress.value == "2 of 2 runs ended · done" and view.bar.value == 1000
+
+
+def test_uploads_and_horizons_that_do_not_fit_are_refused_and_the_page_keeps_working(
+    monkeypatch,
+):
+    """Issue 16.7: a 125 KB npz of 2,000,000 x 4 zeros, analysed at T = 10, would take
+    gigabytes: refused from its headers, in the status line, without allocating them; so
+    are a file over the upload bound and a typed horizon of a billion steps."""
+    import io
+    import tracemalloc
+
+    from widgets.horizon import SampleComplexity, page
+    from workbench.horizon import analyze, memory
+
+    monkeypatch.setenv(memory.MEMORY_LIMIT_VARIABLE, "4")  # the same verdict on any machine
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, transitions=np.zeros((2_000_000, 4), dtype=np.int64),
+        rewards=np.zeros((2_000_000, 4)),
+    )  # fmt: skip
+    data = buffer.getvalue()
+    del buffer
+    assert len(data) < 200_000
+    view = HorizonView()
+    tracemalloc.start()
+    try:
+        assert view.show_upload(data, "zeros.npz", horizon=10) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"refusing allocated {peak / 2**20:.0f} MiB"
+    status = view.status.value
+    assert status.startswith(
+        "cannot analyse zeros.npz: analysing 2,000,000 states x 4 actions over T = 10 would "
+        "need about "
+    )
+    assert "GiB" in status and "4.0 GiB" in status and "upload" not in status
+    monkeypatch.setattr(page, "MAX_UPLOAD_BYTES", 64 * 2**10)
+    assert view.show_upload(data, "zeros.npz", horizon=10) is None
+    assert view.status.value == (
+        "cannot load zeros.npz: the file is 0.1 MiB, more than the 0.0625 MiB the page "
+        "accepts; analyse it with `workbench horizon zeros.npz`"
+    )
+    assert view.show(CLIFF, horizon=10**9) is None
+    assert view.status.value.startswith(f"cannot analyse {CLIFF}: analysing 32 states")
+    assert "use a horizon T of at most" in view.status.value
+    analysis = view.show(CLIFF)  # the page still works
+    assert analysis is not None and analysis.min_k.k == 5
+    # Measuring the learners on a wide MDP: PPO would see 20,000 states one-hot.
+    wide = HorizonMDP(np.zeros((20_000, 2), dtype=int), np.ones((20_000, 2)),
+                      np.zeros((20_000, 2)), 5, name="wide")  # fmt: skip
+    complexity = SampleComplexity()
+    assert complexity.measure(wide, analyze(wide)) is None
+    assert complexity.status.value.startswith("cannot measure: wide: analysing 20,000 states")
+    assert "measuring GORP's, SQIRL's and PPO's sample complexity" in complexity.status.value

@@ -10,7 +10,8 @@ figure off.
 Loading and analysing run in a thread (:func:`widgets.common.run_in_thread`), so the
 server keeps answering; the status line says what is computed now, how much of it is done
 and how long is left (:class:`~widgets.horizon.progress.WorkProgress`), and bad input
-ends as a message there.
+ends as a message there: a corrupt file, a file over :data:`MAX_UPLOAD_BYTES`, or an MDP
+and horizon whose analyses would not fit in memory (refused before allocating).
 """
 
 from __future__ import annotations
@@ -34,12 +35,22 @@ from widgets.horizon.state_picture import StatePicture
 from widgets.horizon.sweeps import HorizonSweep
 from workbench.horizon import (
     ANALYSIS_PARTS,
+    PAGE_PARTS,
     HorizonAnalysis,
     MDPFormatError,
+    NotEnoughMemory,
     analyze,
     load_mdp,
     value_functions,
 )
+
+MAX_UPLOAD_BYTES = 12 * 2**20
+"""The largest npz file the page analyses (12 MiB). Whatever its size, what a file would
+decompress to and what its analysis would allocate are checked before either happens
+(:func:`~workbench.horizon.load_mdp`); this bounds what a session holds for an upload.
+The browser sends a file base64-encoded in one websocket message, and Bokeh's server
+drops messages over 20 MiB (``websocket_max_message_size``), about 15 MiB of file: a
+larger file never reaches the page. Larger files: ``workbench horizon FILE``."""
 
 # The effective horizon's definitions (Laidlaw, Russell and Dragan, NeurIPS 2023) as
 # workbench/horizon computes them, in LaTeX; \knob{...} are the analysed MDP's values.
@@ -107,7 +118,11 @@ class HorizonView(pn.viewable.Viewer):
             "large MiniGrid grids take minutes to enumerate, the largest are refused",
             css_classes=["horizon-source"],
         )  # fmt: skip
-        self.upload = pn.widgets.FileInput(accept=".npz", css_classes=["horizon-upload"])
+        self.upload = pn.widgets.FileInput(
+            accept=".npz", css_classes=["horizon-upload"],
+            description=f"A BRIDGE .npz of at most {MAX_UPLOAD_BYTES / 2**20:g} MiB; "
+            "analyse larger ones with `workbench horizon FILE`.",
+        )  # fmt: skip
         # A short label: a long one ran past its box into the next column.
         self.horizon = pn.widgets.IntInput(
             label="horizon T", value=None, placeholder="the MDP's own", width=160,
@@ -172,7 +187,17 @@ class HorizonView(pn.viewable.Viewer):
         self, data: bytes, filename: str, horizon: int | None = None
     ) -> HorizonAnalysis | None:
         """Analyse uploaded BRIDGE npz bytes (saved to a temporary file for
-        :func:`load_mdp`)."""
+        :func:`load_mdp`); a file over :data:`MAX_UPLOAD_BYTES` is refused in the status
+        line."""
+        if len(data) > MAX_UPLOAD_BYTES:
+            name = Path(filename).name
+            with self._lock:
+                self.progress.finish(
+                    f"cannot load {name}: the file is {len(data) / 2**20:,.1f} MiB, more than "
+                    f"the {MAX_UPLOAD_BYTES / 2**20:g} MiB the page accepts; analyse it with "
+                    f"`workbench horizon {name}`"
+                )
+            return None
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "upload.npz"
             path.write_bytes(data)
@@ -205,9 +230,14 @@ class HorizonView(pn.viewable.Viewer):
             enumerate_states = progress.reporter(
                 "enumerating MiniGrid states", unit="states expanded", kind="so far"
             )
-            mdp = load_mdp(source, horizon, progress=enumerate_states)
+            # Refused before allocating when the page's analyses would not fit in memory.
+            mdp = load_mdp(source, horizon, progress=enumerate_states, parts=PAGE_PARTS)
         except ModuleNotFoundError as error:
             progress.finish(f"cannot load {label}: {error.msg} (is it installed?)")
+            return None
+        except NotEnoughMemory as error:
+            message = str(error).replace(source, label).removeprefix(f"{label}: ")
+            progress.finish(f"cannot analyse {label}: {message}")
             return None
         except (MDPFormatError, ValueError, OSError) as error:
             # BRIDGE errors name the (temporary) path: show the uploaded file's name.

@@ -13,7 +13,7 @@ import param
 from widgets.common import run_in_thread
 from widgets.common.plotting import figure_pane
 from widgets.horizon.progress import WorkProgress
-from workbench.horizon import HorizonAnalysis, HorizonMDP
+from workbench.horizon import HorizonAnalysis, HorizonMDP, NotEnoughMemory
 
 ESTIMATES = ("predicted T^2 A^H", "GORP", "SQIRL", "PPO")
 
@@ -78,8 +78,9 @@ class SampleComplexity(pn.viewable.Viewer):
         if self._target is not None:
             run_in_thread(self.status, lambda: self.measure(*self._target))
 
-    def measure(self, mdp: HorizonMDP, analysis: HorizonAnalysis) -> dict[str, float]:
-        """Measure GORP and SQIRL with k = min_k and PPO, then draw them."""
+    def measure(self, mdp: HorizonMDP, analysis: HorizonAnalysis) -> dict[str, float] | None:
+        """Measure GORP and SQIRL with k = min_k and PPO, then draw them; None, with the
+        reason in the status line, where they would not fit in memory."""
         from workbench.horizon.learners import MEASURED_LEARNERS, measured_sample_complexities
 
         self.progress.begin(f"measuring with k = {analysis.min_k.k}")
@@ -98,6 +99,9 @@ class SampleComplexity(pn.viewable.Viewer):
                 mdp, k=analysis.min_k.k, max_samples=self.max_samples,
                 ppo_steps=self.ppo_steps, progress=report,
             )  # fmt: skip
+        except NotEnoughMemory as error:
+            self.progress.finish(f"cannot measure: {error}")
+            return None
         finally:
             self.progress.stop()  # after a failure: run_in_thread writes it next
         data = {"predicted T^2 A^H": analysis.predicted_sample_complexity} | measured

@@ -3,6 +3,7 @@ MDPs, from the workbench's grid worlds, MiniGrid environments or BRIDGE npz file
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from workbench.horizon.analysis import (
@@ -23,23 +24,46 @@ from workbench.horizon.analysis import (
     value_functions,
 )
 from workbench.horizon.mdp import HorizonMDP, MDPFormatError
+from workbench.horizon.memory import (
+    ANALYZE_PARTS,
+    PAGE_PARTS,
+    NotEnoughMemory,
+    check_mdp_memory,
+    memory_limit,
+)
 from workbench.horizon.progress import NamedProgress, Progress
 
 
 def load_mdp(
-    source: str, horizon: int | None = None, progress: Progress | None = None
+    source: str,
+    horizon: int | None = None,
+    progress: Progress | None = None,
+    parts: Collection[str] = ANALYZE_PARTS,
 ) -> HorizonMDP:
     """The MDP that ``source`` names: a BRIDGE ``.npz`` file (the horizon it stores, else
     ``horizon``, which is then required: never assumed), a ``workbench/GridWorld-*`` id
     (its own horizon unless ``horizon`` is given) or a ``MiniGrid-*`` id (tabularized as
     BRIDGE does, T = 100 unless ``horizon`` is given; cached on disk). ``progress``: a
     MiniGrid enumeration's (:func:`~workbench.horizon.minigrid.enumerate_states`), the
-    only loading that takes long."""
+    only loading that takes long.
+
+    An MDP whose analysis (``parts``: keys of :data:`~workbench.horizon.memory.MEMORY_PARTS`,
+    default :func:`analyze`'s; empty: no check) would not fit in memory is refused with
+    :class:`NotEnoughMemory`: an npz file's before any array is decompressed, the others'
+    (small until analysed) once built."""
     if source.endswith(".npz"):
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"no BRIDGE file {path}")
-        return HorizonMDP.load_bridge(path, horizon)
+        return HorizonMDP.load_bridge(path, horizon, parts)
+    mdp = _load_environment(source, horizon, progress)
+    if parts:
+        check_mdp_memory(mdp, parts)
+    return mdp
+
+
+def _load_environment(source: str, horizon: int | None, progress: Progress | None) -> HorizonMDP:
+    """A grid world's or MiniGrid environment's MDP (see :func:`load_mdp`)."""
     if source.startswith("workbench/GridWorld-"):
         import gymnasium as gym
 
@@ -62,7 +86,9 @@ def load_mdp(
 
 __all__ = [
     "ANALYSIS_PARTS",
+    "ANALYZE_PARTS",
     "BOUND_UNDEFINED",
+    "PAGE_PARTS",
     "REWARD_PRECISION",
     "EffectiveHorizonBound",
     "HorizonAnalysis",
@@ -70,15 +96,18 @@ __all__ = [
     "LookaheadResult",
     "MDPFormatError",
     "NamedProgress",
+    "NotEnoughMemory",
     "Progress",
     "ValueFunctions",
     "analyze",
     "bellman_backup",
+    "check_mdp_memory",
     "effective_horizon_bound",
     "effective_planning_window",
     "greedy_returns",
     "load_mdp",
     "lookahead_map",
+    "memory_limit",
     "min_k",
     "value_functions",
 ]

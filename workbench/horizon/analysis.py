@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.memory import check_mdp_memory
 from workbench.horizon.progress import NamedProgress
 
 # An action is optimal at (t, s) when Q*(t, s, a) >= V*(t, s) - REWARD_PRECISION: the
@@ -399,11 +400,15 @@ def analyze(
     greedy returns and, for a deterministic MDP, the bound.
 
     ``progress`` is called with (part, parts done, parts) before each part, then with
-    ("done", parts, parts); ``part`` is a key of :data:`ANALYSIS_PARTS`."""
+    ("done", parts, parts); ``part`` is a key of :data:`ANALYSIS_PARTS`.
+
+    An analysis that would not fit in memory is refused before it allocates
+    (:class:`~workbench.horizon.memory.NotEnoughMemory`)."""
     parts = [
         *(["values"] if values is None else []), "min_k", "epw",
         *(["bound"] if mdp.deterministic else []), "greedy",
     ]  # fmt: skip
+    check_mdp_memory(mdp, parts)
     done = 0
 
     def next_part(name: str) -> None:

@@ -24,6 +24,7 @@ from gymnasium import spaces
 
 from workbench.horizon.analysis import REWARD_PRECISION, value_functions
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.memory import check_mdp_memory
 from workbench.horizon.progress import NamedProgress, Progress
 
 RUNS = 25
@@ -477,7 +478,11 @@ def measured_sample_complexities(
     run of at most ``ppo_steps``) needed to act optimally, to set beside the effective
     horizon's prediction. ``progress`` is called with (learner, done, total), learner one
     of :data:`MEASURED_LEARNERS`, as :func:`sample_complexity` (GORP and SQIRL: runs)
-    and :func:`ppo_sample_complexity` (PPO: steps) report it."""
+    and :func:`ppo_sample_complexity` (PPO: steps) report it. Refused before any run
+    where they would not fit in memory (:class:`~workbench.horizon.memory.NotEnoughMemory`:
+    PPO's policy sees all S states one-hot, S x S numbers)."""
+
+    check_mdp_memory(mdp, ("learners",), max_samples=max_samples)
 
     def reporter(name: str) -> Progress | None:
         if progress is None:

@@ -17,12 +17,26 @@ what was actually executed (the sticky action repeated, the cell slipped into), 
 
 from __future__ import annotations
 
+import contextlib
+import math
+import zipfile
+import zlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from environments.tabular import TabularMDP
+from workbench.horizon.memory import (
+    NotEnoughMemory,
+    check_memory,
+    describe_bytes,
+    limit_source,
+    mdp_bytes,
+    memory_limit,
+    sticky_bytes,
+)
 
 TERMINAL = -1
 
@@ -192,6 +206,14 @@ class HorizonMDP:
         if not 0.0 <= repeat_probability < 1.0:
             raise MDPFormatError(f"repeat_probability must be in [0, 1), got {repeat_probability}")
         states, actions = self.num_states, self.num_actions
+        needed, limit = sticky_bytes(*self.successors.shape), memory_limit()
+        if needed > limit:
+            raise NotEnoughMemory(
+                f"{self.name}: its sticky-action MDP ({states * (actions + 1):,} states) would "
+                f"need about {describe_bytes(needed)} to build, more than the "
+                f"{describe_bytes(limit)} an analysis may take ({limit_source()}); use an MDP "
+                "with fewer states"
+            )
         chosen = np.arange(actions)
 
         def encode(successors: np.ndarray, action: np.ndarray) -> np.ndarray:
@@ -266,7 +288,9 @@ class HorizonMDP:
         )  # fmt: skip
 
     @classmethod
-    def load_bridge(cls, path: str | Path, horizon: int | None = None) -> HorizonMDP:
+    def load_bridge(
+        cls, path: str | Path, horizon: int | None = None, parts: Collection[str] = ()
+    ) -> HorizonMDP:
         """Read a BRIDGE npz: ``transitions[s, a]`` (next state, -1 terminal),
         ``rewards[s, a]``, start state 0; optional ``screens``/``screen_mapping``, and the
         workbench's extra arrays ``positions`` (S, 2) and ``horizon`` (the T it was built
@@ -275,24 +299,51 @@ class HorizonMDP:
         BRIDGE's own files store no horizon (each MDP has its own T, listed in the
         dataset's ``summary.csv``: freeway_10_fs30 has 10, MiniGrid 100), so none is ever
         assumed: ``horizon`` is required unless the file holds one. A file built for T
-        is exact for horizons up to T only, so a longer ``horizon`` is refused."""
+        is exact for horizons up to T only, so a longer ``horizon`` is refused.
+
+        A file may be small and decompress to gigabytes (zeros compress a thousandfold),
+        so before any array is decompressed their shapes are read from their headers and
+        what reading them, building the MDP and then running ``parts`` of an analysis
+        (keys of :data:`~workbench.horizon.memory.MEMORY_PARTS`) would allocate is
+        checked against :func:`~workbench.horizon.memory.memory_limit`:
+        :class:`~workbench.horizon.memory.NotEnoughMemory` if it does not fit."""
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as error:
-            raise MDPFormatError(f"{path}: not a readable npz file ({error})") from error
-        missing = {"transitions", "rewards"} - arrays.keys()
+        headers = npz_headers(path)
+        missing = {"transitions", "rewards"} - headers.keys()
         if missing:
             raise MDPFormatError(f"{path}: missing array(s) {sorted(missing)}")
-        transitions = arrays["transitions"]
-        if transitions.ndim != 2 or not np.issubdtype(transitions.dtype, np.integer):
+        shape, dtype = headers["transitions"]
+        if len(shape) != 2 or not np.issubdtype(dtype, np.integer):
             raise MDPFormatError(f"{path}: transitions must be an integer (S, A) array")
-        stored = arrays.get("horizon")
-        if stored is not None:
-            if stored.shape != () or not np.issubdtype(stored.dtype, np.integer) or stored < 1:
+        if "horizon" in headers:
+            stored_shape, stored_dtype = headers["horizon"]
+            if stored_shape != () or not np.issubdtype(stored_dtype, np.integer):
                 raise MDPFormatError(f"{path}: 'horizon' must be one positive integer")
-            stored = int(stored)
+        limit = memory_limit()
+        states, actions = shape
+        decompressed = sum(math.prod(size) * kind.itemsize for size, kind in headers.values())
+        # Reading peaks with the decompressed arrays, the probabilities made here and the
+        # MDP built on them; it then holds the arrays, the probabilities, the successor
+        # rewards, the start distribution and any conversion to int64 or float64.
+        loading = decompressed + 8 * states * actions + mdp_bytes(states, actions)
+        conversions = (dtype != np.int64) + (headers["rewards"][1] != np.float64)
+        held = decompressed + 8 * states * (actions * (2 + conversions) + 1)
+        if loading > limit:
+            largest, (size, kind) = max(
+                headers.items(), key=lambda item: math.prod(item[1][0]) * item[1][1].itemsize
+            )
+            raise NotEnoughMemory(
+                f"{path}: reading it would need about {describe_bytes(loading)} (its "
+                f"{largest!r} array is {size} {kind} once decompressed), more than the "
+                f"{describe_bytes(limit)} an analysis may take ({limit_source()}); use an MDP "
+                "with fewer states"
+            )
+        stored = None
+        if "horizon" in headers:
+            with _readable(path), np.load(path, allow_pickle=False) as data:
+                stored = int(data["horizon"])  # one number: the header says so
+            if stored < 1:
+                raise MDPFormatError(f"{path}: 'horizon' must be one positive integer")
         if horizon is None and stored is None:
             raise MDPFormatError(
                 f"{path}: the file stores no horizon T (BRIDGE files do not; the dataset's "
@@ -303,10 +354,14 @@ class HorizonMDP:
                 f"{path}: built for horizon T = {stored}, so exact only up to it; "
                 f"got horizon {horizon}"
             )
+        length = horizon if horizon is not None else stored
+        check_memory(str(path), states, actions, length, 1, parts, before=held, limit=limit)
+        with _readable(path), np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        transitions = arrays["transitions"]
         try:
             return cls(
-                transitions, np.ones(transitions.shape), arrays["rewards"],
-                horizon if horizon is not None else stored,
+                transitions, np.ones(transitions.shape), arrays["rewards"], length,
                 name=path.stem if path.stem != "consolidated" else path.parent.name,
                 screens=arrays.get("screens"), screen_mapping=arrays.get("screen_mapping"),
                 positions=arrays.get("positions"),
@@ -333,3 +388,49 @@ class HorizonMDP:
         if self.positions is not None:  # an extra array, which BRIDGE's readers ignore
             arrays["positions"] = np.asarray(self.positions)
         np.savez_compressed(path, **arrays)
+
+
+UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+"""What reading a damaged or foreign file raises (numpy, zipfile and zlib's errors)."""
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn a damaged file's read errors into one :class:`MDPFormatError` naming it (the
+    workbench's own errors, also ValueErrors, pass through)."""
+    try:
+        yield
+    except (MDPFormatError, NotEnoughMemory):
+        raise
+    except UNREADABLE as error:
+        raise MDPFormatError(f"{path}: not a readable npz file ({error})") from error
+
+
+def npz_headers(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each array's shape and dtype in the npz file at ``path``, keyed as ``np.load``
+    keys them, read from the ``.npy`` headers of its zip members: nothing past a header is
+    decompressed, so a small file that would decompress to gigabytes is measured, not
+    read. A member that is not ``.npy`` (``np.load`` gives its raw bytes) counts as that
+    many uint8. Arrays of Python objects are refused (they would need pickle)."""
+    path = Path(path)
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    with _readable(path), zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                headers[info.filename] = ((info.file_size,), np.dtype(np.uint8))
+                continue
+            name = info.filename.removesuffix(".npy")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise MDPFormatError(
+                        f"{path}: array {name!r} is in .npy format {version}, not read here"
+                    )
+            if dtype.hasobject:
+                raise MDPFormatError(f"{path}: array {name!r} holds Python objects")
+            headers[name] = (tuple(int(n) for n in shape), dtype)
+    return headers

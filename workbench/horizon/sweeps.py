@@ -22,9 +22,13 @@ from workbench.horizon.analysis import (
     value_functions,
 )
 from workbench.horizon.mdp import HorizonMDP
+from workbench.horizon.memory import check_mdp_memory
 from workbench.horizon.progress import Progress
 
 SWEEP_FIELDS = ("optimal", "random", "min_k", "epw", "effective_horizon")
+
+SWEEP_POINT_PARTS = ("values", "min_k", "epw", "bound")
+"""What each point of a sweep computes (:data:`~workbench.horizon.memory.MEMORY_PARTS`)."""
 
 
 def default_horizons(horizon: int, count: int = 8) -> list[int]:
@@ -59,6 +63,8 @@ def _figures(mdp: HorizonMDP) -> dict[str, float]:
 def _sweep(
     mdps: list[HorizonMDP], axis: str, points: Sequence[float], progress: Progress | None
 ) -> dict[str, np.ndarray]:
+    # Each point is a whole analysis; the one at the longest horizon needs the most.
+    check_mdp_memory(max(mdps, key=lambda mdp: mdp.horizon), SWEEP_POINT_PARTS)
     rows = []
     for mdp in mdps:
         if progress is not None:
