@@ -112,6 +112,9 @@ def test_the_estimate_bounds_what_the_analyses_allocate(states, actions, slots, 
 
     measured = traced_peak(page_work)
     assert measured <= estimate <= 2 * measured
+    estimate = memory.sticky_bytes(states, actions, slots)
+    measured = traced_peak(lambda: mdp.with_sticky_actions(0.25))
+    assert measured <= estimate <= 2 * measured
 
 
 def test_the_probes_npz_is_refused_from_its_headers_without_decompressing(

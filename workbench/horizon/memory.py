@@ -155,14 +155,16 @@ def mdp_bytes(states: int, actions: int, successors: int = 1) -> int:
 
 def sticky_bytes(states: int, actions: int, successors: int = 1) -> int:
     """Peak bytes of :meth:`~workbench.horizon.mdp.HorizonMDP.with_sticky_actions`: the
-    (S, A, A, 2K) successor, probability and reward slots before and after joining
-    the first-step copies, then the new MDP's own build (S(A + 1) states, 2K slots)."""
-    slots = states * actions * actions * 2 * successors
-    sticky_states = states * (actions + 1)
-    built = FLOAT * 3 * (sticky_states * actions * 2 * successors)
-    parts = FLOAT * (3 * slots + 2 * slots // 2 + states * actions * actions)
-    first_step = FLOAT * (3 * states * actions * successors + 3 * states * actions * 2 * successors)
-    return parts + first_step + built + mdp_bytes(sticky_states, actions, 2 * successors)
+    (S, A, A, K) probability halves, their (S, A, A, 2K) joins (successors, probabilities,
+    slot rewards) and (S, A, A) rewards, the first-step copies, then the new MDP of
+    S(A + 1) states and 2K slots built from their concatenation (:func:`mdp_bytes`)."""
+    chosen = states * actions * actions  # (s, previous action, chosen action)
+    halves = chosen * successors
+    joined = FLOAT * (2 * halves + 3 * 2 * halves + chosen)
+    # What each (s, a) executes, with its temporaries, and the first step's three
+    # (S, A, 2K) slot arrays.
+    first_step = FLOAT * (3 + 3 * 2) * states * actions * successors
+    return joined + first_step + mdp_bytes(states * (actions + 1), actions, 2 * successors)
 
 
 def _expected_next(rows: int, states: int, actions: int, successors: int) -> int:
