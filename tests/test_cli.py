@@ -6,9 +6,12 @@ import builtins
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -241,6 +244,32 @@ def test_serve_with_a_password_guards_every_route(tmp_path):
             ids = [e["id"] for e in json.loads(response.read())]
         assert "workbench/Plane-v0" in ids
         assert "visible to every user" not in (tmp_path / "server.log").read_text()
+
+        # The login page's pictures come from this server, not from a CDN.
+        with urllib.request.urlopen(f"{url}/login", timeout=10) as response:
+            login_page = response.read().decode()
+        assert "cdn.holoviz.org" not in login_page
+        logo = re.search(r'src="([^"]*logo_stacked.png)"', login_page).group(1)
+        with urllib.request.urlopen(urllib.parse.urljoin(f"{url}/login", logo)) as response:
+            assert response.status == 200 and response.read(4) == b"\x89PNG"
+
+        # Guessing is slowed down: after three failures, even the right password must wait.
+        guesser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        for guess in ("a", "b", "c"):
+            attempt = urllib.request.Request(
+                f"{url}/login", data=f"username=x&password={guess}".encode(), method="POST"
+            )
+            guesser.open(attempt, timeout=10).read()
+        with pytest.raises(urllib.error.HTTPError) as slowed:
+            guesser.open(right, timeout=10)
+        assert slowed.value.code == 429 and slowed.value.headers["Retry-After"] == "1"
+        assert "Too many failed logins" in slowed.value.read().decode()
+        time.sleep(1.2)
+        guesser.open(right, timeout=30).read()
+        with guesser.open(f"{url}/api/environments", timeout=10) as response:
+            assert response.status == 200
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -473,3 +502,24 @@ def test_a_progress_interval_that_is_not_positive_is_refused_before_a_run_exists
     record = run.record
     assert (record.state, record.step) == ("created", 0)
     assert store.events(run.id, "log") == [] and store.scalars(run.id) == []
+
+
+def test_failed_logins_wait_twice_as_long_each_time_and_are_forgotten():
+    from widgets.login import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(free_attempts=3, max_wait_s=8.0, forget_after_s=600.0,
+                             clock=lambda: now[0])  # fmt: skip
+    waits = []
+    for _ in range(7):
+        waits.append(throttle.wait_left("10.0.0.1"))
+        now[0] += waits[-1]
+        throttle.failed("10.0.0.1")
+    assert waits == [0, 0, 0, 1, 2, 4, 8]
+    assert throttle.wait_left("10.0.0.1") == 8  # capped
+    assert throttle.wait_left("10.0.0.2") == 0  # per client
+    now[0] += 600
+    assert throttle.wait_left("10.0.0.1") == 0  # forgotten after a quiet while
+    throttle.failed("10.0.0.1")
+    throttle.succeeded("10.0.0.1")
+    assert throttle.wait_left("10.0.0.1") == 0

@@ -45,6 +45,7 @@ from widgets.default_runs import (
     start_demo_run,
 )
 from widgets.horizon import DiscountSweepView, HorizonView
+from widgets.login import PasswordAuthProvider
 from workbench.runs import Run, RunStore
 from workbench.runs.store import atomic_write
 
@@ -329,7 +330,12 @@ def serve(
     keep_stylesheets_on_the_server()
     demo_run = start_demo_run(store) if demo else None
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
-    auth = {"basic_auth": password, "cookie_secret": secrets.token_hex(32)} if password else {}
+    # Panel's basic auth, with a login page that needs no CDN and slows down guessing.
+    auth = (
+        {"auth_provider": PasswordAuthProvider(password), "cookie_secret": secrets.token_hex(32)}
+        if password
+        else {}
+    )
     print(f"RL Workbench dashboard on http://{host}:{port}/ (runs in {store.home})", flush=True)
 
     def stop_demo() -> None:
