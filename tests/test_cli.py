@@ -92,8 +92,18 @@ def test_train_runs_headless_and_runs_list_show_export_read_it(tmp_path, capsys)
         )
         assert str(target.resolve()) in capsys.readouterr().out  # says where it wrote
         frame = pd.read_csv(target) if fmt == "csv" else pd.read_parquet(target)
-        assert list(frame.columns) == ["step", "name", "value"]
+        assert list(frame.columns) == ["step", "name", "value", "branch"]
         assert (frame["name"] == "losses/mse").sum() == 200
+        assert set(frame["branch"]) == {"live"}
+    # A rollback to step 100: the export keeps every row and says which branch each is on.
+    store = RunStore(home)
+    marked = store.abandon_after(run_id, 100)
+    target = tmp_path / "both-branches.csv"
+    assert main(["--home", home, "runs", "export", run_id, "--output", str(target)]) == 0
+    frame = pd.read_csv(target)
+    losses = frame[frame["name"] == "losses/mse"]
+    assert len(losses) == 200 and (frame["branch"] == "abandoned").sum() == marked > 0
+    assert (losses[losses["branch"] == "abandoned"]["step"] > 100).all()
 
 
 def test_an_unnamed_run_is_named_after_its_trainer_and_environment_and_lines_print_once(

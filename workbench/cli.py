@@ -350,8 +350,10 @@ def _runs_export(args: argparse.Namespace) -> int:
         )
     if not output.parent.is_dir():
         raise ValueError(f"cannot write {output}: there is no folder {output.parent}")
-    rows = store.scalars(args.run_id)
-    frame = pd.DataFrame([r[1:] for r in rows], columns=["step", "name", "value"])
+    # Both branches, labelled: what a rollback left behind is "abandoned", in the order logged.
+    rows = [(*r, "live") for r in store.scalars(args.run_id)]
+    rows += [(*r, "abandoned") for r in store.scalars(args.run_id, abandoned=True)]
+    frame = pd.DataFrame([r[1:] for r in sorted(rows)], columns=["step", "name", "value", "branch"])
     if args.format == "csv":
         _write_whole(output, lambda path: frame.to_csv(path, index=False))
     else:
