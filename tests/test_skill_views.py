@@ -6,7 +6,7 @@ import numpy as np
 from bokeh.models import MultiLine
 from bokeh.plotting import figure as Figure
 
-from widgets import LiveSession, SkillsView
+from widgets import LiveSession, ObjectivePanel, SkillsView
 from widgets.common.plotting import to_2d
 from widgets.skills import LatentMap, SkillPicker, SkillTrajectories, skill_colors
 from workbench.runs import Run, RunStore
@@ -197,3 +197,14 @@ def test_a_run_stored_without_some_knobs_opens_with_their_defaults(tmp_path):
     inputs = view.objective.inputs
     assert inputs["objective"].value == METRAConfig.param["objective"].default
     assert inputs["env_id"].value == "workbench/Plane-v0"
+
+
+def test_a_run_whose_trainer_is_not_registered_here_is_shown_without_its_knobs(tmp_path):
+    """A notebook's own trainer (its record names ``module:Class``) must not break a page:
+    the knobs say why they cannot be changed, and the buttons are off."""
+    store = RunStore(tmp_path)
+    run_id = store.create_run("line", "__main__:LineTrainer", {"slope": 2.0}).id
+    panel = ObjectivePanel(LiveSession(store), run_id=run_id)
+    assert panel.inputs == {} and panel.apply_button.disabled and panel.fork_button.disabled
+    (message,) = panel._hot.objects
+    assert "__main__:LineTrainer" in message.object and "not registered" in message.object

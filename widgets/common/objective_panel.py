@@ -12,6 +12,7 @@ import param
 from widgets.common.live import LiveSession
 from workbench.runs import Config, KnobError, Run, RunError
 from workbench.runs.config import describe, parse_knob
+from workbench.runs.trainer import TrainerError
 
 
 def _listed(changes: dict[str, Any]) -> str:
@@ -67,7 +68,19 @@ class ObjectivePanel(pn.viewable.Viewer):
         self.inputs = {}
         if not self.run_id:
             return
-        config_class = self._config_class()
+        try:
+            config_class = self._config_class()
+        except TrainerError as error:  # a notebook's own trainer, say: shown, not steered
+            self._hot.objects = [
+                pn.pane.Markdown(
+                    f"The knobs of this run cannot be changed here: {error}",
+                    css_classes=["objective-unavailable"],
+                )
+            ]
+            self._structural.objects = []
+            self.apply_button.disabled = self.fork_button.disabled = True
+            return
+        self.apply_button.disabled = self.fork_button.disabled = False
         values = self._run_values(config_class)
         for knob in config_class.knob_names():
             parameter = config_class.param[knob]
