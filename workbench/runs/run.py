@@ -44,6 +44,18 @@ def _stop_thread_runs() -> None:
         run._thread.join(timeout=10)
 
 
+def _exit_code_before_reaping(process: subprocess.Popen) -> int:
+    """Wait for ``process`` to end without reaping it (it stays a zombie, which readers take
+    for alive); returns its exit code, or minus the signal that killed it, as Popen does."""
+    if not hasattr(os, "waitid"):  # not Linux: wait and reap
+        return process.wait()
+    try:
+        result = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # reaped meanwhile (stop() polled it)
+        return process.wait()
+    return result.si_status if result.si_code == os.CLD_EXITED else -result.si_status
+
+
 class RunError(RuntimeError):
     """A lifecycle call that does not fit the run's state."""
 
@@ -203,23 +215,30 @@ class Run:
         threading.Thread(target=self._watch_process, args=(self._process,), daemon=True).start()
 
     def _watch_process(self, process: subprocess.Popen) -> None:
-        """Mark the run failed when its process dies without saying how it ended."""
-        code = process.wait()
-        record = self.store.get_run(self.id)
-        # A reader that saw the process gone first recorded a plainer reason: give this one.
-        if record.state in FINAL_STATES and "ended without a final state" not in record.message:
-            return
-        if code < 0:
-            reason = f"trainer process was killed by signal {-code} ({signal.Signals(-code).name})"
-        else:
-            reason = f"trainer process exited with code {code}"
-        self.store.add_event(
-            self.id,
-            record.step,
-            "log",
-            {"text": f"{reason}; see {self.store.run_folder(self.id) / 'worker.log'}"},
-        )
-        self.store.set_state(self.id, "failed", reason)
+        """Mark the run failed when its process dies without saying how it ended. The
+        reason is recorded while the dead process is not yet reaped: readers elsewhere take
+        it as alive until then, so none records a plainer reason first."""
+        code = _exit_code_before_reaping(process)
+        try:
+            record = self.store.get_run(self.id)
+            # A reader that saw the process gone first recorded a plainer reason: give this.
+            if record.state in FINAL_STATES and "ended without a final state" not in record.message:
+                return
+            if code < 0:
+                reason = (
+                    f"trainer process was killed by signal {-code} ({signal.Signals(-code).name})"
+                )
+            else:
+                reason = f"trainer process exited with code {code}"
+            self.store.add_event(
+                self.id,
+                record.step,
+                "log",
+                {"text": f"{reason}; see {self.store.run_folder(self.id) / 'worker.log'}"},
+            )
+            self.store.set_state(self.id, "failed", reason)
+        finally:
+            process.wait()  # reap it now
 
     def pause(self) -> None:
         self._command("pause")
