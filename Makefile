@@ -8,18 +8,19 @@ HOST ?= 127.0.0.1
 PORT ?= 5006
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv serve test lint format bench bench-learning screenshots chromium clean
+.PHONY: venv serve test lint format bench bench-learning screenshots chromium lock clean
 
 venv: $(STAMP)
 
 # Torch goes first, pinned by constraints.txt to the CPU build (a bare `torch` requirement
 # would pull a multi-GB CUDA build). A torch already in .venv (say a CUDA build a GPU user
-# installed) is kept: the project install is then constrained to that version.
-$(STAMP): pyproject.toml constraints.txt
+# installed) is kept: the project install is then constrained to that version. Everything
+# else comes at the versions in lock.txt, the ones the tests passed with.
+$(STAMP): pyproject.toml constraints.txt lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt torch
-	$(PY) -m pip install --quiet -c <($(PY) -c "import torch; print('torch==' + torch.__version__)") -e ".[dev]"
+	$(PY) -m pip install --quiet -c lock.txt -c <($(PY) -c "import torch; print('torch==' + torch.__version__)") -e ".[dev]"
 	touch $@
 
 serve: $(STAMP)
@@ -64,6 +65,19 @@ bench: $(STAMP)
 # Learning checks too long for `make test` (METRA against DIAYN in a maze: minutes).
 bench-learning: $(STAMP)
 	$(PY) -m pytest benchmarks/test_long_learning.py
+
+# lock.txt afresh: the newest versions pyproject.toml's ranges allow, resolved in a
+# scratch venv, then the whole suite run on them (a failing lock is not kept).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet -c constraints.txt torch
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev]"
+	{ sed -n '/^#/p' lock.txt; .venv-lock/bin/python -m pip freeze --exclude-editable \
+	  | grep -v -E '^(torch==|-e |rl[-_]workbench)'; } > lock.txt.new
+	rm -rf .venv-lock
+	cp lock.txt lock.txt.old && mv lock.txt.new lock.txt
+	$(MAKE) test || { mv lock.txt.old lock.txt; echo "the new versions fail the tests: lock.txt kept"; exit 1; }
+	rm -f lock.txt.old
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,32 @@ def test_workbench_imports_no_panel():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a pip constraints file, names normalised as pip does."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_make_installs_the_versions_the_tests_passed_with():
+    """Loose ranges in pyproject.toml resolved afresh on each new machine let any release
+    break a fresh clone overnight: make installs from lock.txt, and this environment has
+    its versions."""
+    from importlib.metadata import version
+
+    pins = _pins(REPO / "lock.txt")
+    assert len(pins) > 50 and all(re.fullmatch(r"[\w.+!-]+", v) for v in pins.values())
+    assert "torch" not in pins  # pinned apart, to its CPU build, in constraints.txt
+    makefile = (REPO / "Makefile").read_text()
+    assert "-c lock.txt" in makefile and "\nlock:" in makefile
+    for name in ("panel", "bokeh", "holoviews", "param", "numpy", "gymnasium", "pandas"):
+        assert version(name) == pins[name], f"{name} {version(name)} is not the locked one"
+    # conda takes from conda-forge at the same versions
+    environment = (REPO / "environment.yml").read_text()
+    for name in ("panel", "bokeh", "holoviews", "numpy"):
+        assert f"- {name}={pins[name]}" in environment
