@@ -3,6 +3,8 @@ axis of its own metric."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import holoviews as hv
 import numpy as np
 from bokeh.models import GlyphRenderer
@@ -95,3 +97,19 @@ def test_a_run_that_went_back_to_a_checkpoint_draws_its_live_branch_and_the_rest
     }
     # A chart opened after the rollback reads both branches the same way.
     assert _chart_of(store, run_id)._series[run_id].abandoned[0].tolist() == [60, 70, 80, 90, 100]
+
+
+def test_a_hidden_session_reads_nothing_and_catches_up_when_shown(tmp_path):
+    """A dashboard page's tab that nobody sees costs no reads (eight students' hidden tabs
+    slowed the trainer); shown again, its chart catches up at once."""
+    store = RunStore(tmp_path)
+    run_id = store.create_run("r", "regression", {}).id
+    session = LiveSession(store)
+    chart = ScalarChart(session, run_ids=[run_id], smoothing=0.0)
+    with mock.patch.object(chart, "refresh", wraps=chart.refresh) as refresh:
+        session.hide()
+        store.add_scalars(run_id, [(10, "charts/episodic_return", 1.0)])
+        session.refresh()
+        assert refresh.call_count == 0 and len(chart._series[run_id].steps) == 0
+        session.show()
+        assert refresh.call_count == 1 and chart._series[run_id].steps.tolist() == [10]

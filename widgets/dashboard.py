@@ -148,7 +148,10 @@ class Dashboard:
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
-        self.session = LiveSession(store)
+        # One refresh loop per page, and only the shown page's runs: a hidden tab's views
+        # read nothing and send nothing (a classroom's sessions cost the trainer less).
+        self.sessions = {page: LiveSession(store) for page in PAGES}
+        self.session = LiveSession(store)  # the run pickers, on every page
         self.state = ViewState()
         self.last_run = LastRun(store)
         if pn.state.location is not None:  # a served page (not a test's bare Dashboard)
@@ -164,21 +167,21 @@ class Dashboard:
             css_classes=["run-select"],
         )
         self.state.run = first
-        self.run_view = RunView(session=self.session, run_id=first, executor="subprocess")
+        self.run_view = RunView(session=self.sessions["live"], run_id=first, executor="subprocess")
         self.run_select.param.watch(self._live_run_chosen, "value")
         self.new_button = pn.widgets.Button(
             label="New PPO run", color="success", css_classes=["new-run"], align="end"
         )
         self.new_button.on_click(lambda _: self._new_run())
-        self.runs_page = RunsPage(self.session)
+        self.runs_page = RunsPage(self.sessions["runs"])
         self.skills_select, self.skills_view = self._page_of(
-            "metra", "skill run", SkillsView, "skills_run"
+            "metra", "skill run", SkillsView, "skills_run", self.sessions["skills"]
         )
         self.hilbert_select, self.hilbert_view = self._page_of(
-            "hilp", "HILP run", HilbertView, "hilbert_run"
+            "hilp", "HILP run", HilbertView, "hilbert_run", self.sessions["hilbert"]
         )
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
-        self.discount_sweep = DiscountSweepView(self.session, executor="subprocess")
+        self.discount_sweep = DiscountSweepView(self.sessions["horizon"], executor="subprocess")
         self.session.register(self)
 
     def _write_url(self) -> None:
@@ -200,7 +203,9 @@ class Dashboard:
         self.state.run = event.new or ""
         self.last_run.set(event.new or "")
 
-    def _page_of(self, trainer: str, label: str, view_class: type, url_key: str) -> tuple:
+    def _page_of(
+        self, trainer: str, label: str, view_class: type, url_key: str, session: LiveSession
+    ) -> tuple:
         """A run selector and the view of ``trainer``'s runs: the URL's run, else the
         newest."""
         runs = [r.id for r in self.store.list_runs() if r.trainer == trainer]
@@ -214,7 +219,7 @@ class Dashboard:
             width=RUN_PICKER_WIDTH,
             css_classes=[f"{trainer}-select"],
         )
-        view = view_class(self.session, run_id=first, executor="subprocess")
+        view = view_class(session, run_id=first, executor="subprocess")
 
         def chosen(event: param.parameterized.Event) -> None:
             view.run_id = event.new or ""
@@ -233,11 +238,13 @@ class Dashboard:
         self.refresh()
         select.value = run.id
 
-    def _options(self, trainer: str | None = None) -> dict[str, str]:
+    def _options(self, trainer: str | None = None, runs: list | None = None) -> dict[str, str]:
         """Newest first, each as "name · state · started Dec 03 04:20" (the id only where
         that still leaves two runs alike)."""
         runs = [
-            r for r in reversed(self.store.list_runs()) if trainer is None or r.trainer == trainer
+            r
+            for r in reversed(self.store.list_runs() if runs is None else runs)
+            if trainer is None or r.trainer == trainer
         ]
         labels = [
             f"{r.name} · {r.state} · started {time.strftime('%b %d %H:%M', time.localtime(r.created_at))}"
@@ -261,12 +268,13 @@ class Dashboard:
         self.run_select.value = run.id
 
     def refresh(self) -> None:
+        runs = self.store.list_runs()  # read once for the three pickers
         for select, trainer in (
             (self.run_select, None),
             (self.skills_select, "metra"),
             (self.hilbert_select, "hilp"),
         ):
-            options = self._options(trainer)
+            options = self._options(trainer, runs)
             if options != select.options:
                 select.options = options
 
@@ -306,8 +314,13 @@ class Dashboard:
         return template
 
     def _page_shown(self, page: str) -> None:
-        """Start what a page needs the first time it is shown (in this session or any)."""
+        """Refresh the shown page's views only; start what a page needs the first time it
+        is shown (in this session or any)."""
         self.state.page = page
+        for name, session in self.sessions.items():
+            if name != page:
+                session.hide()
+        self.sessions[page].show()
         if page == "skills":
             self._start_default_run("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select)
         elif page == "hilbert":

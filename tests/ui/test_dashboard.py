@@ -283,7 +283,9 @@ def test_environments_page_lists_and_draws_every_environment(page, page_problems
     plot = page.locator(".rollout-plot .bk-Canvas:visible").first
     expect(plot).to_be_visible(timeout=30_000)
     first = plot.screenshot()
-    page.wait_for_timeout(2_000)
+    deadline = time.monotonic() + 20  # a busy server draws late, not never
+    while plot.screenshot() == first and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
     assert plot.screenshot() != first
     assert page_problems == []
 

@@ -102,6 +102,9 @@ class LiveSession:
         self._stopped = threading.Event()
         self._lock = threading.Lock()  # one refresh at a time (a thread, or a user's call)
         self._starting = False
+        # Off while nobody can see the views (a page's hidden tab): a refresh reads nothing
+        # and sends nothing; the views catch up from their cursors once shown again.
+        self.active = True
 
     def register(self, view: LiveView) -> None:
         self.views.append(view)
@@ -154,7 +157,18 @@ class LiveSession:
             self._callback.stop()
         self._stopped.set()
 
+    def show(self) -> None:
+        """The views are visible again: refresh at every tick, starting now."""
+        self.active = True
+        self.refresh()
+
+    def hide(self) -> None:
+        """Nobody sees the views: skip the ticks until :meth:`show`."""
+        self.active = False
+
     def refresh(self) -> None:
+        if not self.active:
+            return
         with self._lock, pn.io.hold():
             for view in self.views:
                 view.refresh()

@@ -105,8 +105,10 @@ def _process_exists(pid: int) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().lower()
     except OSError:  # no /proc (macOS), or it ended meanwhile: trust the signal check
         return True
-    if status.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]:
-        return True  # dead but not yet reaped: its parent will record how it ended
+    if status.rsplit(b")", 1)[-1].split()[:1] == [b"Z"] or not command:
+        # Dead but not yet reaped (or dying: its memory, and with it its command line, is
+        # gone first): its parent will record how it ended.
+        return True
     # A pid the system gave to another program after ours died is not ours.
     return b"python" in command or b"workbench" in command
 
