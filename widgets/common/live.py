@@ -15,10 +15,12 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from workbench.runs import RunStore
 
@@ -86,6 +88,19 @@ def _open_notebook_comms(opened: dict[str, tuple[float, int]]) -> None:
             opened[ref] = (first_seen, attempts + 1)
 
 
+def quiet_periodic_callback(callback: Callable[[], None], period_ms: int) -> PeriodicCallback:
+    """A periodic callback of this session that does not set Panel's process-wide ``busy``
+    flag. Panel's own (``pn.state.add_periodic_callback``) sets it at every tick, and every
+    session's busy indicator follows that flag: with many sessions each tick of each one
+    sent an update to all the others, and eight pages cost the trainer two thirds of its
+    speed. Stopped when the session ends."""
+    periodic = PeriodicCallback(callback=callback, period=period_ms, background=True, log=False)
+    periodic.start()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _: periodic.stop())
+    return periodic
+
+
 class LiveView(Protocol):
     def refresh(self) -> None: ...
 
@@ -93,11 +108,18 @@ class LiveView(Protocol):
 class LiveSession:
     """The refresh loop of one browser session (or one notebook)."""
 
+    # Seconds of plot redrawing the server may spend per shown session and second: a plot
+    # redraw (HoloViews builds the figure's update) costs tens of milliseconds, so with many
+    # sessions each redraws less often (see ``redraw_interval``), and the trainer sharing
+    # the server's cores keeps its speed.
+    REDRAWS_PER_SECOND = 8.0
+    _all: ClassVar[weakref.WeakSet[LiveSession]] = weakref.WeakSet()
+
     def __init__(self, store: RunStore | None = None, period_ms: int = 500) -> None:
         self.store = store or RunStore()
         self.period_ms = period_ms
         self.views: list[LiveView] = []
-        self._callback: pn.io.PeriodicCallback | None = None
+        self._callback: PeriodicCallback | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()  # one refresh at a time (a thread, or a user's call)
@@ -105,6 +127,26 @@ class LiveSession:
         # Off while nobody can see the views (a page's hidden tab): a refresh reads nothing
         # and sends nothing; the views catch up from their cursors once shown again.
         self.active = True
+        LiveSession._all.add(self)
+
+    @classmethod
+    def shown_count(cls) -> int:
+        """Sessions of this process refreshing now (started, and their page shown)."""
+        return sum(
+            1
+            for session in list(cls._all)
+            if session.active
+            and (
+                (session._callback is not None and session._callback.running)
+                or (session._thread is not None and session._thread.is_alive())
+            )
+        )
+
+    @classmethod
+    def redraw_interval(cls, wanted: float) -> float:
+        """Seconds between a plot's redraws: ``wanted``, or longer when so many sessions are
+        shown that redrawing them all that often would pass ``REDRAWS_PER_SECOND``."""
+        return max(wanted, cls.shown_count() / cls.REDRAWS_PER_SECOND)
 
     def register(self, view: LiveView) -> None:
         self.views.append(view)
@@ -137,7 +179,7 @@ class LiveSession:
                 )  # fmt: skip
                 self._thread.start()
         elif self._callback is None or not self._callback.running:
-            self._callback = pn.state.add_periodic_callback(self.refresh, period=self.period_ms)
+            self._callback = quiet_periodic_callback(self.refresh, self.period_ms)
 
     def _refresh_forever(self, cell_done: threading.Event) -> None:
         opened: dict[str, tuple[float, int]] = {}

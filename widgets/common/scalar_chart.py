@@ -216,7 +216,8 @@ class ScalarChart(pn.viewable.Viewer):
         if changed:
             self._stale = True
         # Data is read every tick; the plot is redrawn at most every `redraw_every` seconds.
-        if self._stale and (force or time.monotonic() - self._last_draw >= self.redraw_every):
+        interval = LiveSession.redraw_interval(self.redraw_every)  # slower with many sessions
+        if self._stale and (force or time.monotonic() - self._last_draw >= interval):
             self._stale = False
             self._last_draw = time.monotonic()
             markers = [m for run_id in self.run_ids for m in self._series[run_id].markers]

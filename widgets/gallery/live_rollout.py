@@ -17,6 +17,7 @@ import param
 
 from environments import ENVIRONMENTS
 from environments.rendering import draw_cells
+from widgets.common.live import quiet_periodic_callback
 from widgets.common.plotting import figure_pane
 
 MAZE_IDS = [info.id for info in ENVIRONMENTS if "PointMaze" in info.id]
@@ -85,7 +86,7 @@ class LiveRollout(pn.viewable.Viewer):
     def start(self) -> None:
         """Start drawing (done when first shown if ``autostart``)."""
         if self._callback is None or not self._callback.running:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=self.period_ms)
+            self._callback = quiet_periodic_callback(self._tick, self.period_ms)
         self.toggle.value = True
 
     def stop(self) -> None:
