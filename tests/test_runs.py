@@ -155,17 +155,23 @@ def test_subprocess_killed_with_sigkill_fails_and_resumes_from_its_checkpoint(st
         f"resumed from the checkpoint at step {checkpoint_step}" in e[3]["text"]
         for e in store.events(run.id, "log")
     )
-    _assert_one_live_branch(store, run, "losses/mse", checkpoint_step)
+    # What the killed worker had flushed past its checkpoint (if anything: it flushes every
+    # 0.5 s and checkpointed every 50 steps) is an abandoned branch.
+    _assert_one_live_branch(store, run, "losses/mse", checkpoint_step, surely_abandoned=False)
 
 
-def _assert_one_live_branch(store: RunStore, run: Run, name: str, rollback_step: int) -> None:
+def _assert_one_live_branch(
+    store: RunStore, run: Run, name: str, rollback_step: int, surely_abandoned: bool = True
+) -> None:
     """After going back to the checkpoint at ``rollback_step``: the live curve never jumps
     back in steps, and what was logged past the checkpoint before is kept as abandoned."""
     steps, _ = run.scalars(name)
     assert (np.diff(steps) >= 0).all(), "the live branch jumps back"
     abandoned = [step for _, step, _, _ in store.scalars(run.id, name, abandoned=True)]
-    assert abandoned and min(abandoned) > rollback_step
-    assert [e[1] for e in store.events(run.id, "rollback")] == [rollback_step]
+    assert all(step > rollback_step for step in abandoned)
+    if surely_abandoned or abandoned:
+        assert abandoned
+        assert [e[1] for e in store.events(run.id, "rollback")] == [rollback_step]
 
 
 def test_subprocess_run_obeys_pause_update_and_stop(store):

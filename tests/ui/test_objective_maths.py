@@ -108,7 +108,10 @@ def test_horizon_page_fits_1280_px_and_renders_its_definitions_as_maths(
     expect(page.locator(".horizon-picture img:visible").first).to_be_visible(timeout=30_000)
     maths = page.locator(".objective-formula mjx-container:visible").first
     expect(maths).to_be_visible(timeout=30_000)
-    assert maths.bounding_box()["width"] > 150  # typeset, not the raw TeX
+    box, deadline = None, time.monotonic() + 10
+    while box is None and time.monotonic() < deadline:
+        box = maths.bounding_box()  # None while MathJax typesets a new value again
+    assert box is not None and box["width"] > 150  # typeset, not the raw TeX
     expect(page.locator(".objective-formula:visible").first).not_to_contain_text(r"\knob")
     page.wait_for_timeout(1_000)  # the last layout pass
     scroll, client = page.evaluate(
