@@ -154,21 +154,20 @@ def _painted_share(png: bytes) -> float:
     return float((pixels.min(-1) < 235).mean())
 
 
-def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, jupyter_lab):
-    """A student's Run All: the run view moves while `run.wait_for_step` blocks the kernel,
-    the rollout picture is drawn, and no traceback appears in any output."""
+def _run_all_and_watch_the_run_view(page: Page, jupyter_lab, name: str):
+    """Open ``name``, Run All, and check that the run view's step moves while code cell 3
+    (``run.wait_for_step``) blocks the kernel; returns the notebook and its code cells."""
     url, token = jupyter_lab
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/workspaces/{secrets.token_hex(4)}/tree/{QUICKSTART}?reset&token={token}")
+    page.goto(f"{url}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={token}")
     _run_all_cells(page)
 
     notebook = page.locator(".jp-NotebookPanel:visible")
     code_cells = notebook.locator(".jp-CodeCell")
-    # The fourth code cell waits for the run (run.wait_for_step) while it trains.
     waiting_prompt = code_cells.nth(3).locator(".jp-InputArea-prompt")
-    step_text = notebook.locator(".run-step:visible").first
-    expect(step_text).to_be_visible(timeout=120_000)
-    expect(waiting_prompt).to_have_text("[*]:", timeout=120_000)
+    step_text = notebook.locator(".run-step").first
+    expect(step_text).to_be_attached(timeout=180_000)
+    expect(waiting_prompt).to_have_text("[*]:", timeout=180_000)
     step_text.scroll_into_view_if_needed()  # a student scrolls back up to watch the run
     seen = set()
     while "*" in _text(waiting_prompt):
@@ -178,6 +177,13 @@ def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, 
     assert len(seen) >= 2 and max(seen) > 0, (
         f"the view showed steps {sorted(seen)} while a later cell waited"
     )
+    return notebook, code_cells
+
+
+def test_quickstart_run_all_updates_its_view_while_later_cells_wait(page: Page, jupyter_lab):
+    """A student's Run All: the run view moves while `run.wait_for_step` blocks the kernel,
+    the rollout picture is drawn, and no traceback appears in any output."""
+    notebook, code_cells = _run_all_and_watch_the_run_view(page, jupyter_lab, QUICKSTART)
 
     # Run All finishes: the last code cell gets its number.
     last_prompt = code_cells.last.locator(".jp-InputArea-prompt")
@@ -201,25 +207,7 @@ def test_tutorial_run_all_updates_its_view_while_later_cells_wait(page: Page, ju
     """Run All of a tutorial: its run view (METRA's skills, HILP's distances) moves while the
     next cell waits for the run, every cell runs to the end with its output kept, no traceback
     appears, and the objective beside the view is typeset."""
-    url, token = jupyter_lab
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={token}")
-    _run_all_cells(page)
-
-    notebook = page.locator(".jp-NotebookPanel:visible")
-    code_cells = notebook.locator(".jp-CodeCell")
-    waiting_prompt = code_cells.nth(3).locator(".jp-InputArea-prompt")
-    step_text = notebook.locator(".run-step").first
-    expect(step_text).to_be_attached(timeout=180_000)
-    expect(waiting_prompt).to_have_text("[*]:", timeout=180_000)
-    step_text.scroll_into_view_if_needed()
-    seen = set()
-    while "*" in _text(waiting_prompt):
-        seen.add(_shown_number(step_text))
-        page.wait_for_timeout(200)
-    assert len(seen) >= 2 and max(seen) > 0, (
-        f"the view showed steps {sorted(seen)} while a later cell waited"
-    )
+    notebook, code_cells = _run_all_and_watch_the_run_view(page, jupyter_lab, name)
 
     prompts = code_cells.locator(".jp-InputArea-prompt")
     expect(prompts.last).to_have_text(re.compile(r"\[\d+\]"), timeout=600_000)
