@@ -1,0 +1,1 @@
+"""Curriculum teachers and the task spaces they choose from (issue 17)."""
