@@ -404,6 +404,66 @@ def _dataset_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _continuous_teacher(name: str) -> None:
+    """Refuse, in one line, a teacher the toy bench cannot run: an unknown name, or one
+    that chooses levels rather than points of a task box. Nothing is imported for it."""
+    from workbench.curricula import TEACHERS
+    from workbench.curricula.toy import TOY_TEACHERS
+
+    if name not in TOY_TEACHERS:
+        what = "unknown teacher" if name not in TEACHERS else "not a task-box teacher:"
+        raise ValueError(f"{what} {name!r}; the toy bench takes {', '.join(TOY_TEACHERS)}")
+
+
+def _curriculum_toy(args: argparse.Namespace) -> int:
+    """The teachDeepRL toy bench: mastered % of a 10 x 10 task grid against episodes."""
+    for flag, value in (
+        ("--episodes", args.episodes),
+        ("--seeds", args.seeds),
+        ("--every", args.every),
+    ):
+        if value < 1:
+            raise ValueError(f"{flag} must be a positive integer, got {value}")
+    _continuous_teacher(args.teacher)
+    import numpy as np
+
+    from workbench.curricula.toy import run_toy
+
+    runs = [
+        run_toy(args.teacher, episodes=args.episodes, seed=args.seed + i, every=args.every)
+        for i in range(args.seeds)
+    ]
+    curves = np.array([run["mastered_percent"] for run in runs])
+    if args.json:
+        for run in runs:
+            del run["competence"]  # the final map: kept out of the summary
+        summary = {
+            "teacher": args.teacher,
+            "episodes": runs[0]["episodes"],
+            "mean_mastered_percent": curves.mean(axis=0).tolist(),
+            "runs": runs,
+        }
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(
+        f"toy task space, teacher {args.teacher}: % of the 100 cells mastered "
+        f"(competence > 75), {args.seeds} seed(s) from {args.seed}"
+    )
+    header = "".join(f"  seed {run['seed']:>3}" for run in runs)
+    print(f"{'episodes':>9}{header}      mean")
+    for column, episode in enumerate(runs[0]["episodes"]):
+        values = "".join(f"{curve[column]:>10.0f}" for curve in curves)
+        print(f"{episode:>9,}{values}{curves[:, column].mean():>10.1f}")
+    seconds = ", ".join(f"{run['seconds']:.1f}" for run in runs)
+    sample_us = np.mean([run["sample_us"] for run in runs])
+    update_us = np.mean([run["update_us"] for run in runs])
+    print(
+        f"seconds per run: {seconds}; teacher per sample {sample_us:.0f} us, "
+        f"per update {update_us:.0f} us (mean, refits included)"
+    )
+    return 0
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -545,6 +605,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
     )
     resume.set_defaults(handler=_runs_resume)
+
+    curriculum = commands.add_parser("curriculum", help="curriculum teachers' benches")
+    curriculum_commands = curriculum.add_subparsers(
+        dest="curriculum_command", metavar="ACTION", required=True
+    )
+    toy = curriculum_commands.add_parser(
+        "toy", help="a teacher on the toy task space: % of mastered cells against episodes"
+    )
+    toy.add_argument(
+        "--teacher", default="alp-gmm", help="random, alp-gmm, covar-gmm or riac (default alp-gmm)"
+    )
+    toy.add_argument("--episodes", type=int, default=20_000, help="episodes per run (20,000)")
+    toy.add_argument("--seeds", type=int, default=3, help="runs, seeds SEED, SEED+1, ... (3)")
+    toy.add_argument("--seed", type=int, default=0, help="first seed (0)")
+    toy.add_argument("--every", type=int, default=1_000, help="episodes between measures (1,000)")
+    toy.add_argument("--json", action="store_true", help="print the curves as JSON")
+    toy.set_defaults(handler=_curriculum_toy)
     return parser
 
 
