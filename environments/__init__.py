@@ -88,6 +88,13 @@ ENVIRONMENTS: tuple[EnvironmentInfo, ...] = (
             ("FourRooms", "four_rooms", 0.0, 100),
         )
     ),
+    EnvironmentInfo(
+        "workbench/GridLevels-v0",
+        "procedurally generated 9x9 grid mazes, a level = a seed or a layout (PLR, ACCEL), "
+        "reward 1 - 0.9 t/T at the goal, 81 steps",
+        "environments.grid_levels:GridLevelsEnv",
+        81,
+    ),
 )
 
 
