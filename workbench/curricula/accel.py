@@ -21,7 +21,9 @@ import numpy as np
 
 from environments.grid_levels import (
     DEFAULT_SIZE,
+    GOAL_CELL,
     HELD_OUT_START,
+    START_CELL,
     Level,
     LevelError,
     edit_level,
@@ -121,10 +123,14 @@ class ACCEL(RobustPLR):
             raise CurriculumError(f"checkpoint holds a bad level: {error}") from None
 
     def _levels_snapshot(self) -> dict[str, np.ndarray]:
-        size = self.level_size
-        grids = np.zeros((len(self._levels), size, size), dtype=np.uint8)
-        for slot, level in enumerate(self._levels):
-            grids[slot] = level.grid()
+        size, count = self.level_size, len(self._levels)
+        # All layouts at once: their wall bytes joined, then start and goal codes set.
+        joined = b"".join(level.walls for level in self._levels)
+        grids = np.frombuffer(joined, dtype=np.uint8).reshape(count, size * size).copy()
+        rows = np.arange(count)
+        grids[rows, [level.start for level in self._levels]] = START_CELL
+        grids[rows, [level.goal for level in self._levels]] = GOAL_CELL
+        grids = grids.reshape(count, size, size)
         return {
             "levels": grids,  # cell codes of Level.grid(): free 0, wall 1, start 2, goal 3
             "level_seeds": np.array(
