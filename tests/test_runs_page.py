@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import sqlite3
 
-import holoviews as hv
 import pandas as pd
 import pytest
 from bokeh.models import GlyphRenderer, LogScale, SaveTool
@@ -97,12 +96,12 @@ def test_each_chosen_metric_gets_a_panel_of_the_selected_runs_named_by_run(store
     page.metrics = [RETURN, EVAL]
     assert [c.metric for c in page.shown_charts] == [RETURN, EVAL]
     assert len(page.grid.objects) == 2 and page.grid.ncols == 2
-    figures = {c.metric: hv.render(c._plot(c._series)) for c in page.shown_charts}
+    figures = {c.metric: c.figure for c in page.shown_charts}
     labels = {item.label["value"] for item in figures[RETURN].legend[0].items}
     assert labels == {"ppo fast", "ppo slow"}
     # Each panel has its own axes: an empty or short series never takes another's range,
     # and eval/return's single point is drawn.
-    assert all(c._pane.linked_axes is False for c in page.shown_charts)
+    assert len({id(c.figure.y_range) for c in page.shown_charts}) == len(page.shown_charts)
     assert figures[EVAL].yaxis[0].axis_label == EVAL
     dots = [r for r in figures[EVAL].select(GlyphRenderer) if type(r.glyph).__name__ == "Scatter"]
     assert [list(r.data_source.data["step"]) for r in dots] == [[200]]
@@ -143,10 +142,10 @@ def test_log_scale_makes_every_panel_logarithmic_and_leaves_out_values_below_zer
     _select(page, "ppo fast", "ppo slow")
     page.metrics = [RETURN, EVAL]
     chart = page.shown_charts[0]
-    assert not isinstance(hv.render(chart._plot(chart._series)).y_scale, LogScale)
+    assert not isinstance(chart.figure.y_scale, LogScale)
     page.logy = True
     assert all(c.logy for c in page.shown_charts)
-    figure = hv.render(chart._plot(chart._series))
+    figure = chart.figure
     assert isinstance(figure.y_scale, LogScale)
     # ppo slow's returns are negative: a log axis cannot place them, and the title says so.
     labels = {item.label["value"] for item in figure.legend[0].items}
@@ -171,11 +170,11 @@ def test_wall_clock_axis_places_each_step_at_the_seconds_since_its_run_was_creat
     _select(page, "ppo fast")
     page.x_axis = "wall"
     chart = page.shown_charts[0]
-    figure = hv.render(chart._plot(chart._series))
+    figure = chart.figure
     assert figure.xaxis[0].axis_label == "wall-clock seconds"
     curve = next(r for r in figure.select(GlyphRenderer) if type(r.glyph).__name__ == "Line")
     assert list(curve.data_source.data["wall"]) == [5.0, 10.0, 20.0]
     assert list(page.data_frame()["wall_seconds"]) == [5.0, 10.0, 20.0]
     page.x_axis = "step"
-    figure = hv.render(chart._plot(chart._series))
+    figure = chart.figure
     assert figure.xaxis[0].axis_label == "step"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from unittest import mock
 
-import holoviews as hv
 import numpy as np
 from bokeh.models import GlyphRenderer
 
@@ -20,7 +19,7 @@ def _chart_of(store: RunStore, run_id: str, metric: str = "charts/episodic_retur
 
 
 def _drawn(chart: ScalarChart) -> dict[str, list]:
-    figure = hv.render(chart._plot(chart._series))
+    figure = chart.figure
     drawn: dict[str, list] = {}
     for renderer in figure.select(GlyphRenderer):
         data = renderer.data_source.data
@@ -51,8 +50,10 @@ def test_a_metric_with_one_point_is_drawn_as_a_dot_on_its_own_named_axis(tmp_pat
     drawn = _drawn(chart)
     assert drawn["Scatter"] == [[400]]
     assert drawn["figure"].yaxis[0].axis_label == "eval/spearman"
-    # Panel would otherwise share one range between all charts of a page with equal axes.
-    assert chart._pane.linked_axes is False
+    # Each chart has ranges of its own: an empty one never shows another's.
+    other = _chart_of(store, run_id, metric="charts/episodic_return")
+    assert other.figure.y_range is not chart.figure.y_range
+    assert other.figure.x_range is not chart.figure.x_range
 
 
 def test_the_legend_names_runs_by_name_and_tells_apart_runs_of_one_name(tmp_path):
@@ -62,7 +63,7 @@ def test_the_legend_names_runs_by_name_and_tells_apart_runs_of_one_name(tmp_path
         store.add_scalars(run_id, [(10, "charts/episodic_return", 1.0)])
     chart = ScalarChart(LiveSession(store), run_ids=ids)
     chart.refresh(force=True)
-    legend = hv.render(chart._plot(chart._series)).legend[0]
+    legend = chart.figure.legend[0]
     labels = [item.label["value"] for item in legend.items]
     assert sorted(labels) == sorted([f"PPO ({ids[0]})", f"PPO ({ids[1]})", "PPO · gamma=0.5"])
 
@@ -86,7 +87,7 @@ def test_a_run_that_went_back_to_a_checkpoint_draws_its_live_branch_and_the_rest
     assert series.abandoned[0].tolist() == [60, 70, 80, 90, 100]
     assert store.last_scalars(run_id)[metric] == 2.0
 
-    figure = hv.render(chart._plot(chart._series))
+    figure = chart.figure
     faint = [r for r in figure.select(GlyphRenderer) if type(r.glyph).__name__ == "MultiLine"]
     assert len(faint) == 1 and faint[0].glyph.line_dash == "dotted"
     assert list(faint[0].data_source.data["xs"][0]) == [60, 70, 80, 90, 100]

@@ -148,6 +148,11 @@ class LiveSession:
         shown that redrawing them all that often would pass ``REDRAWS_PER_SECOND``."""
         return max(wanted, cls.shown_count() / cls.REDRAWS_PER_SECOND)
 
+    @property
+    def in_notebook(self) -> bool:
+        """Whether this session refreshes a notebook's views (from a thread of its own)."""
+        return self._thread is not None
+
     def register(self, view: LiveView) -> None:
         self.views.append(view)
         self.start()

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import time
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import SaveTool
+from bokeh.models import ColumnDataSource, HoverTool, SaveTool
+from bokeh.plotting import figure as BokehFigure
 
 from widgets.common.live import LiveSession
-from widgets.common.plotting import figure_pane
 from workbench.runs import RunStore
 
 
@@ -69,6 +68,9 @@ DATA_COLUMNS = [
     "run", "run_id", "metric", "branch", "step", "wall_seconds", "value", "smoothed"
 ]  # fmt: skip
 ABANDONED_STYLE = {"color": "#8c8c8c", "alpha": 0.6, "line_dash": "dotted", "line_width": 1.5}
+# HoloViews' default colour cycle, so that these charts match the pages' other plots.
+COLORS = ["#30a2da", "#fc4f30", "#e5ae38", "#6d904f", "#8b8b8b", "#17becf", "#9467bd",
+          "#d62728", "#1f77b4", "#e377c2", "#8c564b", "#bcbd22"]  # fmt: skip
 
 
 class _Series:
@@ -120,8 +122,8 @@ class ScalarChart(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self._series: dict[str, _Series] = {}
-        self._pipe = hv.streams.Pipe(data={})
-        self._plotted_keys: tuple[str, ...] = ()
+        self._plotted: tuple[tuple[str, ...], bool, str] | None = None  # runs, logy, x axis
+        self._sources: dict[str, tuple[ColumnDataSource, ColumnDataSource]] = {}
         self._last_draw = 0.0
         self._stale = False
         self.metric_select = pn.widgets.Select(
@@ -134,15 +136,20 @@ class ScalarChart(pn.viewable.Viewer):
         self.markers_text = pn.widgets.StaticText(
             label="knob changes", value="none", css_classes=["knob-markers"]
         )
-        # Unlinked: Panel otherwise gives every chart on a page with the same axis names
-        # one shared range, so an empty chart showed another's returns.
-        self._pane = figure_pane(
-            self._dynamic_map(),
-            sizing_mode="stretch_width",
-            css_classes=["scalar-chart"],
+        # A Bokeh figure of its own (not a HoloViews plot): a redraw then only replaces
+        # its data sources' columns, which costs a fraction of HoloViews re-rendering the
+        # overlay, and each chart keeps its own ranges (an empty chart never shows
+        # another's).
+        self._pane = pn.pane.Bokeh(
+            self._new_figure(()), sizing_mode="stretch_width", css_classes=["scalar-chart"]
         )
         session.register(self)
         self.refresh(force=True)
+
+    @property
+    def figure(self) -> BokehFigure:
+        """The Bokeh figure drawn now."""
+        return self._pane.object
 
     @param.depends("run_ids", "metric", watch=True)
     def _reset(self) -> None:
@@ -152,14 +159,8 @@ class ScalarChart(pn.viewable.Viewer):
     def _new_series(self, run_id: str) -> _Series:
         return _Series(origin=self.session.store.get_run(run_id).created_at)
 
-    @param.depends("smoothing", watch=True)
-    def _resmooth(self) -> None:
-        self._pipe.send(self._pipe.data)
-
-    @param.depends("logy", "x_axis", watch=True)
-    def _redraw_axes(self) -> None:
-        # An axis' type (linear or log) and its name are fixed when a figure is built.
-        self._plotted_keys = None
+    @param.depends("smoothing", "logy", "x_axis", watch=True)
+    def _redraw(self) -> None:
         self._publish()
 
     def refresh(self, force: bool = False) -> None:
@@ -238,21 +239,97 @@ class ScalarChart(pn.viewable.Viewer):
         return downsample(steps, values, self.max_points, times)
 
     def _publish(self) -> None:
-        """Stream the series to the plot. When the set of curves changes, build a new plot
-        instead: BokehJS fails on a live legend whose entries change ("cannot find a view
-        for Legend")."""
+        """Put the series into the figure. The data sources' columns are replaced in place;
+        a new figure is built only when the set of curves or an axis' kind changes
+        (BokehJS fails on a live legend whose entries change: "cannot find a view for
+        Legend", and an axis' type is fixed when its figure is built)."""
         data = {
             run_id: s
             for run_id, s in self._series.items()
             if len(s.steps) or s.markers or len(s.abandoned[0])
         }
-        keys = tuple(run_id for run_id, s in data.items() if len(s.steps))
-        if keys != self._plotted_keys:
-            self._plotted_keys = keys
-            self._pipe = hv.streams.Pipe(data=data)
-            self._pane.object = self._dynamic_map()
-        else:
-            self._pipe.send(data)
+        drawn = {run_id: self._points(s) for run_id, s in data.items() if len(s.steps)}
+        keys = tuple(run_id for run_id, (x, _, _) in drawn.items() if len(x))
+        if (keys, self.logy, self.x_axis) != self._plotted:
+            self._pane.object = self._new_figure(keys)
+        for run_id in keys:
+            x, _, smoothed = drawn[run_id]
+            line, dot = self._sources[run_id]
+            line.data = {self.x_axis: x, "value": smoothed}
+            dot.data = {self.x_axis: x[-1:], "value": smoothed[-1:]}
+        faint = [self._points(s, abandoned=True) for s in data.values() if len(s.abandoned[0])]
+        self._faint.data = {
+            "xs": [x for x, _, smoothed in faint if len(x)],
+            "ys": [smoothed for x, _, smoothed in faint if len(x)],
+        }
+        self._marker_source.data = {"x": self._marker_positions(data)}
+        hidden = sum(
+            len(s.steps) - len(drawn[run_id][0]) for run_id, s in data.items() if run_id in drawn
+        )
+        title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
+        self.figure.title.text = title if keys else f"{self.metric} (no data yet)"
+        if self.session.in_notebook:
+            pn.io.push_notebook(self._pane)  # a notebook sends Bokeh changes only when told
+
+    def _new_figure(self, run_ids: tuple[str, ...]) -> BokehFigure:
+        """An empty figure with a line and a latest-value dot per run, the abandoned
+        stretches faint, and the knob changes as dashed vertical lines."""
+        x = self.x_axis
+        figure = BokehFigure(
+            height=self.height,
+            sizing_mode="stretch_width",
+            x_axis_label=X_AXES[x],
+            # The value axis is named after the metric.
+            y_axis_label=self.metric,
+            y_axis_type="log" if self.logy else "linear",
+            tools="pan,wheel_zoom,box_zoom,reset",
+            toolbar_location="right",
+            title=self.metric,
+        )
+        # The toolbar's save tool downloads the chart as a PNG named after its metric.
+        figure.add_tools(SaveTool(filename=self.metric.replace("/", "_")))
+        self._faint = ColumnDataSource({"xs": [], "ys": []})
+        self._marker_source = ColumnDataSource({"x": []})
+        figure.multi_line("xs", "ys", source=self._faint, **ABANDONED_STYLE)
+        self._sources = {}
+        lines = []
+        for run_id, label in self._run_labels(list(run_ids)).items():
+            color = COLORS[len(lines) % len(COLORS)]
+            line = ColumnDataSource({x: [], "value": []})
+            dot = ColumnDataSource({x: [], "value": []})
+            lines.append(
+                figure.line(
+                    x,
+                    "value",
+                    source=line,
+                    color=color,
+                    line_width=2,
+                    legend_label=label,
+                    name=label,
+                )
+            )
+            # A dot at the latest value: a series of one point is seen, and the eye finds
+            # where each run is now.
+            figure.scatter(x, "value", source=dot, color=color, size=7)
+            self._sources[run_id] = (line, dot)
+        figure.vspan(
+            x="x",
+            source=self._marker_source,
+            line_color="#d62728",
+            line_dash="dashed",
+            line_width=2,
+        )
+        hover_x = "@{step}{0,0}" if x == "step" else "@{wall}{0.0} s"
+        figure.add_tools(
+            HoverTool(
+                renderers=lines, tooltips=[("run", "$name"), (x, hover_x), (self.metric, "@value")]
+            )
+        )
+        if lines:
+            figure.legend.location = "bottom_right"
+            figure.legend.click_policy = "hide"
+        self._plotted = (run_ids, self.logy, x)
+        return figure
 
     def _points(
         self, series: _Series, abandoned: bool = False
@@ -270,56 +347,6 @@ class ScalarChart(pn.viewable.Viewer):
             x, values, smoothed = x[keep], values[keep], smoothed[keep]
         return x, values, smoothed
 
-    def _plot(self, data: dict[str, _Series]) -> hv.Overlay:
-        # The value axis is named after the metric: it labels the axis, and charts of
-        # different metrics never share a range.
-        value = hv.Dimension(self.metric.replace("/", "_"), label=self.metric)
-        x = hv.Dimension(self.x_axis, label=X_AXES[self.x_axis])
-        curves, latest = {}, {}
-        labels = self._run_labels(list(data))
-        hidden = 0
-        for run_id, s in data.items():
-            if len(s.steps):
-                xs, _, smoothed = self._points(s)
-                hidden += len(s.steps) - len(xs)
-                if not len(xs):
-                    continue
-                curves[labels[run_id]] = hv.Curve((xs, smoothed), x, value)
-                # A dot at the latest value: a series of one point is seen, and the eye
-                # finds where each run is now.
-                latest[labels[run_id]] = hv.Scatter((xs[-1:], smoothed[-1:]), x, value)
-        if not curves:
-            curves = {"no data yet": hv.Curve([], x, value)}
-            latest = {"no data yet": hv.Scatter([], x, value)}
-        lines = hv.VLines(self._marker_positions(data)).opts(
-            color="#d62728", line_dash="dashed", line_width=2
-        )
-        # Abandoned stretches: one faint path per run, outside the legend.
-        left_behind = [
-            np.column_stack(self._points(s, abandoned=True)[::2])
-            for s in data.values()
-            if len(s.abandoned[0])
-        ]
-        faint = hv.Path([p for p in left_behind if len(p)], [x, value]).opts(**ABANDONED_STYLE)
-        overlay = (
-            faint * hv.NdOverlay(curves, kdims="run") * hv.NdOverlay(latest, kdims="run") * lines
-        )
-        title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
-        return overlay.opts(
-            # framewise: axes follow the data as it streams in.
-            hv.opts.Curve(tools=["hover"], line_width=2, framewise=True),
-            hv.opts.Scatter(size=7, framewise=True, show_legend=False),
-            hv.opts.NdOverlay(legend_position="bottom_right", framewise=True),
-            hv.opts.Overlay(
-                responsive=True,
-                height=self.height,
-                title=title,
-                logy=self.logy,
-                framewise=True,
-                hooks=[self._name_png],
-            ),
-        )
-
     def _marker_positions(self, data: dict[str, _Series]) -> list[float]:
         """Where the knob changes are drawn: at their step, or at the wall time the run
         logged that step (interpolated between logged steps)."""
@@ -331,11 +358,6 @@ class ScalarChart(pn.viewable.Viewer):
             if len(s.steps)
             for step, _ in s.markers
         ]
-
-    def _name_png(self, plot: object, element: object) -> None:
-        """The toolbar's save tool downloads the chart as a PNG named after its metric."""
-        for tool in plot.state.select(type=SaveTool):
-            tool.filename = self.metric.replace("/", "_")
 
     def data_frame(self) -> pd.DataFrame:
         """The data drawn, one row per point: run name and id, metric, step, wall-clock
@@ -378,9 +400,6 @@ class ScalarChart(pn.viewable.Viewer):
             run_id: f"{name} ({run_id})" if name in shared else name
             for run_id, name in names.items()
         }
-
-    def _dynamic_map(self) -> hv.DynamicMap:
-        return hv.DynamicMap(self._plot, streams=[self._pipe])
 
     def __panel__(self) -> pn.viewable.Viewable:
         # Wraps in a narrow column: a fixed row ran its slider under the next column.

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure as BokehFigure
 
+from environments.maze import MazeLayout
+from environments.rendering import draw_cells
 from widgets.common.live import LiveSession
-from widgets.common.maze_plot import maze_of_run, over_maze
-from widgets.common.plotting import figure_pane
+from widgets.common.maze_plot import maze_of_run
+
+PATH_COLOR, GOAL_COLOR = "#d62728", "#2ca02c"
+
+
+def rgba_image(rgb: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 picture (top row first) as Bokeh's packed RGBA (bottom row first)."""
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])[::-1]
+    return np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
 
 
 class RolloutView(pn.viewable.Viewer):
@@ -22,21 +32,50 @@ class RolloutView(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self._cursor = 0
-        self._pipe = hv.streams.Pipe(data={"positions": np.zeros((0, 2)), "step": 0})
         self.caption = pn.widgets.StaticText(
             label="rollout", value="none yet", css_classes=["rollout-caption"]
         )
+        # A Bokeh figure of its own: a new evaluation replaces the path's columns only, and
+        # the maze picture is sent once per run, not with every evaluation.
+        self._pane = pn.pane.Bokeh(css_classes=["rollout-view"])
         session.register(self)
         self._new_run()
 
     @param.depends("run_id", watch=True)
     def _new_run(self) -> None:
         self._cursor = 0
-        self._maze = None
-        if self.run_id:
-            self._maze = maze_of_run(self.session.store, self.run_id)
-        self._pipe.send({"positions": np.zeros((0, 2)), "step": 0})
+        maze = maze_of_run(self.session.store, self.run_id) if self.run_id else None
+        self._pane.object = self._new_figure(maze)
+        self.caption.value = "none yet"
         self.refresh()
+
+    def _new_figure(self, maze: MazeLayout | None) -> BokehFigure:
+        """The maze picture (if any) with an empty path, end point and goal over it."""
+        if maze is None:
+            # The plane: nothing fixes the frame, so it follows the path.
+            figure = BokehFigure(
+                frame_width=self.size, frame_height=self.size, toolbar_location=None
+            )
+        else:
+            height = round(self.size * maze.height / maze.width)
+            figure = BokehFigure(
+                frame_width=self.size,
+                frame_height=height,
+                x_range=(0, maze.width),
+                y_range=(0, maze.height),
+                toolbar_location=None,
+            )
+            picture = rgba_image(draw_cells(maze.free, 16))
+            figure.image_rgba(image=[picture], x=0, y=0, dw=maze.width, dh=maze.height)
+        figure.axis.visible = False
+        figure.grid.visible = False
+        self._path = ColumnDataSource({"x": [], "y": []})
+        self._end = ColumnDataSource({"x": [], "y": []})
+        self._goal = ColumnDataSource({"x": [], "y": []})
+        figure.line("x", "y", source=self._path, color=PATH_COLOR, line_width=2)
+        figure.scatter("x", "y", source=self._end, color=PATH_COLOR, size=8)
+        figure.scatter("x", "y", source=self._goal, color=GOAL_COLOR, size=14)
+        return figure
 
     def refresh(self) -> None:
         if not self.run_id:
@@ -48,20 +87,13 @@ class RolloutView(pn.viewable.Viewer):
         self._cursor, step = new[-1]
         arrays = store.load_snapshot(self.run_id, "rollout", step)
         self.caption.value = f"deterministic evaluation at step {step}"
-        self._pipe.send({**arrays, "step": step})
-
-    def _plot(self, data: dict) -> hv.Overlay:
-        positions = data["positions"]
-        path = hv.Path([positions], ["x", "y"]).opts(color="#d62728", line_width=2)
-        ends = hv.Points(positions[-1:], ["x", "y"]).opts(color="#d62728", size=8)
-        layers = path * ends
-        if "goal" in data:
-            layers *= hv.Points(data["goal"][None, :2], ["x", "y"]).opts(
-                color="#2ca02c", size=14, marker="circle"
-            )
-        # Without a maze (the plane) nothing fixes the frame: it follows the path.
-        return over_maze(layers, self._maze, self.size).opts(framewise=self._maze is None)
+        positions = arrays["positions"]
+        self._path.data = {"x": positions[:, 0], "y": positions[:, 1]}
+        self._end.data = {"x": positions[-1:, 0], "y": positions[-1:, 1]}
+        goal = arrays["goal"][None, :2] if "goal" in arrays else np.zeros((0, 2))
+        self._goal.data = {"x": goal[:, 0], "y": goal[:, 1]}
+        if self.session.in_notebook:
+            pn.io.push_notebook(self._pane)  # a notebook sends Bokeh changes only when told
 
     def __panel__(self) -> pn.viewable.Viewable:
-        plot = hv.DynamicMap(self._plot, streams=[self._pipe])
-        return pn.Column(self.caption, figure_pane(plot, css_classes=["rollout-view"]))
+        return pn.Column(self.caption, self._pane)
