@@ -47,6 +47,7 @@ TRAINERS: dict[str, str] = {
     "sb3": "workbench.trainers.sb3:SB3Trainer",
     "metra": "workbench.trainers.metra:METRATrainer",
     "hilp": "workbench.trainers.hilp:HILPTrainer",
+    "curriculum": "workbench.trainers.curriculum:CurriculumTrainer",
 }
 
 # Users' own trainers: an installed package names them in this entry-point group, e.g. in

@@ -32,7 +32,10 @@ from workbench.runs.trainer import RunContext, Trainer
 
 # Seeds the evaluation skills' own random stream (with the run's seed), apart from training's.
 EVALUATION_SKILL_STREAM = 1
-POINT_ENV_IDS = [info.id for info in environments.ENVIRONMENTS if "GridWorld" not in info.id]
+# The continuous point environments (the plane and the mazes), not the grid ones.
+POINT_ENV_IDS = [
+    info.id for info in environments.ENVIRONMENTS if "PointMaze" in info.id or "Plane" in info.id
+]
 
 
 class METRAConfig(Config):

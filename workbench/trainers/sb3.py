@@ -15,7 +15,7 @@ environments; the pieces also work with a model you build yourself::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -35,7 +35,10 @@ from workbench.runs.trainer import RunContext, StopTraining, Trainer
 from workbench.trainers.common import load_matching
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"PPO": PPO, "A2C": A2C, "SAC": SAC, "TD3": TD3}
-POINT_ENV_IDS = [info.id for info in environments.ENVIRONMENTS if "GridWorld" not in info.id]
+# The continuous point environments (the plane and the mazes), not the grid ones.
+POINT_ENV_IDS = [
+    info.id for info in environments.ENVIRONMENTS if "PointMaze" in info.id or "Plane" in info.id
+]
 
 
 class SB3Config(Config):
@@ -79,12 +82,15 @@ def env_kwargs(config: SB3Config) -> dict[str, Any]:
     return {} if config.env_id == "workbench/Plane-v0" else {"reward_mode": config.reward_mode}
 
 
-def build_model(config: SB3Config) -> BaseAlgorithm:
+def build_model(config: SB3Config, make_env: Callable[[], gym.Env] | None = None) -> BaseAlgorithm:
     """The SB3 model a config describes (also used bare, as the headless peer in
-    benchmarks/bench_live_overhead.py)."""
+    benchmarks/bench_live_overhead.py). ``make_env`` builds one environment copy (default:
+    the config's environment and reward)."""
     kwargs = env_kwargs(config)
     env = make_vec_env(
-        lambda: gym.make(config.env_id, **kwargs), n_envs=config.n_envs, seed=config.seed
+        make_env or (lambda: gym.make(config.env_id, **kwargs)),
+        n_envs=config.n_envs,
+        seed=config.seed,
     )
     options: dict[str, Any] = {}
     if config.algorithm in ("PPO", "A2C", "SAC"):
@@ -161,9 +167,11 @@ class SB3Trainer(Trainer):
     Config = SB3Config
     length_knob = "total_timesteps"
 
-    def __init__(self, config: SB3Config, ctx: RunContext) -> None:
+    def __init__(
+        self, config: SB3Config, ctx: RunContext, model: BaseAlgorithm | None = None
+    ) -> None:
         super().__init__(config, ctx)
-        self.model = build_model(config)
+        self.model = model or build_model(config)
         self.eval_env = gym.make(config.env_id, **env_kwargs(config))
         self.model.set_logger(Logger(None, [WorkbenchOutputFormat(ctx)]))
         self.callback = WorkbenchCallback(ctx, self)
