@@ -13,12 +13,16 @@ This module also holds what ALP-GMM and Covar-GMM (``covar_gmm.py``) share: fitt
 mixtures (scikit-learn's ``GaussianMixture``, the lowest AIC over 2..10 components), the
 background refit, the mixture's checkpointing and its views.
 
-Refit cost (measured, 2-D tasks, 250 rows, 9 mixtures): about 0.2 s with BLAS on one
-thread, but 4-6 s with OpenBLAS's default threads on a busy 2-core machine (every 3 x 3
-triangular solve wakes the thread pool), so fits run with BLAS limited to one thread.
-With ``refit_in_background=True`` a fit runs in a worker thread and its result is applied
-exactly ``apply_after`` tasks later (waiting then only if it is still running): the
-student keeps training meanwhile, and the run stays reproducible from the seed.
+Refit cost (measured, 2-D tasks, 250 rows, 9 mixtures; benchmarks/RESULTS.md,
+"curricula_toy"): 0.2-0.6 s with BLAS on one thread on a busy 2-core machine, but 4-6 s
+with OpenBLAS's default threads (every 3 x 3 triangular solve wakes the thread pool), so
+fits run with BLAS limited to one thread. A synchronous refit stalls the student for that
+long every 250 tasks. With ``refit_in_background=True`` the fit runs in a worker thread
+and its result is applied exactly ``apply_after`` tasks later (waiting then only if it is
+still running): the run stays reproducible from the seed, and the student does not stall
+as long as ``apply_after`` of its episodes outlast a fit (25 episodes of 100 ms: at most
+23 ms in any teacher call). The fit is Python-heavy and shares the GIL: a student that
+holds the GIL (pure Python) slows down while it runs, one in numpy or torch kernels hardly.
 """
 
 from __future__ import annotations
@@ -237,7 +241,10 @@ class GaussianMixtureTeacher(ContinuousTeacher):
 
     @random_task_ratio.setter
     def random_task_ratio(self, value: float) -> None:
-        ratio = float(value)
+        try:
+            ratio = float(value)
+        except (TypeError, ValueError):
+            raise CurriculumError(f"random_task_ratio must be a number, got {value!r}") from None
         if not 0.0 <= ratio <= 1.0:
             raise CurriculumError(f"random_task_ratio must be in [0, 1], got {value}")
         self._random_task_ratio = ratio
@@ -484,6 +491,11 @@ class NearestRewardIndex:
         return self.size
 
     @property
+    def capacity(self) -> int:
+        """Rows allocated (grown by doubling)."""
+        return len(self._rewards)
+
+    @property
     def tasks(self) -> np.ndarray:
         return self._tasks[: self.size]
 
@@ -506,7 +518,7 @@ class NearestRewardIndex:
         return best_reward
 
     def add(self, task: np.ndarray, reward: float) -> None:
-        if self.size == len(self._rewards):  # grow by doubling: amortised O(1) appends
+        if self.size == self.capacity:  # grow by doubling: amortised O(1) appends
             self._tasks = np.concatenate([self._tasks, np.empty_like(self._tasks)])
             self._rewards = np.concatenate([self._rewards, np.empty_like(self._rewards)])
         self._tasks[self.size] = task
@@ -564,7 +576,7 @@ class ALPGMM(GaussianMixtureTeacher):
         if len(self.index) > self.MIN_STORED_FOR_ALP:
             alp = abs(reward - self.index.nearest_reward(task))
         self.index.add(task, reward)
-        if self.index.size > len(self._alps):
+        if self.index.size > len(self._alps):  # grown alongside the index
             self._alps = np.concatenate([self._alps, np.empty_like(self._alps)])
         self._alps[self.index.size - 1] = alp
         return alp
@@ -598,5 +610,5 @@ class ALPGMM(GaussianMixtureTeacher):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.index.restore(state["tasks"], state["rewards"], state["index_tree_size"])
-        self._alps = np.empty(max(1024, len(self.index._rewards)))
+        self._alps = np.empty(self.index.capacity)
         self._alps[: self.index.size] = state["alps"]
