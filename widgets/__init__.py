@@ -1,7 +1,8 @@
 """Panel components (``pn.viewable.Viewer``) that draw runs and analyses; they never train.
 
 Laid out by subject: ``widgets.common`` holds the building blocks every page uses, and each
-page has its subpackage (``runs``, ``gallery``, ``skills``, ``hilbert``, ``horizon``) with its
+page has its subpackage (``runs``, ``gallery``, ``skills``, ``hilbert``, ``curricula``,
+``horizon``) with its
 page view and its parts. ``widgets.dashboard`` composes the pages into the served app; it is
 imported only when the dashboard is served, never from here.
 """
@@ -20,6 +21,7 @@ from widgets.common import (  # noqa: E402
     ScalarChart,
     SnapshotView,
 )
+from widgets.curricula import CurriculaView, TaskSpaceView  # noqa: E402
 from widgets.gallery import EnvironmentCard, EnvironmentGallery, LiveRollout  # noqa: E402
 from widgets.hilbert import GoalDistance, HilbertMap, HilbertView, RewardPrompt  # noqa: E402
 from widgets.horizon import (  # noqa: E402
@@ -36,6 +38,7 @@ from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories
 
 __all__ = [
     "BoundChart",
+    "CurriculaView",
     "DiscountSweepView",
     "EnvironmentCard",
     "EnvironmentGallery",
@@ -62,4 +65,5 @@ __all__ = [
     "SkillsView",
     "SnapshotView",
     "StatePicture",
+    "TaskSpaceView",
 ]

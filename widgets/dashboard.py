@@ -1,7 +1,8 @@
 """The served Panel dashboard (``workbench serve``, ``make serve``).
 
 Pages: Live (one run: controls, chart, objective, rollout), Skills (METRA and kin),
-Hilbert (HILP: distances, goals by click, reward prompts), Runs (the table and an overlay
+Hilbert (HILP: distances, goals by click, reward prompts), Curricula (a teacher choosing
+a student's goals: the task space, learning progress, the test goals reached), Runs (the table and an overlay
 of the selected runs), Environments (the foundation's gallery), Horizon (effective-horizon
 analyses of tabular MDPs, and discount sweeps of live SB3 runs). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
@@ -27,6 +28,7 @@ from bokeh.server.views.auth_request_handler import AuthRequestHandler
 
 from environments import ENVIRONMENTS
 from widgets import (
+    CurriculaView,
     EnvironmentGallery,
     HilbertView,
     LiveRollout,
@@ -36,6 +38,8 @@ from widgets import (
     SkillsView,
 )
 from widgets.default_runs import (
+    CURRICULUM_KNOBS,
+    CURRICULUM_NAME,
     DEMO_KNOBS,
     DEMO_NAME,
     HILBERT_KNOBS,
@@ -112,7 +116,7 @@ EXTRA_ROUTES = [(r"/api/environments", EnvironmentsHandler)]
 
 RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
 
-PAGES = ("live", "skills", "hilbert", "runs", "environments", "horizon")
+PAGES = ("live", "skills", "hilbert", "curricula", "runs", "environments", "horizon")
 
 
 class ViewState(param.Parameterized):
@@ -123,6 +127,7 @@ class ViewState(param.Parameterized):
     run = param.String(default="", doc="Run on the Live page.")
     skills_run = param.String(default="", doc="Run on the Skills page.")
     hilbert_run = param.String(default="", doc="Run on the Hilbert page.")
+    curricula_run = param.String(default="", doc="Run on the Curricula page.")
 
 
 class LastRun:
@@ -180,6 +185,10 @@ class Dashboard:
         self.hilbert_select, self.hilbert_view = self._page_of(
             "hilp", "HILP run", HilbertView, "hilbert_run", self.sessions["hilbert"]
         )
+        self.curricula_select, self.curricula_view = self._page_of(
+            "curriculum", "curriculum run", CurriculaView, "curricula_run",
+            self.sessions["curricula"],
+        )  # fmt: skip
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
         self.discount_sweep = DiscountSweepView(self.sessions["horizon"], executor="subprocess")
         self.session.register(self)
@@ -268,11 +277,12 @@ class Dashboard:
         self.run_select.value = run.id
 
     def refresh(self) -> None:
-        runs = self.store.list_runs()  # read once for the three pickers
+        runs = self.store.list_runs()  # read once for all the pickers
         for select, trainer in (
             (self.run_select, None),
             (self.skills_select, "metra"),
             (self.hilbert_select, "hilp"),
+            (self.curricula_select, "curriculum"),
         ):
             options = self._options(trainer, runs)
             if options != select.options:
@@ -294,6 +304,7 @@ class Dashboard:
             ("Live", pn.Column(self._page_bar(self.run_select, self.new_button), self.run_view, **width)),
             ("Skills", pn.Column(self._page_bar(self.skills_select), self.skills_view, **width)),
             ("Hilbert", pn.Column(self._page_bar(self.hilbert_select), self.hilbert_view, **width)),
+            ("Curricula", pn.Column(self._page_bar(self.curricula_select), self.curricula_view, **width)),
             ("Runs", self.runs_page),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
@@ -325,6 +336,10 @@ class Dashboard:
             self._start_default_run("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select)
         elif page == "hilbert":
             self._start_default_run("hilp", HILBERT_NAME, HILBERT_KNOBS, self.hilbert_select)
+        elif page == "curricula":
+            self._start_default_run(
+                "curriculum", CURRICULUM_NAME, CURRICULUM_KNOBS, self.curricula_select
+            )
         elif page == "horizon":
             self.horizon_view.start()
 

@@ -51,6 +51,17 @@ HILBERT_KNOBS = {
 }
 
 
+CURRICULUM_NAME = "ALP-GMM goals in the U-maze"
+CURRICULUM_KNOBS = {
+    "teacher": "alp-gmm",
+    "tasks": "maze-goals",
+    "env_id": "workbench/PointMaze-UMaze-v0",
+    "eval_every": 5_000,  # the task space and the test goals redrawn every 5,000 steps
+    "checkpoint_every": 20_000,
+    "total_timesteps": 2_000_000,
+}
+
+
 def start_demo_run(store: RunStore) -> Run:
     """The embedded default run: reuse a live one, else start a new one."""
     for record in reversed(store.list_runs()):

@@ -19,6 +19,13 @@ def figure_pane(figure: Any, **params: Any) -> pn.pane.HoloViews:
     return pn.pane.HoloViews(figure, linked_axes=False, **params)
 
 
+def rgba_image(rgb: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 picture (top row first) as Bokeh's packed RGBA (bottom row first),
+    for ``figure.image_rgba``."""
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])[::-1]
+    return np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
+
+
 def to_hex(rgb: np.ndarray) -> str:
     """``#rrggbb`` of an RGB triple in [0, 1]."""
     return "#" + "".join(f"{round(float(np.clip(c, 0, 1)) * 255):02x}" for c in rgb[:3])

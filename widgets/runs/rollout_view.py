@@ -12,14 +12,9 @@ from environments.maze import MazeLayout
 from environments.rendering import draw_cells
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_of_run
+from widgets.common.plotting import rgba_image
 
 PATH_COLOR, GOAL_COLOR = "#d62728", "#2ca02c"
-
-
-def rgba_image(rgb: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) uint8 picture (top row first) as Bokeh's packed RGBA (bottom row first)."""
-    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])[::-1]
-    return np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
 
 
 class RolloutView(pn.viewable.Viewer):
