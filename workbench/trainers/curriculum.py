@@ -7,11 +7,37 @@ the teacher knows is in the run's checkpoints: a resumed run samples what it wou
 
 Task families:
 - ``maze-goals``: goal reaching in a point maze; the task is the goal (x, y), the task
-  space the maze's box; the teacher hears whether the goal was reached.
+  space the maze's box; the teacher hears whether the goal was reached. Teachers:
+  ``random`` (uniform goals), ``alp-gmm``, ``covar-gmm``, ``riac``.
+- ``grid-levels``: the seeded grid mazes of ``workbench/GridLevels-v0``; the task is a
+  level. Teachers: ``plr``, ``robust-plr``, ``accel`` and ``random`` (uniform level
+  sampling over the training levels). The student is PPO; every episode is scored from the
+  student's value estimates by GAE (workbench/curricula/level_replay.py says how episodes
+  across rollout boundaries are scored, and how robust PLR and ACCEL take no gradient step
+  on new and edited levels).
+
+A teacher of one family with the other family is refused before the run starts.
+
+Defaults that depend on the family or the teacher are filled in where a knob is not given
+(:data:`GRID_LEVELS_DEFAULTS`, :data:`TEACHER_DEFAULTS`), so a run's record shows the
+values it ran with: ``tasks=grid-levels`` alone gives PLR and the PPO settings that learned
+in the level env's check (8 copies, 128 steps, minibatches of 256, 4 epochs, step size
+5e-4); ``teacher=robust-plr`` or ``accel`` alone gives temperature 0.3, staleness 0.3 and
+the positive value loss. A knob given explicitly always wins (a fork keeps its parent's).
 
 Snapshots ``curriculum`` (at each evaluation) hold the teacher's ``snapshot()`` (prefixed
-``teacher/``), the latest tasks and outcomes, and the test set's goals with the student's
-deterministic success on each (the competence map).
+``teacher/``) and:
+- maze-goals: the latest tasks and outcomes, and the test set's goals with the student's
+  deterministic success on each (the competence map); snapshot ``rollout`` one test path.
+- grid-levels: ``top_levels`` (pictures, ``(k, H, W, 3)`` uint8, best first) and
+  ``top_scores`` of the highest-scoring buffer levels; ``test_levels`` (held-out seeds)
+  with ``test_success``; ``recent_scores``, ``recent_success`` and ``recent_kinds`` (0
+  new, 1 replay, 2 edit) of the latest episodes. Scalars ``eval/test_success`` (held-out
+  solve rate), ``eval/train_success`` (as many training levels), ``curriculum/new``,
+  ``curriculum/replay``, ``curriculum/edit`` (levels sampled so far by kind),
+  ``curriculum/replay_probability``, ``curriculum/trained_fraction`` (each rollout's share
+  of samples the student learned from). No ``rollout`` snapshot: the Live page draws paths
+  over a point maze, and a grid level is no such picture.
 """
 
 from __future__ import annotations
@@ -23,18 +49,83 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import param
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv
 
+from environments.grid_levels import held_out_levels, training_levels
 from workbench.curricula import CurriculumError, make_teacher
+from workbench.curricula.level_replay import (
+    KIND_CODES,
+    LevelFeed,
+    LevelReplayCallback,
+    LevelReplayPPO,
+    UniformLevels,
+    level_copies,
+    solved_levels,
+    top_levels,
+)
 from workbench.curricula.maze_goals import MazeGoals, TeacherTasks
-from workbench.runs.config import HOT
+from workbench.curricula.plr import PLR, SCORE_KINDS
+from workbench.runs.config import HOT, KnobError
 from workbench.runs.trainer import RunContext
-from workbench.trainers.sb3 import POINT_ENV_IDS, SB3Config, SB3Trainer, build_model
+from workbench.trainers.sb3 import (
+    POINT_ENV_IDS,
+    SB3Config,
+    SB3Trainer,
+    WorkbenchCallback,
+    build_model,
+)
 
 MAZE_ENV_IDS = [env_id for env_id in POINT_ENV_IDS if "PointMaze" in env_id]
-TASK_FAMILIES = ["maze-goals"]
+TASK_FAMILIES = ["maze-goals", "grid-levels"]
 CONTINUOUS_TEACHERS = ["random", "alp-gmm", "covar-gmm", "riac"]
+LEVEL_TEACHERS = ["random", "plr", "robust-plr", "accel"]  # random: uniform level sampling
+TEACHERS_OF_FAMILY = {"maze-goals": CONTINUOUS_TEACHERS, "grid-levels": LEVEL_TEACHERS}
 # Hot knobs that are teachers' attributes of the same name (where a teacher has them).
 TEACHER_KNOBS = ("random_task_ratio", "temperature", "staleness_coef", "replay_prob", "num_edits")
+# Knobs that grid-levels runs default to differently (where the knob is not given): the
+# teacher, and the PPO student that learned in the level env's check.
+GRID_LEVELS_DEFAULTS: dict[str, Any] = {
+    "teacher": "plr",
+    "n_envs": 8,
+    "n_steps": 128,
+    "batch_size": 256,
+    "n_epochs": 4,
+    "learning_rate": 5e-4,
+    "ent_coef": 0.01,
+    "net_width": 64,
+    "test_tasks": 50,
+    "total_timesteps": 500_000,
+    "eval_every": 10_000,
+}
+# Robust PLR's settings on mazes (Jiang et al. 2021), ACCEL's too (where not given).
+_ROBUST_PLR_DEFAULTS = {
+    "temperature": 0.3,
+    "staleness_coef": 0.3,
+    "score_kind": "positive_value_loss",
+}
+TEACHER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "robust-plr": _ROBUST_PLR_DEFAULTS,
+    "accel": _ROBUST_PLR_DEFAULTS,
+}
+TOP_LEVELS = 6  # pictures of the highest-scoring levels in each snapshot
+
+
+def check_combination(tasks: str, teacher: str, algorithm: str) -> None:
+    """A :class:`KnobError` naming both knobs when they do not go together."""
+    allowed = TEACHERS_OF_FAMILY[tasks]
+    if teacher not in allowed:
+        raise KnobError(
+            f"teacher={teacher!r} does not go with tasks={tasks!r}: {tasks} takes the "
+            f"teachers {', '.join(allowed)}"
+        )
+    if tasks == "grid-levels" and algorithm != "PPO":
+        raise KnobError(
+            f"algorithm={algorithm!r} does not go with tasks='grid-levels': its student is "
+            "PPO (discrete moves; robust PLR masks PPO's updates)"
+        )
 
 
 class CurriculumConfig(SB3Config):
@@ -42,16 +133,37 @@ class CurriculumConfig(SB3Config):
 
     teacher = param.Selector(
         default="alp-gmm",
-        objects=CONTINUOUS_TEACHERS,
-        doc="Who chooses the next task: random (uniform), alp-gmm (absolute learning "
-        "progress, Gaussian mixtures), covar-gmm, riac (regions split by progress). "
-        "Switching teacher is a fork.",
+        objects=list(dict.fromkeys(CONTINUOUS_TEACHERS + LEVEL_TEACHERS)),
+        doc="Who chooses the next task. maze-goals: random (uniform), alp-gmm (absolute "
+        "learning progress, Gaussian mixtures), covar-gmm, riac (regions split by progress). "
+        "grid-levels: plr (prioritized level replay), robust-plr (trains on replayed levels "
+        "only), accel (robust PLR plus edits of replayed levels), random (uniform level "
+        "sampling). Switching teacher is a fork.",
     )
     tasks = param.Selector(
-        default="maze-goals", objects=TASK_FAMILIES, doc="Task family (its space, its env)."
+        default="maze-goals",
+        objects=TASK_FAMILIES,
+        doc="Task family: maze-goals (goals in a point maze) or grid-levels (seeded grid "
+        "mazes of workbench/GridLevels-v0, PPO student).",
     )
     env_id = param.Selector(
-        default="workbench/PointMaze-UMaze-v0", objects=MAZE_ENV_IDS, doc="Maze of the goals."
+        default="workbench/PointMaze-UMaze-v0",
+        objects=MAZE_ENV_IDS,
+        doc="Maze of the goals (maze-goals; grid-levels always plays workbench/GridLevels-v0).",
+    )
+    n_steps = param.Integer(
+        512,
+        bounds=(2, 100_000),
+        doc="PPO: steps per environment copy in each rollout (grid-levels default: 128).",
+    )
+    batch_size = param.Integer(
+        64,
+        bounds=(2, 1_000_000),
+        doc="PPO: samples per minibatch; best a divisor of n_steps x n_envs (grid-levels "
+        "default: 256).",
+    )
+    n_epochs = param.Integer(
+        10, bounds=(1, 1000), doc="PPO: passes over each rollout (grid-levels default: 4)."
     )
     reward_mode = param.Selector(
         default="goal",
@@ -66,8 +178,59 @@ class CurriculumConfig(SB3Config):
         doc="Share of tasks drawn uniformly instead of by the teacher (ALP-GMM, Covar-GMM).",
         metadata=HOT,
     )
+    temperature = param.Number(
+        0.1,
+        bounds=(1e-3, 100.0),
+        doc="PLR's rank-prioritization temperature beta: lower favours the top-scoring "
+        "levels more (PLR paper 0.1; robust PLR and ACCEL default 0.3).",
+        metadata=HOT,
+    )
+    staleness_coef = param.Number(
+        0.1,
+        bounds=(0.0, 1.0),
+        doc="PLR's staleness weight (the paper's rho): share of the replay distribution "
+        "given to levels by episodes since last sampled (PLR 0.1; robust PLR, ACCEL 0.3).",
+        metadata=HOT,
+    )
+    replay_prob = param.Number(
+        0.5,
+        bounds=(0.0, 1.0),
+        doc="Robust PLR, ACCEL: chance that an episode replays a buffer level (once half "
+        "the training levels are seen). PLR replays by the fraction of training levels "
+        "seen instead, and ignores this knob.",
+        metadata=HOT,
+    )
+    num_edits = param.Integer(
+        5,
+        bounds=(0, 81),
+        doc="ACCEL: changes per edit of a replayed level (walls toggled, goal moved).",
+        metadata=HOT,
+    )
+    num_train_levels = param.Integer(
+        200,
+        bounds=(0, 1_000_000),
+        doc="grid-levels: number of training levels (seeds fixed across runs; 0: every "
+        "training seed, a fresh level each time).",
+    )
+    level_buffer_size = param.Integer(
+        256,
+        bounds=(1, 100_000),
+        doc="grid-levels: most levels the PLR teachers keep scores for (lowest score "
+        "evicted). Robust PLR waits for half the training levels (with num_train_levels=0: "
+        "half this buffer) before replaying, and trains only on replays.",
+    )
+    score_kind = param.Selector(
+        default="l1_value_loss",
+        objects=list(SCORE_KINDS),
+        doc="grid-levels: a level's score from an episode: l1_value_loss (mean |GAE|, PLR), "
+        "positive_value_loss (mean positive GAE; robust PLR, ACCEL default), max_mc, "
+        "policy_entropy.",
+    )
     test_tasks = param.Integer(
-        25, bounds=(1, 1000), doc="Goals of the fixed test set (free cell centres)."
+        25,
+        bounds=(1, 1000),
+        doc="Size of the fixed test set: goals (free cell centres) for maze-goals, "
+        "held-out levels for grid-levels (default 50).",
     )
     total_timesteps = param.Integer(
         300_000, bounds=(1, 10**10), doc="Environment steps to train for.", metadata=HOT
@@ -78,6 +241,14 @@ class CurriculumConfig(SB3Config):
         doc="Steps between evaluations on the test set (0: never).",
         metadata=HOT,
     )
+
+    def __init__(self, **params: Any) -> None:
+        # Family and teacher defaults for the knobs not given (recorded with the run).
+        if params.get("tasks") == "grid-levels":
+            params = {**GRID_LEVELS_DEFAULTS, **params}
+        params = {**TEACHER_DEFAULTS.get(params.get("teacher", ""), {}), **params}
+        super().__init__(**params)
+        check_combination(self.tasks, self.teacher, self.algorithm)
 
 
 class TaskFeed:
@@ -102,6 +273,62 @@ class TaskFeed:
         self.recent.append((task, success))
 
 
+def build_ppo(config: CurriculumConfig, venv: VecEnv, ppo_class: type[PPO] = PPO) -> PPO:
+    """The PPO student of a curriculum run (the same PPO as ``build_model``'s, with the
+    rollout knobs n_steps, batch_size and n_epochs)."""
+    return ppo_class(
+        "MlpPolicy",
+        venv,
+        learning_rate=config.learning_rate,
+        gamma=config.gamma,
+        n_steps=config.n_steps,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        ent_coef=config.ent_coef,
+        clip_range=config.clip_range,
+        policy_kwargs={"net_arch": [config.net_width, config.net_width]},
+        seed=config.seed,
+        device=config.device,
+        verbose=0,
+    )
+
+
+def make_level_teacher(config: CurriculumConfig) -> PLR:
+    """The grid-levels teacher of ``config``; its hot knobs are set by the trainer."""
+    options: dict[str, Any] = {
+        "seed": config.seed,
+        "levels": config.num_train_levels,  # 0: every training seed
+        "buffer_size": config.level_buffer_size,
+        "score_kind": config.score_kind,
+        "temperature": config.temperature,
+        "staleness_coef": config.staleness_coef,
+        "gamma": config.gamma,
+    }
+    if config.teacher == "random":
+        return UniformLevels(**options)
+    return make_teacher(config.teacher, **options)
+
+
+class LevelCurriculumCallback(WorkbenchCallback):
+    """The run's callback plus the level bookkeeping, which runs first at every step so
+    that evaluations and checkpoints see every finished episode."""
+
+    def __init__(self, ctx: RunContext, trainer: CurriculumTrainer, levels: LevelReplayCallback):
+        super().__init__(ctx, trainer)
+        self.levels = levels
+
+    def _init_callback(self) -> None:
+        self.levels.init_callback(self.model)
+
+    def _on_training_start(self) -> None:
+        self.levels.on_training_start(self.locals, self.globals)
+
+    def _on_step(self) -> bool:
+        self.levels.update_locals(self.locals)
+        self.levels.on_step()
+        return super()._on_step()
+
+
 class CurriculumTrainer(SB3Trainer):
     """An SB3 student (PPO by default) on the tasks a teacher chooses."""
 
@@ -110,6 +337,16 @@ class CurriculumTrainer(SB3Trainer):
 
     def __init__(self, config: CurriculumConfig, ctx: RunContext) -> None:
         self.config, self.ctx = config, ctx
+        # Configs check this when built; a config changed in place is checked here too.
+        check_combination(config.tasks, config.teacher, config.algorithm)
+        self.plays_levels = config.tasks == "grid-levels"
+        model = self._level_student() if self.plays_levels else self._goal_student()
+        super().__init__(config, ctx, model=model)
+        if self.plays_levels:
+            self.callback = LevelCurriculumCallback(ctx, self, LevelReplayCallback(self.feed))
+
+    def _goal_student(self) -> BaseAlgorithm:
+        config = self.config
         maze = gym.make(config.env_id).unwrapped.task.maze
         self.family = MazeGoals(maze)
         # A Gaussian-mixture refit takes longer than many environment steps: the GMM
@@ -121,12 +358,27 @@ class CurriculumTrainer(SB3Trainer):
         )
         self._apply_teacher_knobs(TEACHER_KNOBS)
         self.feed = TaskFeed(self.teacher, self.family)
+        self.test_goals = self.family.test_tasks(config.test_tasks)
 
         def make_env() -> gym.Env:
             return TeacherTasks(gym.make(config.env_id, reward_mode=config.reward_mode), self.feed)
 
-        super().__init__(config, ctx, model=build_model(config, make_env=make_env))
-        self.test_goals = self.family.test_tasks(config.test_tasks)
+        if config.algorithm != "PPO":
+            return build_model(config, make_env=make_env)
+        return build_ppo(config, make_vec_env(make_env, n_envs=config.n_envs, seed=config.seed))
+
+    def _level_student(self) -> BaseAlgorithm:
+        config = self.config
+        self.teacher = make_level_teacher(config)
+        self._apply_teacher_knobs(TEACHER_KNOBS)
+        self.feed = LevelFeed(self.teacher, config.n_envs)
+        self.test_levels = held_out_levels(config.test_tasks)
+        # As many training levels as test levels: the gap between the two solve rates is
+        # what the student memorized.
+        known = self.teacher.training_levels or training_levels(config.test_tasks)
+        self.check_levels = list(known[: config.test_tasks])
+        venv = level_copies(self.feed, config.n_envs, config.seed)
+        return build_ppo(config, venv, LevelReplayPPO)
 
     def _apply_teacher_knobs(self, names: Any) -> None:
         for name in names:
@@ -136,8 +388,45 @@ class CurriculumTrainer(SB3Trainer):
     def apply(self, changes: Mapping[str, Any]) -> None:
         super().apply(changes)
         self._apply_teacher_knobs([name for name in changes if name in TEACHER_KNOBS])
+        if "gamma" in changes and self.plays_levels:
+            self.teacher.gamma = self.config.gamma  # the scores' GAE follows the student's
 
     def record_rollout(self, step: int) -> None:
+        if self.plays_levels:
+            self._record_levels(step)
+        else:
+            self._record_goals(step)
+
+    def _record_levels(self, step: int) -> None:
+        """Solve rates of the deterministic student on the held-out and as many training
+        levels, and the teacher's picture: its snapshot, the top-scoring levels, counts."""
+        test = solved_levels(self.model, self.test_levels)
+        train = solved_levels(self.model, self.check_levels)
+        log = self.ctx.log_scalar
+        log("eval/test_success", float(test.mean()), step)
+        log("eval/train_success", float(train.mean()), step)
+        log("curriculum/episodes", float(self.feed.episodes), step)
+        snapshot = self.teacher.snapshot()
+        for kind, count in zip(KIND_CODES, snapshot["counts"], strict=True):
+            log(f"curriculum/{kind}", float(count), step)
+        log("curriculum/replay_probability", float(snapshot["replay_probability"]), step)
+        arrays: dict[str, np.ndarray] = {
+            f"teacher/{key}": np.asarray(value) for key, value in snapshot.items()
+        }
+        arrays["top_levels"], arrays["top_scores"] = top_levels(snapshot, TOP_LEVELS)
+        arrays["test_levels"] = np.array(self.test_levels, dtype=np.int64)
+        arrays["test_success"] = test.astype(np.float32)
+        if self.feed.recent:
+            scores, solved, kinds = (
+                np.array(column) for column in zip(*self.feed.recent, strict=True)
+            )
+            arrays["recent_scores"] = scores.astype(np.float32)
+            arrays["recent_success"] = solved.astype(np.float32)
+            arrays["recent_kinds"] = kinds.astype(np.int8)
+            log("curriculum/recent_success", float(solved[-200:].mean()), step)
+        self.ctx.log_snapshot("curriculum", arrays, step)
+
+    def _record_goals(self, step: int) -> None:
         """Evaluate the student on the test goals (deterministic, all goals stepped
         together), log the competence map with the teacher's snapshot, and one rollout
         picture (the test goal farthest into the run's list that was reached, else the
