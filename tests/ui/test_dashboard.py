@@ -512,3 +512,36 @@ def test_screenshot_script_draws_every_page_with_live_data(browser, served_dashb
     for record in store.list_runs():  # the pages' default runs: free the CPU
         if record.state in ("running", "paused") and not record.name.startswith("demo"):
             Run(store, record.id).stop(wait=30)
+
+
+def test_curricula_page_draws_the_teachers_tasks_and_mixture_and_marks_a_knob_change(
+    page, page_problems, served_dashboard
+):
+    """Issue 17: the task space moves as the run trains, the teacher's mixture appears
+    (ellipses; the refit slider shows once there are two refits) and a mid-run change of the
+    random-task ratio is marked on the page's charts."""
+    store = RunStore(served_dashboard.home)
+    # Refits every 20 tasks instead of 250: mixtures within a minute on a busy machine.
+    run = Run.create(
+        "curriculum", store=store, name="curriculum under test", teacher="alp-gmm",
+        fit_rate=20, eval_every=2_000, total_timesteps=10**6,
+    ).start("subprocess")  # fmt: skip
+    try:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(f"{served_dashboard.url}/?page=curricula&curricula_run={run.id}")
+        caption = page.locator(".curriculum-caption:visible")
+        expect(caption).to_contain_text("step", timeout=60_000)
+        space = page.locator(".task-space-view .bk-Canvas:visible").first
+        before = _screenshot(space)
+        expect(page.locator(".refit-scrubber:visible")).to_have_count(1, timeout=180_000)
+        assert _screenshot(space) != before, "the task space did not change as the run trained"
+        ratio = page.locator(".knob-random_task_ratio input")
+        ratio.fill("0.5")
+        page.locator(".apply-knobs button").click()
+        expect(page.locator(".knob-markers:visible").first).to_contain_text(
+            "random_task_ratio=0.5", timeout=60_000
+        )
+        assert store.get_run(run.id).config["random_task_ratio"] == 0.5
+        assert page_problems == []
+    finally:
+        Run(store, run.id).stop(wait=30)

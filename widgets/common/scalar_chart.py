@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, SaveTool
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter, SaveTool
 from bokeh.plotting import figure as BokehFigure
 
 from widgets.common.live import LiveSession
@@ -286,6 +286,8 @@ class ScalarChart(pn.viewable.Viewer):
             toolbar_location="right",
             title=self.metric,
         )
+        # Steps as 20,000 (not 2.000e+4), seconds as 12.5.
+        figure.xaxis.formatter = NumeralTickFormatter(format="0,0" if x == "step" else "0,0.[0]")
         # The toolbar's save tool downloads the chart as a PNG named after its metric.
         figure.add_tools(SaveTool(filename=self.metric.replace("/", "_")))
         self._faint = ColumnDataSource({"xs": [], "ys": []})

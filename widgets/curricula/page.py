@@ -17,9 +17,10 @@ from widgets.curricula.task_space import TaskSpaceView
 # ALP-GMM's rule (Portelas et al. 2019), as the teachers in workbench/curricula/ run it.
 CURRICULUM_RULE = r"""\begin{aligned}
 &\text{ALP}(\tau) = |\,r(\tau) - r(\tau_{\text{nearest earlier}})\,|\\
-&\text{every 250 tasks: GMM on the last 250 } (\tau, \text{ALP}),\ k \in 2..10 \text{ by AIC}\\
+&\text{every } \knob{fit_rate} \text{ tasks: a GMM of } (\tau, \text{ALP})\\
+&\quad \text{on the latest } \knob{fit_rate},\ k \in 2..10 \text{ by AIC}\\
 &\tau \sim \text{uniform w.p. } \knob{random_task_ratio},\ \text{else}\\
-&\quad \text{component } i \text{ w.p.} \propto \text{ALP of its mean, then } \tau \sim \mathcal{N}(\mu_i, \Sigma_i)\\[3pt]
+&\quad i \text{ w.p.} \propto \text{ALP of } \mu_i,\ \ \tau \sim \mathcal{N}(\mu_i, \Sigma_i)\\[3pt]
 &\text{now: test goals reached } \metric{eval/test_success}
 \end{aligned}"""
 CURRICULUM_CAPTION = (

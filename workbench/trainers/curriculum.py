@@ -178,6 +178,12 @@ class CurriculumConfig(SB3Config):
         doc="Share of tasks drawn uniformly instead of by the teacher (ALP-GMM, Covar-GMM).",
         metadata=HOT,
     )
+    fit_rate = param.Integer(
+        250,
+        bounds=(10, 100_000),
+        doc="ALP-GMM, Covar-GMM: tasks between two refits of the mixture, on the latest that "
+        "many; the first that many are uniform (the papers' 250).",
+    )
     temperature = param.Number(
         0.1,
         bounds=(1e-3, 100.0),
@@ -352,9 +358,19 @@ class CurriculumTrainer(SB3Trainer):
         # A Gaussian-mixture refit takes longer than many environment steps: the GMM
         # teachers fit in a thread and switch to the new mixture a fixed number of tasks
         # later (reproducible from the seed, and the student never waits).
-        background = {"refit_in_background": True} if "gmm" in config.teacher else {}
+        mixture = (
+            {
+                "refit_in_background": True,
+                "fit_rate": config.fit_rate,
+                # The new mixture applies this many tasks after its fit started (the
+                # teacher's 25, fewer when refits come sooner).
+                "apply_after": min(25, config.fit_rate // 2),
+            }
+            if "gmm" in config.teacher
+            else {}
+        )
         self.teacher = make_teacher(
-            config.teacher, box=self.family.box, seed=config.seed, **background
+            config.teacher, box=self.family.box, seed=config.seed, **mixture
         )
         self._apply_teacher_knobs(TEACHER_KNOBS)
         self.feed = TaskFeed(self.teacher, self.family)
@@ -434,8 +450,12 @@ class CurriculumTrainer(SB3Trainer):
         success, paths = self.test_success()
         self.ctx.log_scalar("eval/test_success", float(success.mean()), step)
         self.ctx.log_scalar("curriculum/episodes", float(self.feed.episodes), step)
+        snapshot = self.teacher.snapshot()
+        # How spread the teacher's sampling is: 1 uniform over the task space, near 0 on a
+        # few spots (normalised entropy, estimated on a grid).
+        self.ctx.log_scalar("curriculum/sampling_entropy", float(snapshot["entropy"]), step)
         arrays: dict[str, np.ndarray] = {
-            f"teacher/{key}": np.asarray(value) for key, value in self.teacher.snapshot().items()
+            f"teacher/{key}": np.asarray(value) for key, value in snapshot.items()
         }
         if self.feed.recent:
             tasks, outcomes = zip(*self.feed.recent, strict=True)
