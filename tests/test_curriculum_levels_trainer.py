@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.curricula import CurriculumError
-from workbench.curricula.level_replay import LevelReplayCallback, MaskedRolloutBuffer
+from workbench.curricula.level_replay import LevelReplayCallback, MaskedRolloutBuffer, UniformLevels
 from workbench.runs import KnobError, Run, RunStore
 from workbench.runs.trainer import RunContext
 from workbench.trainers.curriculum import CurriculumConfig, CurriculumTrainer
@@ -229,3 +229,25 @@ def test_hot_knobs_reach_the_level_teacher(store):
     trainer.config.gamma = 0.9
     trainer.apply({"gamma": 0.9})
     assert trainer.teacher.gamma == 0.9  # scores' GAE follows the student's discount
+
+
+def test_uniform_level_sampling_draws_every_training_level_alike_and_always_trains():
+    teacher = UniformLevels(seed=0, levels=10)
+    draws = [teacher.sample() for _ in range(5_000)]
+    counts = np.bincount([teacher.training_levels.index(level) for level in draws])
+    assert len(counts) == 10 and counts.min() > 400 and counts.max() < 600
+    assert teacher.should_train(False) and teacher.should_train(True)
+    for level in teacher.training_levels:
+        teacher.update(level, 1.0)
+    np.testing.assert_allclose(teacher.probabilities(), 0.1)
+    assert teacher.replay_probability() == 1.0
+
+
+@pytest.mark.parametrize("score_kind", ["max_mc", "policy_entropy"])
+def test_every_score_kind_scores_episodes_of_a_live_student(store, score_kind):
+    trainer = _trainer(store, teacher="plr", score_kind=score_kind)
+    trainer.model.learn(256, callback=LevelReplayCallback(trainer.feed))
+    scores = trainer.teacher.snapshot()["scores"]
+    assert trainer.feed.episodes >= 2 and np.all(np.isfinite(scores))
+    if score_kind == "policy_entropy":  # four moves: entropy at most log 4
+        assert np.all((scores > 0) & (scores <= np.log(4) + 1e-6))
