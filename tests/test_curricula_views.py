@@ -76,5 +76,39 @@ def test_the_page_shows_the_run_on_every_view(tmp_path):
     page = CurriculaView(LiveSession(store))
     page.run_id = run_id
     assert page.task_space.run_id == run_id and page.controls.run_id == run_id
-    assert all(chart.run_ids == [run_id] for chart in page.curves.values())
+    assert all(chart.run_ids == [run_id] for chart in page.curves)
     assert page.__panel__().get_root() is not None
+
+
+def _level_snapshot() -> dict[str, np.ndarray]:
+    """A PLR teacher's picture: three levels in its buffer and two pictures of the best."""
+    return {
+        "teacher/levels": np.array([11, 12, 13]),
+        "teacher/scores": np.array([0.5, 0.9, 0.1]),
+        "teacher/staleness": np.array([3, 0, 7]),
+        "teacher/probabilities": np.array([0.3, 0.6, 0.1]),
+        "teacher/visits": np.array([2, 5, 1]),
+        "teacher/counts": np.array([3, 5, 0]),
+        "top_levels": np.zeros((2, 9, 9, 3), dtype=np.uint8),
+        "top_scores": np.array([0.9, 0.5]),
+        "test_success": np.array([1.0, 0.0, 0.0, 1.0]),
+    }
+
+
+def test_a_level_run_shows_its_buffer_sorted_by_replay_probability(tmp_path):
+    store = RunStore(tmp_path)
+    config = {"tasks": "grid-levels", "teacher": "plr"}
+    run_id = store.create_run("levels", "curriculum", config).id
+    store.add_snapshot(run_id, 4_096, "curriculum", _level_snapshot())
+    page = CurriculaView(LiveSession(store), run_id=run_id)
+    view = page.level_buffer
+    view.refresh()
+    assert view.table.value["level"].tolist() == ["12", "11", "13"]
+    assert view.table.value["visits"].tolist() == [5, 2, 1]
+    assert len(view.pictures.objects) == 2
+    assert "3 levels in the buffer; 3 new, 5 replayed, 0 edited" in view.caption.value
+    assert "held-out levels solved 50%" in view.caption.value
+    # The page shows the buffer and the level curves, not the maze's task space.
+    assert page.level_buffer_panel.visible and not page._task_space_panel.visible
+    assert page.curves[2].metric == "curriculum/replay_probability"
+    assert "level replay" in page.formula.title

@@ -12,6 +12,7 @@ from widgets.common.live import LiveSession
 from widgets.common.objective_panel import ObjectivePanel
 from widgets.common.run_controls import RunControls
 from widgets.common.scalar_chart import ScalarChart
+from widgets.curricula.level_buffer import LevelBufferView
 from widgets.curricula.task_space import TaskSpaceView
 
 # ALP-GMM's rule (Portelas et al. 2019), as the teachers in workbench/curricula/ run it.
@@ -23,13 +24,35 @@ CURRICULUM_RULE = r"""\begin{aligned}
 &\quad i \text{ w.p.} \propto \text{ALP of } \mu_i,\ \ \tau \sim \mathcal{N}(\mu_i, \Sigma_i)\\[3pt]
 &\text{now: test goals reached } \metric{eval/test_success}
 \end{aligned}"""
+CURRICULUM_TITLE = "Teacher: absolute learning progress"
 CURRICULUM_CAPTION = (
     "Absolute learning progress: how much the student's result on a task changed since a "
     "nearby task was last tried. The teacher samples where it is high: neither what is "
     "mastered nor what is still out of reach. RIAC splits the space into boxes by the same "
     "measure; random samples uniformly."
 )
-CURVES = ("eval/test_success", "curriculum/recent_success", "curriculum/sampling_entropy")
+# Prioritized Level Replay's replay distribution (Jiang et al. 2021).
+LEVEL_RULE = r"""\begin{aligned}
+&P(i) = (1 - \rho)\, P_S(i) + \rho\, P_C(i),\ \ \rho = \knob{staleness_coef}\\
+&P_S(i) \propto h(S_i)^{1/\beta},\ h = 1/\text{rank}(S_i),\ \beta = \knob{temperature}\\
+&P_C(i) \propto c - C_i \ \ \text{(episodes since level } i \text{ was drawn)}\\
+&S_i: \text{ score of its last episode } (\knob{score_kind})\\[3pt]
+&\text{now: held-out levels solved } \metric{eval/test_success}
+\end{aligned}"""
+LEVEL_CAPTION = (
+    "Prioritized Level Replay keeps the levels it has seen with a score each, how much the "
+    "student's value estimates were off there, and replays high scores and levels not seen "
+    "for long. Robust PLR takes no gradient step on levels seen for the first time; ACCEL "
+    "also edits the replayed levels."
+)
+CURVES = {
+    "maze-goals": ("eval/test_success", "curriculum/recent_success", "curriculum/sampling_entropy"),
+    "grid-levels": (
+        "eval/test_success",
+        "curriculum/recent_success",
+        "curriculum/replay_probability",
+    ),
+}
 
 
 class CurriculaView(pn.viewable.Viewer):
@@ -45,37 +68,59 @@ class CurriculaView(pn.viewable.Viewer):
         self.session = session
         self.controls = RunControls(session, run_id=self.run_id, executor=self.executor)
         self.task_space = TaskSpaceView(session, run_id=self.run_id)
+        self.level_buffer = LevelBufferView(session, run_id=self.run_id)
         runs = [self.run_id] if self.run_id else []
-        self.curves = {
-            metric: ScalarChart(session, run_ids=runs, metric=metric, height=200, smoothing=0.0)
-            for metric in CURVES
-        }
+        self.curves = [
+            ScalarChart(session, run_ids=runs, metric=metric, height=200, smoothing=0.0)
+            for metric in CURVES["maze-goals"]
+        ]
         self.formula = Formula(
             session, template=CURRICULUM_RULE, run_id=self.run_id,
-            title="Teacher: absolute learning progress", caption=CURRICULUM_CAPTION,
+            title=CURRICULUM_TITLE, caption=CURRICULUM_CAPTION,
         )  # fmt: skip
         self.objective = ObjectivePanel(session, run_id=self.run_id, executor=self.executor)
+        self.level_buffer_panel = pn.Column(self.level_buffer, width=460)
+        self._task_space_panel = pn.Column(self.task_space, self._legend(), width=520)
+        self._show()
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
-        for view in (self.controls, self.task_space, self.formula, self.objective):
+        """Show the run: its task space (goals) or its level buffer (levels), its curves,
+        and its teacher's rule."""
+        tasks = "maze-goals"
+        if self.run_id:
+            tasks = self.session.store.get_run(self.run_id).config.get("tasks", tasks)
+        views = (self.controls, self.task_space, self.level_buffer, self.formula, self.objective)
+        for view in views:
             view.run_id = self.run_id
-        for chart in self.curves.values():
-            chart.run_ids = [self.run_id]
+        for chart, metric in zip(self.curves, CURVES[tasks], strict=True):
+            chart.param.update(run_ids=[self.run_id] if self.run_id else [], metric=metric)
+        levels = tasks == "grid-levels"
+        self._task_space_panel.visible = not levels
+        self.level_buffer_panel.visible = levels
+        self.formula.param.update(
+            template=LEVEL_RULE if levels else CURRICULUM_RULE,
+            title="Teacher: prioritized level replay" if levels else CURRICULUM_TITLE,
+            caption=LEVEL_CAPTION if levels else CURRICULUM_CAPTION,
+        )
 
-    def __panel__(self) -> pn.viewable.Viewable:
-        intro = pn.pane.Markdown(
+    @staticmethod
+    def _legend() -> pn.pane.Markdown:
+        return pn.pane.Markdown(
             "Dots: the latest tasks the teacher chose (goals in the maze), coloured by "
             "learning progress; ellipses: its Gaussian mixture (2 sigma), or boxes: RIAC's "
             "regions, coloured the same way; squares: the test goals, **green** where the "
             "student reaches them, red where not."
         )
+
+    def __panel__(self) -> pn.viewable.Viewable:
         return pn.Row(
             pn.Column(
                 self.controls,
                 pn.Row(
-                    pn.Column(self.task_space, intro, width=520),
-                    pn.Column(*self.curves.values(), sizing_mode="stretch_width"),
+                    self._task_space_panel,
+                    self.level_buffer_panel,
+                    pn.Column(*self.curves, sizing_mode="stretch_width"),
                     sizing_mode="stretch_width",
                 ),
                 sizing_mode="stretch_width",

@@ -134,7 +134,10 @@ class TaskSpaceView(pn.viewable.Viewer):
             return
         self._cursor, step = new[-1]
         self._drawn_at = time.monotonic()
-        self._snapshot = store.load_snapshot(self.run_id, "curriculum", step)
+        data = store.load_snapshot(self.run_id, "curriculum", step)
+        if "test_goals" not in data:
+            return  # a run of levels, not goals: the level buffer view draws it
+        self._snapshot = data
         self._draw(step)
 
     def _draw(self, step: int) -> None:
