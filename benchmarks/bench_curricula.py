@@ -16,8 +16,17 @@ student for the whole fit. In the background (``refit_in_background=True``,
 ``apply_after`` 25): the update that starts the fit, the one that applies it (waiting if
 it is still running) and the slowdown of the episodes in between.
 
+Part ``student``: the cost of a teacher to a real student. SB3 PPO on the U-maze's goal
+task trains ``--student-steps`` steps headless (thread executor, no evaluations or
+checkpoints), as a plain ``sb3`` run (the layout's goal) and as a ``curriculum`` run whose
+ALP-GMM teacher picks every episode's goal (refits in the background); the two alternate,
+``--pairs`` times, so that both see the same machine. Target (issue 17): the curriculum run
+keeps at least 95% of the plain run's steps per second.
+
     .venv/bin/python benchmarks/bench_curricula.py --parts toy [--seeds 3] [--episodes 20000]
         [--episode-ms 20 100] [--refits 4] [--no-write]
+    .venv/bin/python benchmarks/bench_curricula.py --parts student [--student-steps 40000]
+        [--pairs 3] [--no-write]
 """
 
 from __future__ import annotations
@@ -181,9 +190,58 @@ against its own episodes without a fit.
 """
 
 
+def _steps_per_second(trainer: str, steps: int, **knobs: object) -> float:
+    """Environment steps per second of one headless run of ``trainer`` (timed from its
+    start to its end, model building included as for any run)."""
+    import tempfile
+
+    from workbench.runs import Run, RunStore
+
+    store = RunStore(tempfile.mkdtemp())
+    common = {"env_id": "workbench/PointMaze-UMaze-v0", "reward_mode": "goal", "seed": 0}
+    run = Run.create(trainer, store=store, total_timesteps=steps, eval_every=0,
+                     checkpoint_every=0, device="cpu", **common, **knobs)  # fmt: skip
+    started = time.perf_counter()
+    run.start("thread")
+    state = run.wait(timeout=3_600)
+    if state != "finished":
+        raise RuntimeError(f"{trainer} run ended {state}: {run.record.message}")
+    return run.step / (time.perf_counter() - started)
+
+
+def student_section(args: argparse.Namespace) -> str:
+    plain, taught = [], []
+    for pair in range(args.pairs):
+        plain.append(_steps_per_second("sb3", args.student_steps))
+        taught.append(_steps_per_second("curriculum", args.student_steps, teacher="alp-gmm"))
+        print(f"pair {pair}: plain {plain[-1]:.0f}, with ALP-GMM {taught[-1]:.0f} steps/s",
+              flush=True)  # fmt: skip
+    ratios = [t / p for t, p in zip(taught, plain, strict=True)]
+    ratio = statistics.median(ratios)
+    verdict = "met" if ratio >= 0.95 else "NOT met"
+    return "\n".join([
+        "## Curricula: what a teacher costs the student (issue 17)",
+        "",
+        f"SB3 PPO (4 envs, MLP 64 x 2) on the U-maze's goal task, {args.student_steps:,} steps per "
+        "run, headless, no evaluations or checkpoints; a plain `sb3` run against a `curriculum` "
+        "run whose ALP-GMM teacher picks every episode's goal (refits in a thread), "
+        f"alternating, {args.pairs} pairs.",
+        f"Command: `.venv/bin/python benchmarks/bench_curricula.py --parts student "
+        f"--student-steps {args.student_steps} --pairs {args.pairs}`",
+        f"Machine: {machine_line()}",
+        "",
+        "| pair | plain steps/s | with ALP-GMM | ratio |",
+        "|---:|---:|---:|---:|",
+        *(f"| {i} | {p:,.0f} | {t:,.0f} | {t / p:.0%} |"
+          for i, (p, t) in enumerate(zip(plain, taught, strict=True))),
+        "",
+        f"Median ratio {ratio:.0%}. Target (at least 95%): **{verdict}**.",
+    ])  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="toy", help="comma-separated; only toy so far")
+    parser.add_argument("--parts", default="toy", help="comma-separated: toy, student")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=20_000)
     parser.add_argument(
@@ -191,15 +249,24 @@ def main() -> None:
         help="stand-in student episode lengths (ms) for the refit-cost table",
     )  # fmt: skip
     parser.add_argument("--refits", type=int, default=4, help="refits measured per setting")
+    parser.add_argument("--student-steps", type=int, default=40_000)
+    parser.add_argument("--pairs", type=int, default=3, help="plain/curriculum run pairs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if unknown := parts - {"toy"}:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from toy")
-    body = toy_section(args)
-    print(body)
-    if not args.no_write:
-        write_section("curricula_toy", body)
+    if unknown := parts - {"toy", "student"}:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from toy, student")
+    sections = {
+        "toy": ("curricula_toy", toy_section),
+        "student": ("curricula_student", student_section),
+    }
+    for part in ("toy", "student"):
+        if part in parts:
+            name, section = sections[part]
+            body = section(args)
+            print(body)
+            if not args.no_write:
+                write_section(name, body)
 
 
 if __name__ == "__main__":
