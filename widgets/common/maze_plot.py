@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gymnasium as gym
 import holoviews as hv
+from bokeh.plotting import figure as BokehFigure
 
 from environments.maze import MazeLayout
 from environments.rendering import draw_cells
+from widgets.common.plotting import rgba_image
 from workbench.runs import RunStore
 
 
@@ -31,3 +33,23 @@ def over_maze(
     return overlay.opts(
         hv.opts.Overlay(frame_width=size, frame_height=height, xaxis=None, yaxis=None, toolbar=None)
     )
+
+
+def maze_figure(maze: MazeLayout | None, size: int) -> BokehFigure:
+    """A plain Bokeh figure ``size`` pixels wide with the maze picture (if any) filling it,
+    no axes, no toolbar; without a maze (the plane) its ranges follow what is drawn."""
+    if maze is None:
+        figure = BokehFigure(frame_width=size, frame_height=size, toolbar_location=None)
+    else:
+        figure = BokehFigure(
+            frame_width=size,
+            frame_height=round(size * maze.height / maze.width),
+            x_range=(0, maze.width),
+            y_range=(0, maze.height),
+            toolbar_location=None,
+        )
+        picture = rgba_image(draw_cells(maze.free, 16))
+        figure.image_rgba(image=[picture], x=0, y=0, dw=maze.width, dh=maze.height)
+    figure.axis.visible = False
+    figure.grid.visible = False
+    return figure

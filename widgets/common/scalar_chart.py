@@ -267,7 +267,7 @@ class ScalarChart(pn.viewable.Viewer):
             len(s.steps) - len(drawn[run_id][0]) for run_id, s in data.items() if run_id in drawn
         )
         title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
-        self.figure.title.text = title if keys else f"{self.metric} (no data yet)"
+        self.figure.title.text = title if keys or hidden else f"{self.metric} (no data yet)"
         if self.session.in_notebook:
             pn.io.push_notebook(self._pane)  # a notebook sends Bokeh changes only when told
 

@@ -13,10 +13,8 @@ from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
 
 from environments.maze import MazeLayout
-from environments.rendering import draw_cells
 from widgets.common.live import LiveSession
-from widgets.common.maze_plot import maze_of_run
-from widgets.common.plotting import rgba_image
+from widgets.common.maze_plot import maze_figure, maze_of_run
 
 SOLVED, UNSOLVED = "#2ca02c", "#d62728"
 
@@ -78,24 +76,7 @@ class TaskSpaceView(pn.viewable.Viewer):
         self.refresh()
 
     def _new_figure(self, maze: MazeLayout | None) -> BokehFigure:
-        if maze is None:
-            figure = BokehFigure(
-                frame_width=self.size, frame_height=self.size, toolbar_location=None
-            )
-        else:
-            figure = BokehFigure(
-                frame_width=self.size,
-                frame_height=round(self.size * maze.height / maze.width),
-                x_range=(0, maze.width),
-                y_range=(0, maze.height),
-                toolbar_location=None,
-            )
-            figure.image_rgba(
-                image=[rgba_image(draw_cells(maze.free, 16))],
-                x=0, y=0, dw=maze.width, dh=maze.height,
-            )  # fmt: skip
-        figure.axis.visible = False
-        figure.grid.visible = False
+        figure = maze_figure(maze, self.size)
         self._progress_colors = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         color = {"field": "progress", "transform": self._progress_colors}
         self._boxes = ColumnDataSource(

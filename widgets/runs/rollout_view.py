@@ -9,10 +9,8 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure as BokehFigure
 
 from environments.maze import MazeLayout
-from environments.rendering import draw_cells
 from widgets.common.live import LiveSession
-from widgets.common.maze_plot import maze_of_run
-from widgets.common.plotting import rgba_image
+from widgets.common.maze_plot import maze_figure, maze_of_run
 
 PATH_COLOR, GOAL_COLOR = "#d62728", "#2ca02c"
 
@@ -46,24 +44,8 @@ class RolloutView(pn.viewable.Viewer):
 
     def _new_figure(self, maze: MazeLayout | None) -> BokehFigure:
         """The maze picture (if any) with an empty path, end point and goal over it."""
-        if maze is None:
-            # The plane: nothing fixes the frame, so it follows the path.
-            figure = BokehFigure(
-                frame_width=self.size, frame_height=self.size, toolbar_location=None
-            )
-        else:
-            height = round(self.size * maze.height / maze.width)
-            figure = BokehFigure(
-                frame_width=self.size,
-                frame_height=height,
-                x_range=(0, maze.width),
-                y_range=(0, maze.height),
-                toolbar_location=None,
-            )
-            picture = rgba_image(draw_cells(maze.free, 16))
-            figure.image_rgba(image=[picture], x=0, y=0, dw=maze.width, dh=maze.height)
-        figure.axis.visible = False
-        figure.grid.visible = False
+        # Without a maze (the plane) nothing fixes the frame: it follows the path.
+        figure = maze_figure(maze, self.size)
         self._path = ColumnDataSource({"x": [], "y": []})
         self._end = ColumnDataSource({"x": [], "y": []})
         self._goal = ColumnDataSource({"x": [], "y": []})
