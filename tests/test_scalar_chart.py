@@ -114,3 +114,18 @@ def test_a_hidden_session_reads_nothing_and_catches_up_when_shown(tmp_path):
         assert refresh.call_count == 0 and len(chart._series[run_id].steps) == 0
         session.show()
         assert refresh.call_count == 1 and chart._series[run_id].steps.tolist() == [10]
+
+
+def test_with_many_sessions_shown_each_refreshes_every_few_ticks(tmp_path):
+    """Eight students on the Live page: each page refreshes every other tick (once a
+    second), so that together they cost the trainer as much as four."""
+    session = LiveSession(RunStore(tmp_path))
+    with mock.patch.object(session, "refresh") as refresh:
+        with mock.patch.object(LiveSession, "shown_count", return_value=8):
+            for _ in range(6):
+                session.tick()
+        assert refresh.call_count == 3
+        with mock.patch.object(LiveSession, "shown_count", return_value=2):
+            for _ in range(6):
+                session.tick()
+        assert refresh.call_count == 9

@@ -113,6 +113,9 @@ class LiveSession:
     # sessions each redraws less often (see ``redraw_interval``), and the trainer sharing
     # the server's cores keeps its speed.
     REDRAWS_PER_SECOND = 8.0
+    # Sessions that may all refresh at every tick; with more shown, each skips ticks so that
+    # about this many refresh per tick in all (eight students' pages: each every second).
+    SESSIONS_PER_TICK = 4
     _all: ClassVar[weakref.WeakSet[LiveSession]] = weakref.WeakSet()
 
     def __init__(self, store: RunStore | None = None, period_ms: int = 500) -> None:
@@ -127,6 +130,7 @@ class LiveSession:
         # Off while nobody can see the views (a page's hidden tab): a refresh reads nothing
         # and sends nothing; the views catch up from their cursors once shown again.
         self.active = True
+        self._ticks = 0
         LiveSession._all.add(self)
 
     @classmethod
@@ -184,7 +188,7 @@ class LiveSession:
                 )  # fmt: skip
                 self._thread.start()
         elif self._callback is None or not self._callback.running:
-            self._callback = quiet_periodic_callback(self.refresh, self.period_ms)
+            self._callback = quiet_periodic_callback(self.tick, self.period_ms)
 
     def _refresh_forever(self, cell_done: threading.Event) -> None:
         opened: dict[str, tuple[float, int]] = {}
@@ -212,6 +216,15 @@ class LiveSession:
     def hide(self) -> None:
         """Nobody sees the views: skip the ticks until :meth:`show`."""
         self.active = False
+
+    def tick(self) -> None:
+        """One tick of the periodic callback: a refresh, or with many sessions shown, one
+        refresh every few ticks (the text and charts of a page then move every second or
+        two instead of twice a second, and the trainer sharing the server keeps its speed)."""
+        self._ticks += 1
+        stride = -(-LiveSession.shown_count() // LiveSession.SESSIONS_PER_TICK)  # ceil
+        if self._ticks % max(stride, 1) == 0:
+            self.refresh()
 
     def refresh(self) -> None:
         if not self.active:
