@@ -41,7 +41,9 @@ class TaskBox:
                 f"task bounds differ in dimension: low has {self.low.size}, high {self.high.size}"
             )
         if not np.all(self.high > self.low):
-            raise CurriculumError(f"task bounds must have high > low, got {self.low} and {self.high}")
+            raise CurriculumError(
+                f"task bounds must have high > low, got {self.low} and {self.high}"
+            )
         self.names = names or tuple(f"task_{i}" for i in range(self.low.size))
         if len(self.names) != self.low.size:
             raise CurriculumError(f"{len(self.names)} names for a {self.low.size}-D task space")
