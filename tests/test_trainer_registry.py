@@ -140,7 +140,9 @@ def test_own_trainers_come_from_the_entry_point_group(store, trap, monkeypatch):
         TrainerError, match=r"run r1: trainer 'broken' .* does not load: ModuleNotFoundError"
     ):
         resolve_trainer("broken", run_id="r1")
-    with pytest.raises(TrainerError, match=r"registered: regression, sb3, metra, hilp, own"):
+    with pytest.raises(
+        TrainerError, match=r"registered: regression, sb3, metra, hilp, curriculum, own"
+    ):
         resolve_trainer("trainer_trap_16_8:Trap")
     assert not trap.exists()
 
