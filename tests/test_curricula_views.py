@@ -112,3 +112,16 @@ def test_a_level_run_shows_its_buffer_sorted_by_replay_probability(tmp_path):
     assert page.level_buffer_panel.visible and not page._task_space_panel.visible
     assert page.curves[2].metric == "curriculum/replay_probability"
     assert "level replay" in page.formula.title
+
+
+def test_a_chart_switched_to_another_metric_in_code_shows_and_keeps_it(tmp_path):
+    """The level page sets its third chart to curriculum/replay_probability: before, the
+    picker kept the old name, fell back to its first option and charted that instead."""
+    store = RunStore(tmp_path)
+    run_id = store.create_run("levels", "curriculum", {"tasks": "grid-levels"}).id
+    store.add_scalars(run_id, [(10, "charts/episodic_length", 5.0)])
+    store.add_scalars(run_id, [(10, "curriculum/replay_probability", 0.5)])
+    page = CurriculaView(LiveSession(store), run_id=run_id)
+    chart = page.curves[2]
+    chart.refresh(force=True)
+    assert chart.metric == chart.metric_select.value == "curriculum/replay_probability"

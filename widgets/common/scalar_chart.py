@@ -153,6 +153,10 @@ class ScalarChart(pn.viewable.Viewer):
 
     @param.depends("run_ids", "metric", watch=True)
     def _reset(self) -> None:
+        # A metric set in code shows in the picker too (its value not among the options
+        # made the picker fall back to its first option and chart that instead).
+        options = sorted(set(self.metric_select.options) | {self.metric})
+        self.metric_select.param.update(options=options, value=self.metric)
         self._series = {run_id: self._new_series(run_id) for run_id in self.run_ids}
         self.refresh(force=True)
 

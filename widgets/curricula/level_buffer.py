@@ -47,7 +47,9 @@ class LevelBufferView(pn.viewable.Viewer):
     replayed and edited levels so far."""
 
     run_id = param.String(default="", doc="Run shown.")
-    top = param.Integer(default=6, bounds=(1, 32), doc="Top-scoring levels drawn.")
+    top = param.Integer(
+        default=4, bounds=(1, 32), doc="Top-scoring levels drawn (four fill the column)."
+    )
     min_interval = param.Number(
         default=1.0, bounds=(0.0, None), doc="Seconds between two redraws, at least."
     )
@@ -61,7 +63,8 @@ class LevelBufferView(pn.viewable.Viewer):
         )
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=BUFFER_COLUMNS), height=300, width=440, disabled=True,
-            show_index=False, pagination=None, css_classes=["level-buffer-table"],
+            show_index=False, pagination=None, layout="fit_columns",
+            css_classes=["level-buffer-table"],
         )  # fmt: skip
         self._distribution = ColumnDataSource({"rank": [], "probability": []})
         distribution = BokehFigure(
