@@ -1,0 +1,1 @@
+"""Reward landscapes: state maps, the reward editor, EPIC distance and reward surfaces."""
