@@ -79,6 +79,7 @@ from workbench.trainers.sb3 import (
 )
 
 MAZE_ENV_IDS = [env_id for env_id in POINT_ENV_IDS if "PointMaze" in env_id]
+GRID_LEVELS_ENV_ID = "workbench/GridLevels-v0"
 TASK_FAMILIES = ["maze-goals", "grid-levels"]
 CONTINUOUS_TEACHERS = ["random", "alp-gmm", "covar-gmm", "riac"]
 LEVEL_TEACHERS = ["random", "plr", "robust-plr", "accel"]  # random: uniform level sampling
@@ -88,6 +89,7 @@ TEACHER_KNOBS = ("random_task_ratio", "temperature", "staleness_coef", "replay_p
 # Knobs that grid-levels runs default to differently (where the knob is not given): the
 # teacher, and the PPO student that learned in the level env's check.
 GRID_LEVELS_DEFAULTS: dict[str, Any] = {
+    "env_id": GRID_LEVELS_ENV_ID,
     "teacher": "plr",
     "n_envs": 8,
     "n_steps": 128,
@@ -113,8 +115,13 @@ TEACHER_DEFAULTS: dict[str, dict[str, Any]] = {
 TOP_LEVELS = 6  # pictures of the highest-scoring levels in each snapshot
 
 
-def check_combination(tasks: str, teacher: str, algorithm: str) -> None:
+def check_combination(tasks: str, teacher: str, algorithm: str, env_id: str) -> None:
     """A :class:`KnobError` naming both knobs when they do not go together."""
+    if (tasks == "grid-levels") != (env_id == GRID_LEVELS_ENV_ID):
+        wanted = GRID_LEVELS_ENV_ID if tasks == "grid-levels" else "a point maze"
+        raise KnobError(
+            f"env_id={env_id!r} does not go with tasks={tasks!r}: {tasks} plays {wanted}"
+        )
     allowed = TEACHERS_OF_FAMILY[tasks]
     if teacher not in allowed:
         raise KnobError(
@@ -148,8 +155,9 @@ class CurriculumConfig(SB3Config):
     )
     env_id = param.Selector(
         default="workbench/PointMaze-UMaze-v0",
-        objects=MAZE_ENV_IDS,
-        doc="Maze of the goals (maze-goals; grid-levels always plays workbench/GridLevels-v0).",
+        objects=[*MAZE_ENV_IDS, GRID_LEVELS_ENV_ID],
+        doc="maze-goals: the maze of the goals; grid-levels: workbench/GridLevels-v0 (set "
+        "with tasks=grid-levels).",
     )
     n_steps = param.Integer(
         512,
@@ -252,9 +260,13 @@ class CurriculumConfig(SB3Config):
         # Family and teacher defaults for the knobs not given (recorded with the run).
         if params.get("tasks") == "grid-levels":
             params = {**GRID_LEVELS_DEFAULTS, **params}
+            # A maze kept from a maze-goals parent (a fork), or recorded by runs from before
+            # grid-levels had its own env_id: the levels are the environment.
+            if params["env_id"] in MAZE_ENV_IDS:
+                params["env_id"] = GRID_LEVELS_ENV_ID
         params = {**TEACHER_DEFAULTS.get(params.get("teacher", ""), {}), **params}
         super().__init__(**params)
-        check_combination(self.tasks, self.teacher, self.algorithm)
+        check_combination(self.tasks, self.teacher, self.algorithm, self.env_id)
 
 
 class TaskFeed:
@@ -344,7 +356,7 @@ class CurriculumTrainer(SB3Trainer):
     def __init__(self, config: CurriculumConfig, ctx: RunContext) -> None:
         self.config, self.ctx = config, ctx
         # Configs check this when built; a config changed in place is checked here too.
-        check_combination(config.tasks, config.teacher, config.algorithm)
+        check_combination(config.tasks, config.teacher, config.algorithm, config.env_id)
         self.plays_levels = config.tasks == "grid-levels"
         model = self._level_student() if self.plays_levels else self._goal_student()
         super().__init__(config, ctx, model=model)
