@@ -95,6 +95,13 @@ ENVIRONMENTS: tuple[EnvironmentInfo, ...] = (
         "environments.grid_levels:GridLevelsEnv",
         81,
     ),
+    EnvironmentInfo(
+        "workbench/WallGap-v0",
+        "point crosses a wall through a gap (centre, width: the task) to a goal, "
+        "reward_mode goal|dense|geodesic, 100 steps",
+        "environments.wall_gap:WallGapEnv",
+        100,
+    ),
 )
 
 

@@ -283,6 +283,21 @@ def test_accel_edits_replayed_levels_and_adds_the_edits_by_their_score():
     assert differences(replayed, teacher.sample()) == 1 and teacher.last_sample_kind == "edit"
 
 
+def test_accel_keeps_replaying_when_edits_evict_its_training_levels():
+    # Edits score high and push the training levels out of a small buffer; the replay
+    # schedule counts the training levels played, not those left in the buffer.
+    teacher = ACCEL(seed=3, levels=6, buffer_size=6, replay_start_fill=0.5, num_edits=2)
+    kinds = []
+    for _ in range(300):
+        level = teacher.sample()
+        kinds.append(teacher.last_sample_kind)
+        teacher.update(level, 1.0 if teacher.last_sample_kind == "edit" else 0.1)
+    snapshot = teacher.snapshot()
+    assert snapshot["edited"].all()  # every training level was evicted by an edit
+    assert teacher.fraction_seen() == 1.0 and teacher.replay_probability() == 1.0
+    assert kinds[-100:].count("replay") >= 40
+
+
 # -- checkpoints ---------------------------------------------------------------------------------
 
 
@@ -309,6 +324,7 @@ def drive(teacher: PLR, episodes: int, seed: int) -> list:
         ("plr", {"levels": 30, "score_kind": "max_mc", "staleness_coef": 0.3}),
         ("robust-plr", {"buffer_size": 12, "prioritization": "power"}),
         ("accel", {"buffer_size": 12, "replay_start_fill": 0.25, "score_kind": "max_mc"}),
+        ("accel", {"levels": 10, "buffer_size": 6, "replay_start_fill": 0.5}),
     ],
 )
 def test_restored_teacher_samples_exactly_what_the_original_would(name, kwargs):

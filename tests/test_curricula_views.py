@@ -56,7 +56,7 @@ def test_the_view_draws_tasks_leaves_test_goals_and_scrubs_back_through_refits(t
     assert view._tasks.data["progress"].tolist() == [0.0, 0.1, 0.4]
     assert view._boxes.data["left"].tolist() == [0.0, 2.5]  # the leaves only
     assert view._tests.data["color"] == [SOLVED, UNSOLVED]
-    assert "test goals reached 50%" in view.caption.value
+    assert "test tasks mastered 50%" in view.caption.value
     # Following: the latest refit's two components; the colours span the largest progress.
     assert list(view._ellipses.data["progress"]) == [0.2, 0.6]
     assert view._progress_colors.high == 0.6

@@ -175,6 +175,7 @@ def test_bad_combinations_are_refused_before_the_run_starts_naming_both(store):
         ({"tasks": "maze-goals", "teacher": "plr"}, ("plr", "maze-goals")),
         ({"teacher": "robust-plr"}, ("robust-plr", "maze-goals")),
         ({"tasks": "grid-levels", "algorithm": "SAC"}, ("SAC", "grid-levels")),
+        ({"env_id": "workbench/GridLevels-v0"}, ("GridLevels", "maze-goals")),
     ]
     for knobs, names in cases:
         with pytest.raises(KnobError) as caught:
@@ -216,6 +217,11 @@ def test_family_and_teacher_defaults_fill_only_what_was_not_given():
     assert (goals.n_epochs, goals.learning_rate, goals.test_tasks) == (10, 3e-4, 25)
     # A stored config (all knobs given) comes back as it was.
     assert CurriculumConfig.from_dict(robust.to_dict()).to_dict() == robust.to_dict()
+    # The levels are the environment: the run's record (its name, the Runs table, the
+    # Live page's picture) says so, also for a fork of a maze-goals run.
+    assert grid.env_id == "workbench/GridLevels-v0"
+    fork = CurriculumConfig(**{**goals.to_dict(), "tasks": "grid-levels", "teacher": "plr"})
+    assert fork.env_id == "workbench/GridLevels-v0"
 
 
 def test_hot_knobs_reach_the_level_teacher(store):

@@ -48,11 +48,29 @@ def test_the_teacher_chooses_every_episode_and_its_picture_is_recorded(store):
     assert len(tasks) >= 13 and tasks.shape[1] == 2
     # The U-maze is 5 x 5: the teacher samples its whole box (walls included).
     assert (tasks >= 0).all() and (tasks <= 5).all()
-    assert snapshot["test_goals"].shape == (4, 2) and snapshot["test_success"].shape == (4,)
+    assert snapshot["test_tasks"].shape == (4, 2) and snapshot["test_success"].shape == (4,)
     assert any(key.startswith("teacher/") for key in snapshot)
     assert "eval/test_success" in store.scalar_names(run.id)
     rollout = store.load_snapshot(run.id, "rollout")
     assert rollout["positions"].shape[1] == 2 and rollout["goal"].shape == (2,)
+
+
+def test_wall_gaps_are_tasks_of_their_own_environment(store):
+    run = Run.create("curriculum", store=store, tasks="wall-gaps", teacher="riac", **SMALL)
+    assert run.config["env_id"] == "workbench/WallGap-v0"
+    assert run.config["reward_mode"] == "geodesic"
+    run.start(executor="thread")
+    assert run.wait(timeout=240) == "finished", run.record.message
+    snapshot = store.load_snapshot(run.id, "curriculum")
+    # 3,000 steps of 100-step episodes: the evaluation at the end has seen 14 of them.
+    tasks = snapshot["recent_tasks"]  # (gap centre, gap width) inside the task box
+    assert len(tasks) >= 10 and (tasks[:, 0] >= 0.25).all() and (tasks[:, 0] <= 3.75).all()
+    assert (tasks[:, 1] >= 0.0).all() and (tasks[:, 1] <= 1.5).all()
+    assert snapshot["test_tasks"].shape == (4, 2)
+    rollout = store.load_snapshot(run.id, "rollout")
+    np.testing.assert_allclose(rollout["goal"], [5.0, 2.0])
+    with pytest.raises(KnobError, match="WallGap"):
+        Run.create("curriculum", store=store, tasks="wall-gaps", env_id="workbench/GridLevels-v0")
 
 
 def test_a_resumed_run_restores_the_teacher_exactly(store):

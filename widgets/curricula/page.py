@@ -22,7 +22,7 @@ CURRICULUM_RULE = r"""\begin{aligned}
 &\quad \text{on the latest } \knob{fit_rate},\ k \in 2..10 \text{ by AIC}\\
 &\tau \sim \text{uniform w.p. } \knob{random_task_ratio},\ \text{else}\\
 &\quad i \text{ w.p.} \propto \text{ALP of } \mu_i,\ \ \tau \sim \mathcal{N}(\mu_i, \Sigma_i)\\[3pt]
-&\text{now: test goals reached } \metric{eval/test_success}
+&\text{now: test tasks mastered } \metric{eval/test_success}
 \end{aligned}"""
 CURRICULUM_TITLE = "Teacher: absolute learning progress"
 CURRICULUM_CAPTION = (
@@ -107,9 +107,10 @@ class CurriculaView(pn.viewable.Viewer):
     @staticmethod
     def _legend() -> pn.pane.Markdown:
         return pn.pane.Markdown(
-            "Dots: the latest tasks the teacher chose (goals in the maze), coloured by "
+            "Dots: the latest tasks the teacher chose (goals in the maze; for wall gaps, "
+            "the gap's centre and width), coloured by "
             "learning progress; ellipses: its Gaussian mixture (2 sigma), or boxes: RIAC's "
-            "regions, coloured the same way; squares: the test goals, **green** where the "
+            "regions, coloured the same way; squares: the test tasks, **green** where the "
             "student reaches them, red where not."
         )
 

@@ -1,5 +1,6 @@
 """The task space as the teacher sees it: where it samples, where learning progress is,
-and what the student masters, drawn over the maze whose goals are the tasks."""
+and what the student masters, drawn over the maze whose goals are the tasks (maze goals)
+or on the axes of the task's two numbers (wall gaps: centre and width)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
 
-from environments.maze import MazeLayout
 from widgets.common.live import LiveSession
 from widgets.common.maze_plot import maze_figure, maze_of_run
+from workbench.curricula.base import TaskBox
+from workbench.curricula.wall_gaps import WallGaps
 
 SOLVED, UNSOLVED = "#2ca02c", "#d62728"
 
@@ -37,7 +39,7 @@ def ellipses(means: np.ndarray, covariances: np.ndarray) -> dict[str, np.ndarray
 class TaskSpaceView(pn.viewable.Viewer):
     """The latest ``curriculum`` snapshot of a run: recent tasks coloured by learning
     progress, the teacher's Gaussian mixture (2-sigma ellipses) or regions (boxes) coloured
-    by theirs, and the test goals green where the student reaches them. A slider goes back
+    by theirs, and the test tasks green where the student masters them. A slider goes back
     through the mixture's refits."""
 
     run_id = param.String(default="", doc="Run shown.")
@@ -69,14 +71,20 @@ class TaskSpaceView(pn.viewable.Viewer):
     @param.depends("run_id", watch=True)
     def _new_run(self) -> None:
         self._cursor, self._drawn_at, self._snapshot = 0, -np.inf, {}
-        maze = maze_of_run(self.session.store, self.run_id) if self.run_id else None
-        self._pane.object = self._new_figure(maze)
+        self._pane.object = self._new_figure(self._base_figure())
         self.caption.value = "none yet"
         self.refit.visible = self.follow.visible = False
         self.refresh()
 
-    def _new_figure(self, maze: MazeLayout | None) -> BokehFigure:
-        figure = maze_figure(maze, self.size)
+    def _base_figure(self) -> BokehFigure:
+        """The run's task space: its maze picture, or the axes of its task box."""
+        if not self.run_id:
+            return maze_figure(None, self.size)
+        if self.session.store.get_run(self.run_id).config.get("tasks") == "wall-gaps":
+            return box_figure(WallGaps().box, self.size)
+        return maze_figure(maze_of_run(self.session.store, self.run_id), self.size)
+
+    def _new_figure(self, figure: BokehFigure) -> BokehFigure:
         self._progress_colors = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         color = {"field": "progress", "transform": self._progress_colors}
         self._boxes = ColumnDataSource(
@@ -116,8 +124,8 @@ class TaskSpaceView(pn.viewable.Viewer):
         self._cursor, step = new[-1]
         self._drawn_at = time.monotonic()
         data = store.load_snapshot(self.run_id, "curriculum", step)
-        if "test_goals" not in data:
-            return  # a run of levels, not goals: the level buffer view draws it
+        if "test_tasks" not in data and "test_goals" not in data:
+            return  # a run of levels: the level buffer view draws it
         self._snapshot = data
         self._draw(step)
 
@@ -127,9 +135,10 @@ class TaskSpaceView(pn.viewable.Viewer):
         progress = data.get("teacher/progress", np.zeros(len(tasks)))
         self._tasks.data = {"x": tasks[:, 0], "y": tasks[:, 1], "progress": progress}
         success = data.get("test_success", np.zeros(0)).astype(bool)
-        goals = data.get("test_goals", np.zeros((0, 2)))
+        # Runs recorded before the wall gaps called their test set goals.
+        tests = data.get("test_tasks", data.get("test_goals", np.zeros((0, 2))))
         self._tests.data = {
-            "x": goals[:, 0], "y": goals[:, 1],
+            "x": tests[:, 0], "y": tests[:, 1],
             "color": np.where(success, SOLVED, UNSOLVED).tolist(),
         }  # fmt: skip
         leaves = data.get("teacher/region_is_leaf", np.zeros(0, dtype=bool)).astype(bool)
@@ -153,7 +162,7 @@ class TaskSpaceView(pn.viewable.Viewer):
             np.asarray(self._ellipses.data["progress"]),
         ]
         self._progress_colors.high = max(1e-3, *(float(np.max(v)) for v in shown if len(v)))
-        mastered = f", test goals reached {success.mean():.0%}" if len(success) else ""
+        mastered = f", test tasks mastered {success.mean():.0%}" if len(success) else ""
         episodes = int(data.get("teacher/episodes", 0))
         self.caption.value = f"step {step}: {episodes} tasks so far{mastered}"
         if self.session.in_notebook:
@@ -184,3 +193,19 @@ class TaskSpaceView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.caption, self._pane, pn.Row(self.refit, self.follow))
+
+
+def box_figure(box: TaskBox, size: int) -> BokehFigure:
+    """A figure over a 2-D task box, ``size`` pixels wide, its axes named by the task's
+    dimensions."""
+    figure = BokehFigure(
+        frame_width=size,
+        frame_height=round(size * 0.75),
+        x_range=(box.low[0], box.high[0]),
+        y_range=(box.low[1], box.high[1]),
+        x_axis_label=box.names[0],
+        y_axis_label=box.names[1],
+        toolbar_location=None,
+    )
+    figure.grid.grid_line_alpha = 0.3
+    return figure

@@ -33,6 +33,10 @@ class MazeGoals:
             return point
         return self._centers[np.argmin(np.linalg.norm(self._centers - point, axis=1))]
 
+    def options_of(self, task: np.ndarray) -> dict[str, Any]:
+        """Reset options that play ``task``."""
+        return {"goal": self.goal_of(task)}
+
     def test_tasks(self, count: int) -> np.ndarray:
         """A fixed test set: ``count`` free cell centres spread over the maze (every cell
         when ``count`` is at least their number)."""

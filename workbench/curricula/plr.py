@@ -365,7 +365,7 @@ class PLR(Teacher):
         """A level not in the buffer: uniform over the unseen training levels, or a fresh
         training seed."""
         if self.training_levels is not None:
-            unseen = [level for level in self.training_levels if level not in self._slot]
+            unseen = [level for level in self.training_levels if level not in self._seen]
             return unseen[int(self.rng.integers(len(unseen)))]
         while True:
             level = int(self.rng.integers(0, HELD_OUT_START))
@@ -391,6 +391,10 @@ class PLR(Teacher):
         self._last_sampled = np.zeros(self.buffer_size, dtype=np.int64)  # C_i
         self._visits = np.zeros(self.buffer_size, dtype=np.int64)  # scored episodes
         self._max_returns: dict[Any, float] = {}  # best return per level, for max_mc
+        # Training levels scored at least once, in or since evicted from the buffer: the
+        # replay schedule counts these (ACCEL's edits evict training levels; counting only
+        # the buffer's would make replay stop as edits fill it).
+        self._seen: set[Any] = set()
         # Levels sampled and not yet scored: [episode count when sampled, sample kind], in
         # sampling order (several environment copies may play the same level at once).
         self._pending: dict[Any, list[tuple[int, str]]] = {}
@@ -405,15 +409,13 @@ class PLR(Teacher):
         return self.last_sample_kind == "replay"
 
     def fraction_seen(self) -> float:
-        """Training levels in the buffer over all training levels; with every training seed,
-        the fraction of the buffer filled."""
-        if self.training_levels is None or self._training_set is None:
+        """Training levels scored at least once over all training levels; with every
+        training seed, the fraction of the buffer filled."""
+        if self.training_levels is None:
             return len(self._levels) / self.buffer_size
         if not self.training_levels:
             return 1.0
-        # ACCEL's edited levels sit in the buffer too, but are no training levels.
-        seen = sum(1 for level in self._levels if level in self._training_set)
-        return seen / len(self.training_levels)
+        return len(self._seen) / len(self.training_levels)
 
     def replay_probability(self) -> float:
         """The chance that the next :meth:`sample` replays a buffer level."""
@@ -480,6 +482,8 @@ class PLR(Teacher):
         sampled_at, kind = queue.pop(0) if queue else (self.episode_count, "new")
         if queue == []:
             del self._pending[level]
+        if self._training_set is not None and level in self._training_set:
+            self._seen.add(level)
         slot = self._slot.get(level)
         if slot is not None:
             old = self._scores[slot]
@@ -606,6 +610,7 @@ class PLR(Teacher):
                 "visits": self._visits[:count].tolist(),
             },
             "max_returns": [[encode(level), float(v)] for level, v in self._max_returns.items()],
+            "seen": [encode(level) for level in self.training_levels or () if level in self._seen],
             "pending": [
                 [encode(level), [[int(t), kind] for t, kind in queue]]
                 for level, queue in self._pending.items()
@@ -645,6 +650,7 @@ class PLR(Teacher):
         self._last_sampled[:count] = buffer["last_sampled"]
         self._visits[:count] = buffer["visits"]
         self._max_returns = {self._decode(code): float(v) for code, v in state["max_returns"]}
+        self._seen = {self._decode(code) for code in state["seen"]}
         self._pending = {
             self._decode(code): [(int(t), str(kind)) for t, kind in queue]
             for code, queue in state["pending"]

@@ -9,6 +9,10 @@ Task families:
 - ``maze-goals``: goal reaching in a point maze; the task is the goal (x, y), the task
   space the maze's box; the teacher hears whether the goal was reached. Teachers:
   ``random`` (uniform goals), ``alp-gmm``, ``covar-gmm``, ``riac``.
+- ``wall-gaps``: a point crosses a wall through a gap to a goal (``workbench/WallGap-v0``);
+  the task is the gap (centre, width), from closed to wide open; the teacher hears whether
+  the goal was reached. The same teachers as maze-goals; the student's reward defaults to
+  the geodesic one (the path through the gap).
 - ``grid-levels``: the seeded grid mazes of ``workbench/GridLevels-v0``; the task is a
   level. Teachers: ``plr``, ``robust-plr``, ``accel`` and ``random`` (uniform level
   sampling over the training levels). The student is PPO; every episode is scored from the
@@ -16,7 +20,7 @@ Task families:
   across rollout boundaries are scored, and how robust PLR and ACCEL take no gradient step
   on new and edited levels).
 
-A teacher of one family with the other family is refused before the run starts.
+A teacher of another family is refused before the run starts.
 
 Defaults that depend on the family or the teacher are filled in where a knob is not given
 (:data:`GRID_LEVELS_DEFAULTS`, :data:`TEACHER_DEFAULTS`), so a run's record shows the
@@ -27,8 +31,10 @@ the positive value loss. A knob given explicitly always wins (a fork keeps its p
 
 Snapshots ``curriculum`` (at each evaluation) hold the teacher's ``snapshot()`` (prefixed
 ``teacher/``) and:
-- maze-goals: the latest tasks and outcomes, and the test set's goals with the student's
-  deterministic success on each (the competence map); snapshot ``rollout`` one test path.
+- maze-goals, wall-gaps: the latest tasks and outcomes (``recent_tasks``,
+  ``recent_success``), and the test set's tasks (``test_tasks``) with the student's
+  deterministic success on each (``test_success``: the competence map); snapshot
+  ``rollout`` one test path.
 - grid-levels: ``top_levels`` (pictures, ``(k, H, W, 3)`` uint8, best first) and
   ``top_scores`` of the highest-scoring buffer levels; ``test_levels`` (held-out seeds)
   with ``test_success``; ``recent_scores``, ``recent_success`` and ``recent_kinds`` (0
@@ -68,6 +74,7 @@ from workbench.curricula.level_replay import (
 )
 from workbench.curricula.maze_goals import MazeGoals, TeacherTasks
 from workbench.curricula.plr import PLR, SCORE_KINDS
+from workbench.curricula.wall_gaps import WallGaps
 from workbench.runs.config import HOT, KnobError
 from workbench.runs.trainer import RunContext
 from workbench.trainers.sb3 import (
@@ -79,15 +86,23 @@ from workbench.trainers.sb3 import (
 )
 
 MAZE_ENV_IDS = [env_id for env_id in POINT_ENV_IDS if "PointMaze" in env_id]
-TASK_FAMILIES = ["maze-goals", "grid-levels"]
+GRID_LEVELS_ENV_ID = "workbench/GridLevels-v0"
+TASK_FAMILIES = ["maze-goals", "wall-gaps", "grid-levels"]
+# The environment of each family that has one of its own (maze-goals: any point maze).
+FAMILY_ENV_IDS = {"wall-gaps": WallGaps.env_id, "grid-levels": GRID_LEVELS_ENV_ID}
 CONTINUOUS_TEACHERS = ["random", "alp-gmm", "covar-gmm", "riac"]
 LEVEL_TEACHERS = ["random", "plr", "robust-plr", "accel"]  # random: uniform level sampling
-TEACHERS_OF_FAMILY = {"maze-goals": CONTINUOUS_TEACHERS, "grid-levels": LEVEL_TEACHERS}
+TEACHERS_OF_FAMILY = {
+    "maze-goals": CONTINUOUS_TEACHERS,
+    "wall-gaps": CONTINUOUS_TEACHERS,
+    "grid-levels": LEVEL_TEACHERS,
+}
 # Hot knobs that are teachers' attributes of the same name (where a teacher has them).
 TEACHER_KNOBS = ("random_task_ratio", "temperature", "staleness_coef", "replay_prob", "num_edits")
 # Knobs that grid-levels runs default to differently (where the knob is not given): the
 # teacher, and the PPO student that learned in the level env's check.
 GRID_LEVELS_DEFAULTS: dict[str, Any] = {
+    "env_id": GRID_LEVELS_ENV_ID,
     "teacher": "plr",
     "n_envs": 8,
     "n_steps": 128,
@@ -100,6 +115,14 @@ GRID_LEVELS_DEFAULTS: dict[str, Any] = {
     "total_timesteps": 500_000,
     "eval_every": 10_000,
 }
+# Wall gaps: the geodesic reward leads through the gap (the straight-line one traps the
+# point at the wall in front of the goal), 36 test gaps (6 x 6).
+WALL_GAPS_DEFAULTS: dict[str, Any] = {
+    "env_id": WallGaps.env_id,
+    "reward_mode": "geodesic",
+    "test_tasks": 36,
+}
+FAMILY_DEFAULTS = {"wall-gaps": WALL_GAPS_DEFAULTS, "grid-levels": GRID_LEVELS_DEFAULTS}
 # Robust PLR's settings on mazes (Jiang et al. 2021), ACCEL's too (where not given).
 _ROBUST_PLR_DEFAULTS = {
     "temperature": 0.3,
@@ -113,8 +136,14 @@ TEACHER_DEFAULTS: dict[str, dict[str, Any]] = {
 TOP_LEVELS = 6  # pictures of the highest-scoring levels in each snapshot
 
 
-def check_combination(tasks: str, teacher: str, algorithm: str) -> None:
+def check_combination(tasks: str, teacher: str, algorithm: str, env_id: str) -> None:
     """A :class:`KnobError` naming both knobs when they do not go together."""
+    wanted = FAMILY_ENV_IDS.get(tasks)
+    if env_id != wanted if wanted else env_id not in MAZE_ENV_IDS:
+        wanted = wanted or "a point maze"
+        raise KnobError(
+            f"env_id={env_id!r} does not go with tasks={tasks!r}: {tasks} plays {wanted}"
+        )
     allowed = TEACHERS_OF_FAMILY[tasks]
     if teacher not in allowed:
         raise KnobError(
@@ -143,13 +172,15 @@ class CurriculumConfig(SB3Config):
     tasks = param.Selector(
         default="maze-goals",
         objects=TASK_FAMILIES,
-        doc="Task family: maze-goals (goals in a point maze) or grid-levels (seeded grid "
-        "mazes of workbench/GridLevels-v0, PPO student).",
+        doc="Task family: maze-goals (goals in a point maze), wall-gaps (the gap a point "
+        "crosses a wall through, workbench/WallGap-v0) or grid-levels (seeded grid mazes of "
+        "workbench/GridLevels-v0, PPO student).",
     )
     env_id = param.Selector(
         default="workbench/PointMaze-UMaze-v0",
-        objects=MAZE_ENV_IDS,
-        doc="Maze of the goals (maze-goals; grid-levels always plays workbench/GridLevels-v0).",
+        objects=[*MAZE_ENV_IDS, *FAMILY_ENV_IDS.values()],
+        doc="maze-goals: the maze of the goals; wall-gaps and grid-levels play their own "
+        "environment (set with tasks).",
     )
     n_steps = param.Integer(
         512,
@@ -250,17 +281,22 @@ class CurriculumConfig(SB3Config):
 
     def __init__(self, **params: Any) -> None:
         # Family and teacher defaults for the knobs not given (recorded with the run).
-        if params.get("tasks") == "grid-levels":
-            params = {**GRID_LEVELS_DEFAULTS, **params}
+        family = params.get("tasks")
+        if family in FAMILY_DEFAULTS:
+            params = {**FAMILY_DEFAULTS[family], **params}
+            # A maze kept from a maze-goals parent (a fork), or recorded by runs from before
+            # grid-levels had its own env_id: the family's environment is the one played.
+            if params["env_id"] in MAZE_ENV_IDS:
+                params["env_id"] = FAMILY_ENV_IDS[family]
         params = {**TEACHER_DEFAULTS.get(params.get("teacher", ""), {}), **params}
         super().__init__(**params)
-        check_combination(self.tasks, self.teacher, self.algorithm)
+        check_combination(self.tasks, self.teacher, self.algorithm, self.env_id)
 
 
 class TaskFeed:
     """Between the environment copies and the teacher: tasks out, outcomes in."""
 
-    def __init__(self, teacher: Any, family: MazeGoals, history: int = 2_000) -> None:
+    def __init__(self, teacher: Any, family: MazeGoals | WallGaps, history: int = 2_000) -> None:
         self.teacher = teacher
         self.family = family
         self.episodes = 0
@@ -271,7 +307,7 @@ class TaskFeed:
         return np.asarray(self.teacher.sample(), dtype=np.float64)
 
     def options_of(self, task: np.ndarray) -> dict[str, Any]:
-        return {"goal": self.family.goal_of(task)}
+        return self.family.options_of(task)
 
     def report(self, task: np.ndarray, success: float, episode_return: float) -> None:
         self.teacher.update(task, success)
@@ -344,7 +380,7 @@ class CurriculumTrainer(SB3Trainer):
     def __init__(self, config: CurriculumConfig, ctx: RunContext) -> None:
         self.config, self.ctx = config, ctx
         # Configs check this when built; a config changed in place is checked here too.
-        check_combination(config.tasks, config.teacher, config.algorithm)
+        check_combination(config.tasks, config.teacher, config.algorithm, config.env_id)
         self.plays_levels = config.tasks == "grid-levels"
         model = self._level_student() if self.plays_levels else self._goal_student()
         super().__init__(config, ctx, model=model)
@@ -353,8 +389,10 @@ class CurriculumTrainer(SB3Trainer):
 
     def _goal_student(self) -> BaseAlgorithm:
         config = self.config
-        maze = gym.make(config.env_id).unwrapped.task.maze
-        self.family = MazeGoals(maze)
+        if config.tasks == "wall-gaps":
+            self.family: MazeGoals | WallGaps = WallGaps()
+        else:
+            self.family = MazeGoals(gym.make(config.env_id).unwrapped.task.maze)
         # A Gaussian-mixture refit takes longer than many environment steps: the GMM
         # teachers fit in a thread and switch to the new mixture a fixed number of tasks
         # later (reproducible from the seed, and the student never waits).
@@ -374,7 +412,7 @@ class CurriculumTrainer(SB3Trainer):
         )
         self._apply_teacher_knobs(TEACHER_KNOBS)
         self.feed = TaskFeed(self.teacher, self.family)
-        self.test_goals = self.family.test_tasks(config.test_tasks)
+        self.test_tasks = self.family.test_tasks(config.test_tasks)
 
         def make_env() -> gym.Env:
             return TeacherTasks(gym.make(config.env_id, reward_mode=config.reward_mode), self.feed)
@@ -447,7 +485,7 @@ class CurriculumTrainer(SB3Trainer):
         together), log the competence map with the teacher's snapshot, and one rollout
         picture (the test goal farthest into the run's list that was reached, else the
         last) for the Live page."""
-        success, paths = self.test_success()
+        success, paths, goals = self.test_success()
         self.ctx.log_scalar("eval/test_success", float(success.mean()), step)
         self.ctx.log_scalar("curriculum/episodes", float(self.feed.episodes), step)
         snapshot = self.teacher.snapshot()
@@ -462,28 +500,30 @@ class CurriculumTrainer(SB3Trainer):
             arrays["recent_tasks"] = np.array(tasks, dtype=np.float32)
             arrays["recent_success"] = np.array(outcomes, dtype=np.float32)
             self.ctx.log_scalar("curriculum/recent_success", float(np.mean(outcomes[-200:])), step)
-        arrays["test_goals"] = self.test_goals.astype(np.float32)
+        arrays["test_tasks"] = self.test_tasks.astype(np.float32)
         arrays["test_success"] = success.astype(np.float32)
         self.ctx.log_snapshot("curriculum", arrays, step)
         shown = int(np.flatnonzero(success)[-1]) if success.any() else len(paths) - 1
         self.ctx.log_snapshot(
             "rollout",
-            {"positions": paths[shown], "goal": self.test_goals[shown].astype(np.float32)},
+            {"positions": paths[shown], "goal": goals[shown].astype(np.float32)},
             step,
         )
 
-    def test_success(self) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Whether the deterministic student reaches each test goal, and its paths."""
+    def test_success(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Whether the deterministic student reaches the goal of each test task, its paths
+        and the goals."""
         envs = [
             gym.make(self.config.env_id, reward_mode=self.config.reward_mode)
-            for _ in self.test_goals
+            for _ in self.test_tasks
         ]
         obs = np.stack(
             [
-                env.reset(seed=self.config.seed, options={"goal": goal})[0]
-                for env, goal in zip(envs, self.test_goals, strict=True)
+                env.reset(seed=self.config.seed, options=self.feed.options_of(task))[0]
+                for env, task in zip(envs, self.test_tasks, strict=True)
             ]
         )
+        goals = np.array([env.unwrapped.goal for env in envs], dtype=np.float64)
         paths = [[o[:2]] for o in obs]
         reached = np.zeros(len(envs), dtype=bool)
         running = np.ones(len(envs), dtype=bool)
@@ -494,7 +534,7 @@ class CurriculumTrainer(SB3Trainer):
                 paths[i].append(obs[i, :2].copy())
                 reached[i] |= bool(info.get("is_success", False))
                 running[i] = not (terminated or truncated)
-        return reached, [np.array(p, dtype=np.float32) for p in paths]
+        return reached, [np.array(p, dtype=np.float32) for p in paths], goals
 
     def state_dict(self) -> dict[str, Any]:
         return {

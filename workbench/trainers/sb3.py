@@ -16,6 +16,7 @@ environments; the pieces also work with a model you build yourself::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
 import gymnasium as gym
@@ -172,13 +173,17 @@ class SB3Trainer(Trainer):
     ) -> None:
         super().__init__(config, ctx)
         self.model = model or build_model(config)
-        self.eval_env = gym.make(config.env_id, **env_kwargs(config))
         self.model.set_logger(Logger(None, [WorkbenchOutputFormat(ctx)]))
         self.callback = WorkbenchCallback(ctx, self)
 
     @property
     def agent(self) -> BaseAlgorithm:
         return self.model
+
+    @cached_property
+    def eval_env(self) -> gym.Env:
+        """The environment of the evaluation rollouts, built at the first one."""
+        return gym.make(self.config.env_id, **env_kwargs(self.config))
 
     def train(self) -> None:
         self.model.num_timesteps = self.ctx.step
