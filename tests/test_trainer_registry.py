@@ -141,7 +141,7 @@ def test_own_trainers_come_from_the_entry_point_group(store, trap, monkeypatch):
     ):
         resolve_trainer("broken", run_id="r1")
     with pytest.raises(
-        TrainerError, match=r"registered: regression, sb3, metra, hilp, curriculum, own"
+        TrainerError, match=r"registered: regression, sb3, metra, hilp, curriculum, reward, own"
     ):
         resolve_trainer("trainer_trap_16_8:Trap")
     assert not trap.exists()

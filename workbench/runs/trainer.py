@@ -48,6 +48,7 @@ TRAINERS: dict[str, str] = {
     "metra": "workbench.trainers.metra:METRATrainer",
     "hilp": "workbench.trainers.hilp:HILPTrainer",
     "curriculum": "workbench.trainers.curriculum:CurriculumTrainer",
+    "reward": "workbench.trainers.reward_design:RewardDesignTrainer",
 }
 
 # Users' own trainers: an installed package names them in this entry-point group, e.g. in
