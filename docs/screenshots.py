@@ -52,6 +52,7 @@ PAGES = (
     PageShot("Skills", ".trajectories-view .bk-Canvas", ".trajectories-caption", "step"),
     PageShot("Hilbert", ".learned-distance .bk-Canvas", ".hilbert-caption", "step"),
     PageShot("Curricula", ".task-space-view .bk-Canvas", ".curriculum-caption", "step"),
+    PageShot("Landscapes", ".landscape-reward-map .bk-Canvas", ".landscape-caption", "step"),
     PageShot("Runs", ".runs-table", ".runs-table", "U-maze"),
     PageShot("Environments", ".environment-card", ".environment-card", "Plane-v0"),
     PageShot("Horizon", ".horizon-status", ".horizon-figures", "min_k"),

@@ -2,7 +2,7 @@
 
 Laid out by subject: ``widgets.common`` holds the building blocks every page uses, and each
 page has its subpackage (``runs``, ``gallery``, ``skills``, ``hilbert``, ``curricula``,
-``horizon``) with its
+``landscapes``, ``horizon``) with its
 page view and its parts. ``widgets.dashboard`` composes the pages into the served app; it is
 imported only when the dashboard is served, never from here.
 """
@@ -33,6 +33,13 @@ from widgets.horizon import (  # noqa: E402
     SampleComplexity,
     StatePicture,
 )
+from widgets.landscapes import (  # noqa: E402
+    HeatMap,
+    LandscapeMaps,
+    LandscapesView,
+    RewardEditor,
+    SurfaceView,
+)
 from widgets.runs import RolloutView, RunsPage, RunsTable, RunView  # noqa: E402
 from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402
 
@@ -43,15 +50,19 @@ __all__ = [
     "EnvironmentCard",
     "EnvironmentGallery",
     "GoalDistance",
+    "HeatMap",
     "HilbertMap",
     "HilbertView",
     "HorizonSweep",
     "HorizonView",
+    "LandscapeMaps",
+    "LandscapesView",
     "LatentMap",
     "LiveRollout",
     "LiveSession",
     "LookaheadMap",
     "ObjectivePanel",
+    "RewardEditor",
     "RewardPrompt",
     "RolloutView",
     "RunControls",
@@ -65,5 +76,6 @@ __all__ = [
     "SkillsView",
     "SnapshotView",
     "StatePicture",
+    "SurfaceView",
     "TaskSpaceView",
 ]

@@ -2,7 +2,9 @@
 
 Pages: Live (one run: controls, chart, objective, rollout), Skills (METRA and kin),
 Hilbert (HILP: distances, goals by click, reward prompts), Curricula (a teacher choosing
-a student's goals: the task space, learning progress, the test goals reached), Runs (the table and an overlay
+a student's tasks: the task space, learning progress, the test tasks mastered), Landscapes
+(a reward run: the reward and values over the maze, the reward editor with its EPIC
+distance, the reward surface around the policy), Runs (the table and an overlay
 of the selected runs), Environments (the foundation's gallery), Horizon (effective-horizon
 analyses of tabular MDPs, and discount sweeps of live SB3 runs). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
@@ -31,6 +33,7 @@ from widgets import (
     CurriculaView,
     EnvironmentGallery,
     HilbertView,
+    LandscapesView,
     LiveRollout,
     LiveSession,
     RunsPage,
@@ -44,6 +47,8 @@ from widgets.default_runs import (
     DEMO_NAME,
     HILBERT_KNOBS,
     HILBERT_NAME,
+    LANDSCAPE_KNOBS,
+    LANDSCAPE_NAME,
     SKILLS_KNOBS,
     SKILLS_NAME,
     start_demo_run,
@@ -116,7 +121,7 @@ EXTRA_ROUTES = [(r"/api/environments", EnvironmentsHandler)]
 
 RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
 
-PAGES = ("live", "skills", "hilbert", "curricula", "runs", "environments", "horizon")
+PAGES = ("live", "skills", "hilbert", "curricula", "landscapes", "runs", "environments", "horizon")
 
 
 class ViewState(param.Parameterized):
@@ -128,6 +133,7 @@ class ViewState(param.Parameterized):
     skills_run = param.String(default="", doc="Run on the Skills page.")
     hilbert_run = param.String(default="", doc="Run on the Hilbert page.")
     curricula_run = param.String(default="", doc="Run on the Curricula page.")
+    landscapes_run = param.String(default="", doc="Run on the Landscapes page.")
 
 
 class LastRun:
@@ -189,6 +195,9 @@ class Dashboard:
             "curriculum", "curriculum run", CurriculaView, "curricula_run",
             self.sessions["curricula"],
         )  # fmt: skip
+        self.landscapes_select, self.landscapes_view = self._page_of(
+            "reward", "reward run", LandscapesView, "landscapes_run", self.sessions["landscapes"]
+        )
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
         self.discount_sweep = DiscountSweepView(self.sessions["horizon"], executor="subprocess")
         self.session.register(self)
@@ -283,6 +292,7 @@ class Dashboard:
             (self.skills_select, "metra"),
             (self.hilbert_select, "hilp"),
             (self.curricula_select, "curriculum"),
+            (self.landscapes_select, "reward"),
         ):
             options = self._options(trainer, runs)
             if options != select.options:
@@ -305,6 +315,7 @@ class Dashboard:
             ("Skills", pn.Column(self._page_bar(self.skills_select), self.skills_view, **width)),
             ("Hilbert", pn.Column(self._page_bar(self.hilbert_select), self.hilbert_view, **width)),
             ("Curricula", pn.Column(self._page_bar(self.curricula_select), self.curricula_view, **width)),
+            ("Landscapes", pn.Column(self._page_bar(self.landscapes_select), self.landscapes_view, **width)),
             ("Runs", self.runs_page),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
@@ -339,6 +350,10 @@ class Dashboard:
         elif page == "curricula":
             self._start_default_run(
                 "curriculum", CURRICULUM_NAME, CURRICULUM_KNOBS, self.curricula_select
+            )
+        elif page == "landscapes":
+            self._start_default_run(
+                "reward", LANDSCAPE_NAME, LANDSCAPE_KNOBS, self.landscapes_select
             )
         elif page == "horizon":
             self.horizon_view.start()

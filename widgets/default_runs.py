@@ -62,6 +62,19 @@ CURRICULUM_KNOBS = {
 }
 
 
+LANDSCAPE_NAME = "PPO on an editable reward in the U-maze"
+LANDSCAPE_KNOBS = {
+    "algorithm": "PPO",
+    "env_id": "workbench/PointMaze-UMaze-v0",
+    # Minus the straight-line distance to the goal: its maximum lies behind the U-maze's
+    # inner wall, the trap the page's maps show and the editor can be used to get out of.
+    "w_goal_distance": 1.0,
+    "eval_every": 4_000,  # the maps redrawn every 4,000 steps
+    "checkpoint_every": 10_000,  # the reward surface starts from the latest checkpoint
+    "total_timesteps": 2_000_000,
+}
+
+
 def start_demo_run(store: RunStore) -> Run:
     """The embedded default run: reuse a live one, else start a new one."""
     for record in reversed(store.list_runs()):

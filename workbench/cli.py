@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sys
+import time
 import tomllib
 import uuid
 from collections.abc import Callable, Sequence
@@ -464,6 +465,60 @@ def _curriculum_toy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _surface(args: argparse.Namespace) -> int:
+    """A reward surface around a run's latest checkpoint, stored with the run."""
+    store = _store(args)
+    store.get_run(args.run_id)  # an unknown run: one line naming it
+    import numpy as np
+
+    from workbench.landscapes.run_surfaces import run_gradient_line, run_surface
+    from workbench.landscapes.surfaces import find_cliffs
+
+    if args.magnitude is None:
+        args.magnitude = 0.4 if args.directions == "gradient" else 1.0
+    started = time.perf_counter()
+    if args.directions == "gradient":
+        line, step = run_gradient_line(
+            store, args.run_id, points=args.points, magnitude=args.magnitude,
+            episodes=args.episodes, seed=args.seed,
+        )  # fmt: skip
+        # The cliff rule looks at the 10th point: shorter lines are not judged.
+        cliff = find_cliffs(line.returns_mean, line.returns_range) if args.points >= 10 else None
+        summary = {
+            "run": args.run_id, "checkpoint_step": step, "directions": "gradient",
+            "points": len(line.returns_mean), "episodes": line.episodes,
+            "returns": line.returns_mean.tolist(), "stderr": line.returns_stderr.tolist(),
+            "cliff": None if cliff is None else bool(cliff.is_cliff),
+            "cliff_drop": None if cliff is None else float(cliff.drop),
+            "seconds": time.perf_counter() - started,
+        }  # fmt: skip
+    else:
+        result, step = run_surface(
+            store, args.run_id, grid=args.grid, magnitude=args.magnitude,
+            episodes=args.episodes, seed=args.seed,
+        )  # fmt: skip
+        grid = result.grid()
+        summary = {
+            "run": args.run_id, "checkpoint_step": step, "directions": "random",
+            "grid": args.grid, "episodes": result.episodes, "magnitude": args.magnitude,
+            "direction_seed": result.direction_seed,
+            "centre_return": float(grid[args.grid // 2, args.grid // 2]),
+            "min_return": float(np.min(grid)), "max_return": float(np.max(grid)),
+            "max_stderr": float(np.max(result.returns_stderr)),
+            "seconds": time.perf_counter() - started,
+        }  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            if key not in ("returns", "stderr"):
+                print(f"{key:16} {value}")
+        print(
+            f"stored with run {args.run_id} (snapshot '{'gradient_line' if args.directions == 'gradient' else 'surface'}')"
+        )
+    return 0
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -605,6 +660,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
     )
     resume.set_defaults(handler=_runs_resume)
+
+    surface = commands.add_parser(
+        "surface", help="the reward surface around a run's latest checkpoint, stored with it"
+    )
+    surface.add_argument("run_id")
+    surface.add_argument("--grid", type=int, default=21, help="points per axis (21)")
+    surface.add_argument("--episodes", type=int, default=8, help="episodes per point (8)")
+    surface.add_argument(
+        "--directions", choices=("random", "gradient"), default="random",
+        help="random: a plane of two filter-normalised random directions; gradient: a line "
+        "along the policy gradient (Sullivan et al.'s cliff test)",
+    )  # fmt: skip
+    surface.add_argument(
+        "--magnitude", type=float, default=None, help="extent (random 1.0, gradient 0.4)"
+    )
+    surface.add_argument("--points", type=int, default=20, help="gradient line: points (20)")
+    surface.add_argument("--seed", type=int, default=0, help="first episode seed (0)")
+    surface.add_argument("--json", action="store_true", help="print the summary as JSON")
+    surface.set_defaults(handler=_surface)
 
     curriculum = commands.add_parser("curriculum", help="curriculum teachers' benches")
     curriculum_commands = curriculum.add_subparsers(

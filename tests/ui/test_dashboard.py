@@ -545,3 +545,66 @@ def test_curricula_page_draws_the_teachers_tasks_and_mixture_and_marks_a_knob_ch
         assert page_problems == []
     finally:
         Run(store, run.id).stop(wait=30)
+
+
+def test_landscapes_page_redraws_the_reward_after_an_edit_and_fills_a_surface_point_by_point(
+    page, page_problems, served_dashboard
+):
+    """Issue 18: the edited reward's map redraws on Preview with its EPIC distance; Apply
+    reaches the run (its next landscape is drawn under the new formula and the change is
+    marked on the charts); a reward surface of the latest checkpoint fills in point by point."""
+    store = RunStore(served_dashboard.home)
+    run = Run.create(
+        "reward", store=store, name="reward under test", eval_every=2_000,
+        checkpoint_every=2_000, total_timesteps=10**6,
+    ).start("subprocess")  # fmt: skip
+    try:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(f"{served_dashboard.url}/?page=landscapes&landscapes_run={run.id}")
+        caption = page.locator(".landscape-caption:visible")
+        expect(caption).to_contain_text("1.0·goal_distance", timeout=60_000)
+        status = page.locator(".reward-status:visible")
+        expect(status).to_contain_text("Preview drawn", timeout=60_000)
+        edited_map = page.locator(".edited-reward-map .bk-Canvas:visible").first
+        before = _screenshot(edited_map)
+        page.locator(".reward-knob-reward_expression input").fill("2 * (x > 3)")
+        page.locator(".reward-preview button").click()
+        epic = page.locator(".reward-epic:visible")
+        expect(epic).to_contain_text("2 * (x > 3)", timeout=30_000)
+        assert _screenshot(edited_map) != before, "the edited reward's map did not redraw"
+        page.locator(".reward-knob-reward_expression input").fill("x.__class__")
+        page.locator(".reward-preview button").click()
+        expect(status).to_contain_text("attribute access is not allowed", timeout=30_000)
+        page.locator(".reward-knob-reward_expression input").fill("2 * (x > 3)")
+        page.locator(".reward-apply button").click()
+        expect(status).to_contain_text("Applied", timeout=30_000)
+        expect(caption).to_contain_text("(2 * (x > 3))", timeout=120_000)
+        expect(page.locator(".knob-markers:visible").first).to_contain_text(
+            "reward_expression", timeout=60_000
+        )
+        # The surface: 21 x 21 points in chunks of 64, each drawn as it arrives.
+        deadline = time.monotonic() + 120
+        while not store.checkpoints(run.id) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        page.locator(".surface-grid input").fill("21")
+        page.locator(".surface-episodes input").fill("8")
+        page.locator(".surface-compute button").click()
+        # The status text sits in the widget's shadow root: get_by_text reaches it.
+        surface_status = page.locator(".surface-status:visible").get_by_text(
+            re.compile(r"computing|done|refused")
+        )
+        seen: set[str] = set()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            text = surface_status.inner_text() if surface_status.count() else ""
+            seen.add(text)
+            if "done" in text or "refused" in text:
+                break
+            time.sleep(0.1)
+        assert any("done: 441 points" in text for text in seen), seen
+        partial = [t for t in seen if "computing:" in t and not t.endswith(" 0 / 441 points")]
+        assert partial, f"no point arrived before the last: {seen}"
+        assert store.snapshots(run.id, "surface"), "the surface was not stored with its run"
+        assert page_problems == []
+    finally:
+        Run(store, run.id).stop(wait=30)

@@ -1,0 +1,181 @@
+"""Edit a live run's reward and see, before applying it, what it would pay where, and how far
+it moves the task: the edited reward's map, and its EPIC distance to the reward in force
+(near 0: the same task, reshaped or rescaled; near 1: another task)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import panel as pn
+import param
+
+from widgets.common.live import LiveSession
+from widgets.common.threads import on_next_tick
+from widgets.landscapes.heat_map import HeatMap
+from workbench.landscapes.epic import epic_distance, maze_state_samples
+from workbench.landscapes.rewards import RewardSpec
+from workbench.landscapes.state_maps import StateGrid, point_task_of, reward_map, sample_actions
+from workbench.runs import KnobError, Run, RunError
+from workbench.runs.config import parse_knob
+from workbench.trainers.reward_design import REWARD_KNOBS, RewardConfig, reward_spec
+from workbench.trainers.sb3 import env_kwargs
+
+POINTS_PER_CELL = 10  # the preview map: 50 x 50 points in the 5 x 5 U-maze
+EPIC_TRANSITIONS = 1_000  # (s, a, s') pairs the EPIC correlation runs over
+EPIC_SAMPLES = 256  # (A, S') pairs behind each canonicalization expectation
+
+
+class RewardWorld:
+    """What the editor needs of a run's environment, built once per run: its grid of
+    positions, its goal, and uniform transitions for EPIC."""
+
+    def __init__(self, config: RewardConfig) -> None:
+        env = gym.make(config.env_id, **env_kwargs(config))
+        env.reset(seed=config.seed)
+        self.goal = getattr(env.unwrapped, "goal", None)
+        self.grid = StateGrid.from_env(env, points_per_cell=POINTS_PER_CELL)
+        self.gamma = config.gamma
+        rng = np.random.default_rng(config.seed)
+        task = point_task_of(env)
+        # Transitions from states spread over the maze (not only where a random walk goes).
+        obs = maze_state_samples(env, EPIC_TRANSITIONS, rng)
+        actions = sample_actions(env.action_space, EPIC_TRANSITIONS, seed=config.seed)
+        next_obs = obs.copy()
+        next_obs[:, :2] = task.move(obs[:, :2].astype(np.float64), actions.astype(np.float64))
+        self.transitions = (obs, actions, next_obs)
+        self.state_samples = maze_state_samples(env, EPIC_SAMPLES, rng)
+        self.action_samples = sample_actions(env.action_space, EPIC_SAMPLES, seed=config.seed + 1)
+
+    def reward_fn(self, spec: RewardSpec):
+        def reward(obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+            return spec.evaluate(obs, actions, next_obs, goal=self.goal)
+
+        return reward
+
+
+class RewardEditor(pn.viewable.Viewer):
+    """The reward knobs of a ``reward`` run as inputs; Preview draws the edited reward's map
+    and its EPIC distance to the reward in force; Apply sends the edit to the run (the agent
+    is paid by it from its next step, and the charts mark the change)."""
+
+    run_id = param.String(default="", doc="Run edited.")
+    size = param.Integer(default=300, bounds=(100, 2000), doc="Width of the map in pixels.")
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.inputs = {
+            knob: pn.widgets.TextInput(
+                name=knob, width=150, css_classes=[f"reward-knob-{knob}"],
+                description=RewardConfig.param[knob].doc,
+            )
+            for knob in REWARD_KNOBS
+        }  # fmt: skip
+        self.inputs["reward_expression"].width = 310
+        self.preview_button = pn.widgets.Button(name="Preview", css_classes=["reward-preview"])
+        self.apply_button = pn.widgets.Button(
+            name="Apply to the run", button_type="primary", css_classes=["reward-apply"]
+        )
+        self.status = pn.pane.Markdown("", css_classes=["reward-status"], width=320)
+        self.epic = pn.pane.Markdown("", css_classes=["reward-epic"], width=320)
+        self.map = HeatMap(
+            title="edited reward (random action)",
+            value_label="reward",
+            css_class="edited-reward-map",
+            size=self.size,
+        )
+        self.preview_button.on_click(lambda _: on_next_tick(self.preview))
+        self.apply_button.on_click(lambda _: on_next_tick(self.apply))
+        self._world: RewardWorld | None = None
+        self._load()
+
+    @param.depends("run_id", watch=True)
+    def _load(self) -> None:
+        """Fill the inputs with the run's reward, and preview it."""
+        self._world = None
+        self.epic.object = ""
+        if not self.run_id:
+            self.status.object = "No reward run chosen."
+            return
+        config = self._run_config()
+        for knob, widget in self.inputs.items():
+            widget.value = str(getattr(config, knob))
+        on_next_tick(self.preview)
+
+    def _run_config(self) -> RewardConfig:
+        return RewardConfig.from_dict(self.session.store.get_run(self.run_id).config)
+
+    def edited(self) -> dict[str, Any]:
+        """The inputs' values, parsed and checked (a KnobError names a bad one)."""
+        values = {knob: parse_knob(RewardConfig, knob, w.value) for knob, w in self.inputs.items()}
+        return RewardConfig.check(values)
+
+    def preview(self) -> None:
+        """Draw the edited reward's map and its EPIC distance to the run's reward."""
+        if not self.run_id:
+            return
+        started = time.perf_counter()
+        try:
+            config = self._run_config()
+            edited_spec = reward_spec(config.changed(**self.edited()))
+        except (KnobError, ValueError) as error:
+            self.status.object = f"**Refused:** {error}"
+            return
+        if self._world is None:
+            self._world = RewardWorld(config)
+        world = self._world
+        values = reward_map(world.grid, world.reward_fn(edited_spec))
+        self.map.show(values, world.grid.xs, world.grid.ys)
+        drawn = time.perf_counter() - started
+        in_force = reward_spec(config)
+        result = epic_distance(
+            world.reward_fn(in_force), world.reward_fn(edited_spec), world.transitions,
+            world.state_samples, world.action_samples, world.gamma, n_bootstrap=50,
+        )  # fmt: skip
+        verdict = (
+            "the same task (reshaped or rescaled)" if result.distance < 0.05
+            else "a different task" if result.distance > 0.25 else "a somewhat different task"
+        )  # fmt: skip
+        self.epic.object = (
+            f"**EPIC distance to the reward in force: {result.distance:.3f}** "
+            f"(± {result.standard_error:.3f}): {verdict}.  \n"
+            f"in force: `{in_force.describe()}`  \nedited: `{edited_spec.describe()}`"
+        )
+        self.status.object = f"Preview drawn in {drawn:.2f} s."
+        if self.session.in_notebook:
+            pn.io.push_notebook(self.map.pane)
+
+    def apply(self) -> None:
+        """Send the changed reward knobs to the run (hot: the next step pays by them)."""
+        if not self.run_id:
+            return
+        try:
+            current = self._run_config()
+            changes = {k: v for k, v in self.edited().items() if v != getattr(current, k)}
+            if not changes:
+                self.status.object = "Nothing changed."
+                return
+            Run(self.session.store, self.run_id).update(**changes)
+        except (KnobError, RunError, ValueError) as error:
+            self.status.object = f"**Refused:** {error}"
+            return
+        listed = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+        self.status.object = f"Applied at the run's next step: {listed}."
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        weights = [self.inputs[k] for k in REWARD_KNOBS if k.startswith("w_")]
+        others = [self.inputs[k] for k in REWARD_KNOBS if not k.startswith("w_")]
+        return pn.Column(
+            pn.pane.Markdown("**Reward editor**: weights of the library terms and a formula"),
+            pn.GridBox(*weights, ncols=2),
+            pn.GridBox(*[w for w in others if w.name != "reward_expression"], ncols=2),
+            self.inputs["reward_expression"],
+            pn.Row(self.preview_button, self.apply_button),
+            self.status,
+            self.map,
+            self.epic,
+            width=340,
+        )
