@@ -90,6 +90,7 @@ class RewardEditor(pn.viewable.Viewer):
         self.preview_button.on_click(lambda _: on_next_tick(self.preview))
         self.apply_button.on_click(lambda _: on_next_tick(self.apply))
         self._world: RewardWorld | None = None
+        self.timings: dict[str, float] = {}
         self._load()
 
     @param.depends("run_id", watch=True)
@@ -144,6 +145,8 @@ class RewardEditor(pn.viewable.Viewer):
             f"(± {result.standard_error:.3f}): {verdict}.  \n"
             f"in force: `{in_force.describe()}`  \nedited: `{edited_spec.describe()}`"
         )
+        # Seconds to the new map, and to the whole preview (benchmarks/bench_landscapes.py).
+        self.timings = {"map_s": drawn, "preview_s": time.perf_counter() - started}
         self.status.object = f"Preview drawn in {drawn:.2f} s."
         if self.session.in_notebook:
             pn.io.push_notebook(self.map.pane)
