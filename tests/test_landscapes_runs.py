@@ -20,7 +20,7 @@ def finished(tmp_path_factory):
     """A small finished reward run with a checkpoint, and its store."""
     store = RunStore(tmp_path_factory.mktemp("home"))
     run = Run.create(
-        "reward", store=store, total_timesteps=1_000, eval_every=0, checkpoint_every=1_000,
+        "reward", store=store, total_timesteps=1_500, eval_every=0, checkpoint_every=500,
         n_envs=2, net_width=16,
     )  # fmt: skip
     run.start("thread")
@@ -34,10 +34,11 @@ def test_a_surface_is_stored_with_its_run_and_its_centre_is_the_checkpoints_poli
     result, step = run_surface(
         store, run.id, grid=3, episodes=2, on_point=lambda *a: arrived.append(a)
     )
-    assert step == 1_000 and sorted(i for i, _, _ in arrived) == list(range(9))
-    again, magnitude, stored_step = stored_surface(store, run.id)
+    assert step == 1_500 and sorted(i for i, _, _ in arrived) == list(range(9))
+    again, magnitude, stored_step, trajectory = stored_surface(store, run.id)
+    assert trajectory is None  # random directions: the trajectory is not in their plane
     np.testing.assert_array_equal(again.returns_mean, result.returns_mean)
-    assert (magnitude, stored_step, again.grid_shape) == (1.0, 1_000, (3, 3))
+    assert (magnitude, stored_step, again.grid_shape) == (1.0, 1_500, (3, 3))
     # The centre is the unperturbed policy, evaluated one episode after another.
     from workbench.landscapes.run_surfaces import policy_of_run
 
@@ -56,7 +57,7 @@ def test_the_cli_computes_a_surface_and_refuses_what_has_none(finished, tmp_path
         main(["--home", home, "surface", run.id, "--grid", "3", "--episodes", "1", "--json"]) == 0
     )
     summary = json.loads(capsys.readouterr().out)
-    assert summary["checkpoint_step"] == 1_000 and summary["grid"] == 3
+    assert summary["checkpoint_step"] == 1_500 and summary["grid"] == 3
     assert summary["min_return"] <= summary["centre_return"] <= summary["max_return"]
     assert main(["--home", home, "surface", "no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
@@ -68,3 +69,19 @@ def test_the_cli_computes_a_surface_and_refuses_what_has_none(finished, tmp_path
     levels = Run.create("curriculum", store=store, tasks="grid-levels")
     assert main(["--home", home, "surface", levels.id]) == 2
     assert "'curriculum' run" in capsys.readouterr().err
+
+
+def test_the_pca_plane_holds_the_training_trajectory_and_ends_at_the_centre(finished):
+    store, run = finished
+    planes = []
+    result, _ = run_surface(
+        store, run.id, grid=3, episodes=1, directions="pca",
+        on_plane=lambda extent, trajectory: planes.append((extent, trajectory)),
+    )  # fmt: skip
+    _, magnitude, _, trajectory = stored_surface(store, run.id)
+    checkpoints = store.checkpoints(run.id)  # every 500 steps, and at the end
+    assert len(checkpoints) >= 3 and trajectory.shape == (len(checkpoints), 2)
+    np.testing.assert_allclose(trajectory[-1], 0.0, atol=1e-5)  # the latest is the centre
+    assert magnitude == pytest.approx(np.abs(trajectory).max())
+    assert planes[0][0] == pytest.approx(magnitude)
+    assert result.grid_shape == (3, 3)

@@ -495,11 +495,11 @@ def _surface(args: argparse.Namespace) -> int:
     else:
         result, step = run_surface(
             store, args.run_id, grid=args.grid, magnitude=args.magnitude,
-            episodes=args.episodes, seed=args.seed,
+            episodes=args.episodes, seed=args.seed, directions=args.directions,
         )  # fmt: skip
         grid = result.grid()
         summary = {
-            "run": args.run_id, "checkpoint_step": step, "directions": "random",
+            "run": args.run_id, "checkpoint_step": step, "directions": args.directions,
             "grid": args.grid, "episodes": result.episodes, "magnitude": args.magnitude,
             "direction_seed": result.direction_seed,
             "centre_return": float(grid[args.grid // 2, args.grid // 2]),
@@ -668,9 +668,10 @@ def build_parser() -> argparse.ArgumentParser:
     surface.add_argument("--grid", type=int, default=21, help="points per axis (21)")
     surface.add_argument("--episodes", type=int, default=8, help="episodes per point (8)")
     surface.add_argument(
-        "--directions", choices=("random", "gradient"), default="random",
-        help="random: a plane of two filter-normalised random directions; gradient: a line "
-        "along the policy gradient (Sullivan et al.'s cliff test)",
+        "--directions", choices=("random", "pca", "gradient"), default="random",
+        help="random: a plane of two filter-normalised random directions; pca: the plane of "
+        "the run's checkpoints, its trajectory in it; gradient: a line along the policy "
+        "gradient (Sullivan et al.'s cliff test)",
     )  # fmt: skip
     surface.add_argument(
         "--magnitude", type=float, default=None, help="extent (random 1.0, gradient 0.4)"

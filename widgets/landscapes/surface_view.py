@@ -1,26 +1,33 @@
 """The reward surface around a run's policy: the return at theta + a d1 + b d2 over a grid of
-(a, b), filling in point by point as batches of policies finish (Sullivan et al. 2022)."""
+(a, b), filling in point by point as batches of policies finish (Sullivan et al. 2022), in a
+random plane or in the plane of the training trajectory (Li et al. 2018); and the return
+along the policy gradient, where a cliff is a fall the next update may step off."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Whisker
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
 
 from widgets.common.live import LiveSession
 from widgets.common.threads import on_next_tick
-from workbench.landscapes.run_surfaces import run_surface, stored_surface
-from workbench.landscapes.surfaces import SurfaceResult, grid_axis
+from workbench.landscapes.run_surfaces import run_gradient_line, run_surface, stored_surface
+from workbench.landscapes.surfaces import CLIFF_CHECK_INDEX, SurfaceResult, find_cliffs, grid_axis
+
+EMPTY_POINTS = {"a": [], "b": [], "value": [], "stderr": []}
+LINE_POINTS = 20  # Sullivan et al.'s gradient line: 20 points up to 0.4
+LINE_MAGNITUDE = 0.4
 
 
 class SurfaceView(pn.viewable.Viewer):
-    """Compute (in a thread) and draw the reward surface of a run's latest checkpoint; a
-    stored surface is drawn when the run is chosen."""
+    """Compute (in a thread) and draw the reward surface and the gradient line of a run's
+    latest checkpoint; the run's stored surface is drawn when the run is chosen."""
 
     run_id = param.String(default="", doc="Run whose policy is perturbed.")
     size = param.Integer(default=300, bounds=(100, 2000), doc="Plot width in pixels.")
@@ -28,6 +35,9 @@ class SurfaceView(pn.viewable.Viewer):
     def __init__(self, session: LiveSession, **params) -> None:
         super().__init__(**params)
         self.session = session
+        self.directions = pn.widgets.RadioButtonGroup(
+            options=["random", "pca"], value="random", css_classes=["surface-directions"]
+        )
         self.grid_input = pn.widgets.IntInput(
             name="grid", value=11, start=3, end=41, width=80, css_classes=["surface-grid"]
         )
@@ -40,12 +50,15 @@ class SurfaceView(pn.viewable.Viewer):
         self.compute_button = pn.widgets.Button(
             name="Compute surface", button_type="primary", css_classes=["surface-compute"]
         )
+        self.line_button = pn.widgets.Button(name="Gradient line", css_classes=["gradient-line"])
         self.compute_button.on_click(lambda _: on_next_tick(self.compute))
+        self.line_button.on_click(lambda _: on_next_tick(self.compute_line))
         self.status = pn.widgets.StaticText(
             name="surface", value="", css_classes=["surface-status"]
         )
         self.colors = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
-        self.points = ColumnDataSource({"a": [], "b": [], "value": [], "stderr": []})
+        self.points = ColumnDataSource(dict(EMPTY_POINTS))
+        self.trajectory = ColumnDataSource({"a": [], "b": []})
         figure = BokehFigure(
             frame_width=self.size, frame_height=self.size, toolbar_location=None,
             x_axis_label="direction 1 (a)", y_axis_label="direction 2 (b)",
@@ -55,16 +68,34 @@ class SurfaceView(pn.viewable.Viewer):
             "a", "b", width=0.2, height=0.2, source=self.points,
             fill_color={"field": "value", "transform": self.colors}, line_color=None,
         )  # fmt: skip
-        figure.scatter([0.0], [0.0], marker="x", size=12, color="white", line_width=2)
+        figure.line("a", "b", source=self.trajectory, color="white", line_width=2)
+        figure.scatter("a", "b", source=self.trajectory, color="white", size=5)
+        figure.scatter([0.0], [0.0], marker="x", size=12, color="red", line_width=2)
         figure.add_layout(ColorBar(color_mapper=self.colors, title="return", width=10), "right")
         figure.grid.visible = False
         self.figure = figure
         self.pane = pn.pane.Bokeh(css_classes=["surface-map"])
         self.pane.object = figure
+        self.line = ColumnDataSource({"t": [], "value": [], "lower": [], "upper": []})
+        line_figure = BokehFigure(
+            frame_width=self.size, frame_height=round(self.size * 0.6), toolbar_location=None,
+            x_axis_label="step along the normalised policy gradient", y_axis_label="return",
+            title="gradient line",
+        )  # fmt: skip
+        line_figure.line("t", "value", source=self.line, line_width=2)
+        line_figure.scatter("t", "value", source=self.line, size=5)
+        line_figure.add_layout(Whisker(source=self.line, base="t", upper="upper", lower="lower"))
+        self.line_pane = pn.pane.Bokeh(css_classes=["gradient-line-plot"])
+        self.line_pane.object = line_figure
+        self.line_verdict = pn.pane.Markdown("", css_classes=["cliff-verdict"], width=self.size)
         self._lock = threading.Lock()
         self._arrived: list[tuple[int, float, float]] = []
+        self._plane: tuple[float, np.ndarray | None] | None = None  # set by the worker
+        self._line: SurfaceResult | None = None  # set by the worker
+        self._grid = 0
         self._axis = np.zeros(0)
-        self._computing = False
+        self._busy = False
+        self._done = ""
         session.register(self)
         self._load()
 
@@ -74,7 +105,10 @@ class SurfaceView(pn.viewable.Viewer):
 
     def _load(self) -> None:
         """Draw the run's stored surface, if it has one."""
-        self.points.data = {"a": [], "b": [], "value": [], "stderr": []}
+        self.points.data = dict(EMPTY_POINTS)
+        self.trajectory.data = {"a": [], "b": []}
+        self.line.data = {"t": [], "value": [], "lower": [], "upper": []}
+        self.line_verdict.object = ""
         self.status.value = "" if self.run_id else "no run chosen"
         if not self.run_id:
             return
@@ -82,43 +116,53 @@ class SurfaceView(pn.viewable.Viewer):
         if stored is None:
             self.status.value = "none yet: press Compute surface"
             return
-        result, magnitude, step = stored
-        self._draw_result(result, magnitude)
-        self.status.value = (
-            f"stored surface of the checkpoint at step {step}: {len(result.returns_mean)} points,"
-            f" {result.episodes} episodes each"
-        )
-
-    def _draw_result(self, result: SurfaceResult, magnitude: float) -> None:
-        grid = result.grid_shape[0] if result.grid_shape else int(np.sqrt(len(result.returns_mean)))
-        self._start_grid(grid, magnitude)
+        result, magnitude, step, trajectory = stored
+        grid = result.grid_shape[0] if result.grid_shape else int(np.sqrt(result.returns_mean.size))
+        self._start_grid(grid, magnitude, trajectory)
         with self._lock:
             self._arrived = [
                 (i, float(m), float(s))
-                for i, (m, s) in enumerate(
-                    zip(result.returns_mean, result.returns_stderr, strict=True)
-                )
-            ]
+                for i, (m, s) in enumerate(zip(result.returns_mean, result.returns_stderr, strict=True))
+            ]  # fmt: skip
         self.refresh()
+        self.status.value = (
+            f"stored surface of the checkpoint at step {step}: {result.returns_mean.size} "
+            f"points, {result.episodes} episodes each"
+        )
 
-    def _start_grid(self, grid: int, magnitude: float) -> None:
+    def _start_grid(self, grid: int, magnitude: float, trajectory: np.ndarray | None) -> None:
         self._axis = grid_axis(grid, magnitude)
         step = float(self._axis[1] - self._axis[0]) if grid > 1 else 1.0
         self._rects.glyph.update(width=step, height=step)
         pad = step / 2
         self.figure.x_range.update(start=-magnitude - pad, end=magnitude + pad)
         self.figure.y_range.update(start=-magnitude - pad, end=magnitude + pad)
-        self.points.data = {"a": [], "b": [], "value": [], "stderr": []}
+        self.points.data = dict(EMPTY_POINTS)
+        points = np.zeros((0, 2)) if trajectory is None else np.asarray(trajectory)
+        self.trajectory.data = {"a": points[:, 0], "b": points[:, 1]}
+
+    def _in_thread(self, work: Callable[[], str]) -> None:
+        """Run ``work`` (which returns its closing status) in a thread; one job at a time."""
+        self._busy = True
+        self.compute_button.disabled = self.line_button.disabled = True
+
+        def guarded() -> None:
+            try:
+                self._done = work()
+            except ValueError as error:  # no checkpoint yet, too few of them: said, not raised
+                self._done = f"refused: {error}"
+            finally:
+                self._busy = False
+
+        threading.Thread(target=guarded, daemon=True, name="reward-surface").start()
 
     def compute(self) -> None:
         """Compute the surface of the run's latest checkpoint in a thread; points stream in."""
-        if not self.run_id or self._computing:
+        if not self.run_id or self._busy:
             return
         grid, episodes = int(self.grid_input.value), int(self.episodes_input.value)
-        magnitude = float(self.magnitude_input.value)
-        self._start_grid(grid, magnitude)
-        self._computing = True
-        self.compute_button.disabled = True
+        magnitude, directions = float(self.magnitude_input.value), self.directions.value
+        self.points.data = dict(EMPTY_POINTS)
         self.status.value = f"computing: 0 / {grid * grid} points"
         run_id, store = self.run_id, self.session.store
 
@@ -126,48 +170,94 @@ class SurfaceView(pn.viewable.Viewer):
             with self._lock:
                 self._arrived.append((index, mean, stderr))
 
-        def work() -> None:
-            try:
-                _, step = run_surface(
-                    store, run_id, grid=grid, magnitude=magnitude, episodes=episodes,
-                    on_point=arrived,
-                )  # fmt: skip
-                self._done = f"done: {grid * grid} points around the checkpoint at step {step}"
-            except ValueError as error:  # no checkpoint yet, not an SB3 run: said, not raised
-                self._done = f"refused: {error}"
-            finally:
-                self._computing = False
+        def plane(extent: float, trajectory: np.ndarray | None) -> None:
+            with self._lock:
+                self._plane = (extent, trajectory)
 
-        self._done = ""
-        threading.Thread(target=work, daemon=True, name="reward-surface").start()
+        def work() -> str:
+            _, step = run_surface(
+                store, run_id, grid=grid, magnitude=magnitude, episodes=episodes,
+                on_point=arrived, directions=directions, on_plane=plane,
+            )  # fmt: skip
+            return f"done: {grid * grid} points around the checkpoint at step {step}"
+
+        self._grid = grid
+        self._in_thread(work)
+
+    def compute_line(self) -> None:
+        """The return along the normalised policy gradient, and whether it has a cliff."""
+        if not self.run_id or self._busy:
+            return
+        episodes = int(self.episodes_input.value)
+        self.status.value = "computing the gradient line"
+        run_id, store = self.run_id, self.session.store
+
+        def work() -> str:
+            line, step = run_gradient_line(
+                store, run_id, points=LINE_POINTS, magnitude=LINE_MAGNITUDE, episodes=episodes
+            )
+            with self._lock:
+                self._line = line
+            return f"done: gradient line of the checkpoint at step {step}"
+
+        self._in_thread(work)
 
     def refresh(self) -> None:
         with self._lock:
             arrived, self._arrived = self._arrived, []
+            plane, self._plane = self._plane, None
+            line, self._line = self._line, None
+        if plane is not None:
+            self._start_grid(self._grid, *plane)
         if arrived and len(self._axis):
             grid = len(self._axis)
             index = np.array([i for i, _, _ in arrived])
-            values = np.array([m for _, m, _ in arrived])
             self.points.stream({
                 "a": self._axis[index // grid], "b": self._axis[index % grid],
-                "value": values, "stderr": np.array([s for _, _, s in arrived]),
+                "value": np.array([m for _, m, _ in arrived]),
+                "stderr": np.array([s for _, _, s in arrived]),
             })  # fmt: skip
             every = np.asarray(self.points.data["value"], dtype=np.float64)
             low, high = float(every.min()), float(every.max())
             self.colors.update(low=low, high=high if high > low else low + 1e-9)
-            if self._computing:
-                self.status.value = f"computing: {len(every)} / {grid * grid} points"
-        if not self._computing and getattr(self, "_done", ""):
+            if self._busy:
+                self.status.value = f"computing: {every.size} / {grid * grid} points"
+        if line is not None:
+            self._draw_line(line)
+        if not self._busy and self._done:
             self.status.value, self._done = self._done, ""
-            self.compute_button.disabled = False
-        if arrived and self.session.in_notebook:
+            self.compute_button.disabled = self.line_button.disabled = False
+        if (arrived or line is not None) and self.session.in_notebook:
             pn.io.push_notebook(self.pane)
+            pn.io.push_notebook(self.line_pane)
+
+    def _draw_line(self, line: SurfaceResult) -> None:
+        values, errors = line.returns_mean, line.returns_stderr
+        t = line.coords.reshape(-1)
+        self.line.data = {
+            "t": t,
+            "value": values,
+            "lower": values - errors,
+            "upper": values + errors,
+        }
+        # The cliff rule's range is the surface's when there is one, else the line's own.
+        shown = np.asarray(self.points.data["value"], dtype=np.float64)
+        surface_range = float(np.ptp(shown)) if shown.size else line.returns_range
+        cliff = find_cliffs(values, surface_range)
+        where = f"at step {t[cliff.index]:.2f}" if cliff.is_cliff else ""
+        self.line_verdict.object = (
+            f"**Cliff {where}**: the return falls by {cliff.drop:.1f} (Sullivan et al.'s rule: "
+            f"by the {CLIFF_CHECK_INDEX + 1}th point at most half the start, and more than a "
+            "quarter of the surface's range)."
+            if cliff.is_cliff
+            else "No cliff along the gradient by Sullivan et al.'s rule."
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown("**Reward surface** of the latest checkpoint"),
-            pn.Row(self.grid_input, self.episodes_input, self.magnitude_input),
-            self.compute_button,
+            pn.Row(self.directions, self.grid_input, self.episodes_input, self.magnitude_input),
+            pn.Row(self.compute_button, self.line_button),
             self.status,
-            self.pane,
+            pn.Row(self.pane, pn.Column(self.line_pane, self.line_verdict)),
         )
