@@ -23,19 +23,36 @@ ALP-GMM teacher picks every episode's goal (refits in the background); the two a
 ``--pairs`` times, so that both see the same machine. Target (issue 17): the curriculum run
 keeps at least 95% of the plain run's steps per second.
 
+Part ``learning``: does a teacher make the student learn faster? For each task family of
+``--families`` (``tasks`` value, knobs after a colon: ``maze-goals:env_id=...``), ALP-GMM
+and Random each train ``--seeds`` live ``curriculum`` runs of ``--learning-steps`` steps
+(one value for every family or one per family; the trainer's defaults otherwise: PPO, 4
+copies, MLP 64 x 2), evaluated every ``--eval-every`` steps on the family's fixed test set
+(``eval/test_success``: the deterministic student's share of test tasks reached) and once
+more at the end. One run at a time, in this process (thread executor, CPU, one torch thread,
+no checkpoints). Table per family: test success against steps, mean ± standard deviation
+over seeds; the final figures, seconds per run, and what the teachers sampled (the tasks of
+every training episode, read back from the run's ``curriculum`` snapshots).
+
     .venv/bin/python benchmarks/bench_curricula.py --parts toy [--seeds 3] [--episodes 20000]
         [--episode-ms 20 100] [--refits 4] [--no-write]
     .venv/bin/python benchmarks/bench_curricula.py --parts student [--student-steps 40000]
         [--pairs 3] [--no-write]
+    .venv/bin/python benchmarks/bench_curricula.py --parts learning [--seeds 3]
+        [--families wall-gaps maze-goals:env_id=workbench/PointMaze-FourRooms-v0]
+        [--learning-steps 120000 200000] [--eval-every 10000] [--json PATH]
+        [--from-json PATH] [--notes PATH] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -239,9 +256,292 @@ def student_section(args: argparse.Namespace) -> str:
     ])  # fmt: skip
 
 
+LEARNING_TEACHERS = {"alp-gmm": "ALP-GMM", "random": "Random"}
+LEARNING_FAMILIES = ["wall-gaps", "maze-goals:env_id=workbench/PointMaze-FourRooms-v0"]
+# Wall gaps: the widths of the 6 x 6 test grid (0 = closed), and the bands of sampled widths
+# around them, for what the teachers chose.
+GAP_WIDTHS = np.linspace(0.0, 1.5, 6)
+GAP_BAND_EDGES = np.concatenate([[-np.inf], (GAP_WIDTHS[1:] + GAP_WIDTHS[:-1]) / 2, [np.inf]])
+
+
+def parse_family(spec: str) -> tuple[str, dict[str, Any]]:
+    """``tasks[:knob=value,...]`` as the family and its knobs (typed as the config's)."""
+    from workbench.runs.config import parse_knob
+    from workbench.trainers.curriculum import CurriculumConfig
+
+    tasks, _, rest = spec.partition(":")
+    knobs = {}
+    for assignment in filter(None, rest.split(",")):
+        knob, _, text = assignment.partition("=")
+        knobs[knob] = parse_knob(CurriculumConfig, knob, text)
+    return tasks, knobs
+
+
+def learning_run(family: str, teacher: str, seed: int, steps: int, eval_every: int) -> dict:
+    """A headless curriculum run: its test-success curve, its final competence map and the
+    task and outcome of every training episode."""
+    import tempfile
+
+    import torch
+
+    from workbench.runs import Run, RunStore
+
+    torch.set_num_threads(1)  # a 64 x 64 MLP: more threads only contend
+    tasks, knobs = parse_family(family)
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(Path(home))
+        started = time.perf_counter()
+        run = Run.create("curriculum", store=store, tasks=tasks, teacher=teacher, seed=seed,
+                         total_timesteps=steps, eval_every=eval_every, checkpoint_every=0,
+                         device="cpu", **knobs)  # fmt: skip
+        run.start(executor="thread")
+        state = run.wait(timeout=3_600)
+        seconds = time.perf_counter() - started
+        if state != "finished":
+            raise RuntimeError(f"{family} {teacher} seed {seed}: {state} ({run.record.message})")
+        # One more evaluation at the end (the periodic ones fall 4 steps past each multiple).
+        trainer = run._trainer
+        trainer.record_rollout(trainer.model.num_timesteps)
+        trainer.ctx.flush()
+
+        def curve(name: str) -> list[tuple[int, float]]:
+            return [(int(step), float(value)) for _, step, _, value in store.scalars(run.id, name)]
+
+        # Every training episode's task and outcome: each evaluation's snapshot holds the
+        # latest 2,000; the episodes since the one before are its last ones.
+        episodes = dict(curve("curriculum/episodes"))
+        sampled, outcomes, seen, lost = [], [], 0, 0
+        for _, step in store.snapshots(run.id, "curriculum"):
+            snapshot = store.load_snapshot(run.id, "curriculum", step)
+            new = int(episodes[step]) - seen
+            seen += new
+            kept = min(new, len(snapshot.get("recent_success", ())))
+            lost += new - kept
+            if kept:
+                sampled.append(snapshot["recent_tasks"][-kept:])
+                outcomes.append(snapshot["recent_success"][-kept:])
+        final = store.load_snapshot(run.id, "curriculum")
+        return {
+            "family": family,
+            "teacher": teacher,
+            "seed": seed,
+            "seconds": seconds,
+            "test": curve("eval/test_success"),
+            "entropy": curve("curriculum/sampling_entropy"),
+            "test_tasks": final["test_tasks"].tolist(),
+            "test_success": final["test_success"].tolist(),
+            "sampled": np.concatenate(sampled).tolist() if sampled else [],
+            "outcomes": np.concatenate(outcomes).tolist() if outcomes else [],
+            "episodes_not_read": lost,
+        }
+
+
+def learning_runs(args: argparse.Namespace) -> dict:
+    """Every (family, teacher, seed) run, one at a time, and the minutes they took."""
+    steps = args.learning_steps
+    if len(steps) not in (1, len(args.families)):
+        raise SystemExit("--learning-steps: one value, or one per family of --families")
+    steps_of = dict(zip(args.families, steps * len(args.families), strict=False))
+    started = time.perf_counter()
+    runs: dict[str, dict[str, list[dict]]] = {}
+    for family in args.families:
+        for seed in range(args.seeds):
+            for teacher in LEARNING_TEACHERS:
+                run = learning_run(family, teacher, seed, steps_of[family], args.eval_every)
+                runs.setdefault(family, {}).setdefault(teacher, []).append(run)
+                print(
+                    f"{family} {teacher:7s} seed {seed}: "
+                    f"{[round(v, 2) for _, v in run['test']]} ({run['seconds']:.0f} s)",
+                    flush=True,
+                )
+    return {
+        "runs": runs,
+        "steps": steps_of,
+        "seeds": args.seeds,
+        "eval_every": args.eval_every,
+        "minutes": (time.perf_counter() - started) / 60,
+    }
+
+
+def spread(values: list[float] | np.ndarray) -> str:
+    values = np.asarray(values, dtype=np.float64)
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.2f} ± {sd:.2f}"
+
+
+def verdict(alp: np.ndarray, rand: np.ndarray, what: str) -> str:
+    """ALP-GMM against Random on ``what`` (one value per seed, paired by seed: the two runs
+    of a seed play the same first 250 tasks): ahead or behind only when the mean difference
+    is past both seed spreads and every seed's difference has its sign."""
+    differences = alp - rand
+    difference = differences.mean()
+    spread_ = max(alp.std(ddof=1), rand.std(ddof=1)) if len(alp) > 1 else 0.0
+    if difference > spread_ and (differences > 0).all():
+        word = "ALP-GMM is ahead"
+    elif difference < -spread_ and (differences < 0).all():
+        word = "ALP-GMM is behind"
+    else:
+        word = "no clear difference"
+    seeds = ", ".join(f"{d:+.2f}" for d in differences)
+    return (
+        f"{what}: ALP-GMM {alp.mean():.2f}, Random {rand.mean():.2f}, difference "
+        f"{difference:+.2f} (per seed {seeds}; largest seed standard deviation "
+        f"{spread_:.2f}): {word}"
+    )
+
+
+def family_table(family: str, runs: dict[str, list[dict]], steps: int) -> tuple[str, list[str]]:
+    """The family's table (test success by step and the runs' figures) and the verdicts."""
+    teachers = [t for t in LEARNING_TEACHERS if t in runs]
+    curves = {t: np.array([[v for _, v in run["test"]] for run in runs[t]]) for t in teachers}
+    eval_steps = [step for step, _ in runs[teachers[0]][0]["test"]]
+    lines = [
+        "| steps | " + " | ".join(LEARNING_TEACHERS[t] for t in teachers) + " |",
+        "|---:|" + "---|" * len(teachers),
+    ]
+    for index, step in enumerate(eval_steps):
+        cells = [spread(curves[t][:, index]) for t in teachers]
+        lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+
+    def row(name: str, cells: list[str]) -> None:
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    row(
+        "final, min-max",
+        [f"{curves[t][:, -1].min():.2f}-{curves[t][:, -1].max():.2f}" for t in teachers],
+    )
+    row("mean over the curve", [spread(curves[t].mean(axis=1)) for t in teachers])
+    row("training episodes", [
+        f"{np.mean([len(run['outcomes']) for run in runs[t]]):,.0f}" for t in teachers
+    ])  # fmt: skip
+    row("training episodes' success", [
+        spread([np.mean(run["outcomes"]) for run in runs[t]]) for t in teachers
+    ])  # fmt: skip
+    row("the same, last third of the episodes", [
+        spread([np.mean(run["outcomes"][2 * len(run["outcomes"]) // 3 :]) for run in runs[t]])
+        for t in teachers
+    ])  # fmt: skip
+    row("sampling entropy at the end", [
+        spread([run["entropy"][-1][1] for run in runs[t]]) for t in teachers
+    ])  # fmt: skip
+    row(
+        "seconds per run", [f"{np.mean([run['seconds'] for run in runs[t]]):.0f}" for t in teachers]
+    )
+    verdicts = []
+    if set(teachers) == {"alp-gmm", "random"}:
+        verdicts = [
+            verdict(curves["alp-gmm"][:, -1], curves["random"][:, -1], "final test success"),
+            verdict(
+                curves["alp-gmm"].mean(axis=1),
+                curves["random"].mean(axis=1),
+                "mean over the curve (how early it learns)",
+            ),
+        ]
+    return "\n".join(lines), verdicts
+
+
+def gap_table(runs: dict[str, list[dict]]) -> str:
+    """Wall gaps by width: the share of training episodes each teacher played in the width's
+    band, their success, and the final test success on the test gaps of that width."""
+    teachers = [t for t in LEARNING_TEACHERS if t in runs]
+    header = ["gap width (band)"]
+    for t in teachers:
+        name = LEARNING_TEACHERS[t]
+        header += [f"{name}: share of episodes", f"{name}: their success", f"{name}: final test"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for band, width in enumerate(GAP_WIDTHS):
+        low, high = GAP_BAND_EDGES[band], GAP_BAND_EDGES[band + 1]
+        cells = [f"{width:.1f} ({max(low, 0):.2f}-{min(high, 1.5):.2f})"]
+        for t in teachers:
+            shares, success, test = [], [], []
+            for run in runs[t]:
+                widths = np.array(run["sampled"])[:, 1]
+                inside = (widths >= low) & (widths < high)
+                shares.append(inside.mean())
+                if inside.any():
+                    success.append(np.array(run["outcomes"])[inside].mean())
+                row = np.isclose(np.array(run["test_tasks"])[:, 1], width)
+                test.append(np.array(run["test_success"])[row].mean())
+            cells += [
+                f"{np.mean(shares):.0%}",
+                f"{np.mean(success):.2f}" if success else "-",
+                f"{np.mean(test):.2f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    closed = ", ".join(
+        f"{LEARNING_TEACHERS[t]} "
+        f"{np.mean([np.mean(np.array(run['sampled'])[:, 1] <= 1e-9) for run in runs[t]]):.1%}"
+        for t in teachers
+    )
+    lines += [
+        "",
+        f"Gaps of width exactly 0 (closed) among the training episodes: {closed}. Uniform "
+        "shares of the bands: 10%, 20%, 20%, 20%, 20%, 10%.",
+    ]
+    return "\n".join(lines)
+
+
+def learning_section(args: argparse.Namespace) -> str:
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = learning_runs(args)
+        if args.json:
+            args.json.write_text(json.dumps(results))
+    families = list(results["runs"])
+    steps = " ".join(str(results["steps"][f]) for f in families)
+    command = (
+        f".venv/bin/python benchmarks/bench_curricula.py --parts learning --seeds "
+        f"{results['seeds']} --families {' '.join(families)} --learning-steps {steps} "
+        f"--eval-every {results['eval_every']}"
+    )
+    parts = [
+        "## Curricula: does ALP-GMM make the student learn faster than Random? (issue 17)",
+        "",
+        "Live `curriculum` runs, the trainer's defaults (SB3 PPO, 4 copies x 512 steps, "
+        "minibatches of 64, 10 epochs, MLP 64 x 2; ALP-GMM: 250 uniform tasks, refit every "
+        "250 on the last 250, 2..10 components by AIC, random ratio 0.2, refits in a thread), "
+        f"{results['seeds']} seeds per teacher, one run at a time (thread executor, CPU, one "
+        "torch thread, no checkpoints). `eval/test_success`: the deterministic student's share "
+        f"of the family's fixed test tasks reached, every {results['eval_every']:,} steps (the "
+        "evaluation falls on the first step past each multiple) and at the end; mean ± "
+        "standard deviation over seeds. Verdict rule: ALP-GMM is ahead (behind) when its mean "
+        "is above (below) Random's by more than the larger of the two seed standard deviations "
+        "and in every seed (a seed's two runs are paired: ALP-GMM's first 250 tasks are "
+        "uniform, the same as Random's). Training episodes' success: the stochastic student "
+        "on the tasks its teacher chose; sampling entropy: 1 uniform over the task space.",
+        f"The whole part took {results['minutes']:.0f} minutes.",
+        f"Command: `{command}`",
+        f"Machine: {machine_line()}; other work was running on the machine.",
+    ]
+    for family in families:
+        runs = results["runs"][family]
+        tasks, knobs = parse_family(family)
+        knob_text = ", ".join(f"{k}={v}" for k, v in knobs.items())
+        table, verdicts = family_table(family, runs, results["steps"][family])
+        parts += [
+            "",
+            f"### `tasks={tasks}`{f' ({knob_text})' if knob_text else ''}, "
+            f"{results['steps'][family]:,} steps per run",
+            "",
+            table,
+            "",
+            *(f"- {line}." for line in verdicts),
+        ]
+        if tasks == "wall-gaps":
+            parts += ["", gap_table(runs)]
+        lost = sum(run["episodes_not_read"] for t in runs for run in runs[t])
+        if lost:
+            parts += ["", f"({lost} training episodes fell out of the snapshots' window.)"]
+    body = "\n".join(parts) + "\n"
+    if args.notes:
+        body += "\n" + args.notes.read_text()
+    return body
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="toy", help="comma-separated: toy, student")
+    parser.add_argument("--parts", default="toy", help="comma-separated: toy, student, learning")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=20_000)
     parser.add_argument(
@@ -251,16 +551,29 @@ def main() -> None:
     parser.add_argument("--refits", type=int, default=4, help="refits measured per setting")
     parser.add_argument("--student-steps", type=int, default=40_000)
     parser.add_argument("--pairs", type=int, default=3, help="plain/curriculum run pairs")
+    parser.add_argument(
+        "--families", nargs="+", default=LEARNING_FAMILIES,
+        help="learning: task families, tasks[:knob=value,...]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--learning-steps", type=int, nargs="+", default=[120_000, 200_000],
+        help="learning: steps per run, one value or one per family",
+    )  # fmt: skip
+    parser.add_argument("--eval-every", type=int, default=10_000, help="learning: test every")
+    parser.add_argument("--json", type=Path, help="learning: also write every run here")
+    parser.add_argument("--from-json", type=Path, help="learning: no runs, a --json file's")
+    parser.add_argument("--notes", type=Path, help="learning: remarks to end the section with")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if unknown := parts - {"toy", "student"}:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from toy, student")
+    if unknown := parts - {"toy", "student", "learning"}:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from toy, student, learning")
     sections = {
         "toy": ("curricula_toy", toy_section),
         "student": ("curricula_student", student_section),
+        "learning": ("curricula_learning", learning_section),
     }
-    for part in ("toy", "student"):
+    for part in ("toy", "student", "learning"):
         if part in parts:
             name, section = sections[part]
             body = section(args)
