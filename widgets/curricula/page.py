@@ -67,7 +67,8 @@ class CurriculaView(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.controls = RunControls(session, run_id=self.run_id, executor=self.executor)
-        self.task_space = TaskSpaceView(session, run_id=self.run_id)
+        # 380 px: with the charts and the formula column the page fits 1280 px.
+        self.task_space = TaskSpaceView(session, run_id=self.run_id, size=380)
         self.level_buffer = LevelBufferView(session, run_id=self.run_id)
         runs = [self.run_id] if self.run_id else []
         self.curves = [
@@ -80,7 +81,7 @@ class CurriculaView(pn.viewable.Viewer):
         )  # fmt: skip
         self.objective = ObjectivePanel(session, run_id=self.run_id, executor=self.executor)
         self.level_buffer_panel = pn.Column(self.level_buffer, width=460)
-        self._task_space_panel = pn.Column(self.task_space, self._legend(), width=520)
+        self._task_space_panel = pn.Column(self.task_space, self._legend(), width=480)
         self._show()
 
     @param.depends("run_id", watch=True)
