@@ -58,11 +58,16 @@ def test_the_cli_computes_a_surface_and_refuses_what_has_none(finished, tmp_path
     )
     summary = json.loads(capsys.readouterr().out)
     assert summary["checkpoint_step"] == 1_500 and summary["grid"] == 3
-    assert summary["min_return"] <= summary["centre_return"] <= summary["max_return"]
+    stored, _, _, _ = stored_surface(store, run.id)  # the CLI's surface, stored with the run
+    assert summary["centre_return"] == pytest.approx(stored.grid()[1, 1])
+    assert (summary["min_return"], summary["max_return"]) == (
+        pytest.approx(stored.returns_mean.min()),
+        pytest.approx(stored.returns_mean.max()),
+    )
     assert main(["--home", home, "surface", "no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
-    assert main(["--home", home, "surface", run.id, "--grid", "1"]) == 2
-    assert "grid must be at least 2" in capsys.readouterr().err
+    assert main(["--home", home, "surface", run.id, "--grid", "4"]) == 2
+    assert "grid must be odd" in capsys.readouterr().err
     fresh = Run.create("reward", store=store, total_timesteps=10)  # never started
     assert main(["--home", home, "surface", fresh.id]) == 2
     assert "no checkpoint yet" in capsys.readouterr().err

@@ -273,6 +273,11 @@ def test_cliff_rule_on_synthetic_lines():
     assert not find_cliffs(small_drop, surface_range=200.0).is_cliff
     assert find_cliffs(small_drop, surface_range=80.0).is_cliff
 
+    # The 11th point is compared with the start too: the first ten are one step.
+    after_the_step = [100.0] + [60.0] * 9 + [40.0] + [40.0] * 9
+    check = find_cliffs(after_the_step, surface_range=100.0)
+    assert check.is_cliff and check.index == 10 and check.drop == pytest.approx(60.0)
+
     late_cliff = [100.0] * 14 + [10.0] * 6  # a fall between two later points
     check = find_cliffs(late_cliff, surface_range=100.0)
     assert check.is_cliff and check.index == 14 and check.drop == pytest.approx(90.0)

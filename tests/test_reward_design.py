@@ -79,6 +79,8 @@ def test_a_formula_that_is_not_allowed_is_refused_naming_it_and_changes_nothing(
         message = str(caught.value)
         assert "\n" not in message and "reward_expression" in message, message
         assert named.lower() in message.lower(), message
+    with pytest.raises(KnobError, match="goal"):  # no goal without a goal task
+        Run.create("reward", store=store, reward_mode="none")
     assert store.list_runs() == []
     run = Run.create("reward", store=store, total_timesteps=10**7, eval_every=0, n_envs=1)
     run.start()
@@ -87,7 +89,9 @@ def test_a_formula_that_is_not_allowed_is_refused_naming_it_and_changes_nothing(
         run.update(region_box="1, 2, 3")
     with pytest.raises(KnobError, match="reward_expression"):
         run.update(reward_expression="lambda: 1")
-    time.sleep(0.2)
+    # Parsed, but not finite where x < 1 in the maze: refused before the run sees it.
+    with pytest.raises(KnobError, match=r"log\(x - 1\).*not finite"):
+        run.update(reward_expression="log(x - 1)")
     assert run.record.config["reward_expression"] == "" and store.events(run.id, "knob") == []
     assert run.stop() == "stopped"
 

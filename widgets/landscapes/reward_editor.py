@@ -17,37 +17,41 @@ from widgets.common.threads import on_next_tick
 from widgets.landscapes.heat_map import HeatMap
 from workbench.landscapes.epic import epic_distance, maze_state_samples
 from workbench.landscapes.rewards import RewardSpec
-from workbench.landscapes.state_maps import StateGrid, point_task_of, reward_map, sample_actions
+from workbench.landscapes.state_maps import StateGrid, reward_map, sample_actions
 from workbench.runs import KnobError, Run, RunError
 from workbench.runs.config import parse_knob
-from workbench.trainers.reward_design import REWARD_KNOBS, RewardConfig, reward_spec
+from workbench.trainers.reward_design import (
+    REWARD_KNOBS,
+    RewardConfig,
+    probe_transitions,
+    reward_spec,
+)
 from workbench.trainers.sb3 import env_kwargs
 
 POINTS_PER_CELL = 10  # the preview map: 50 x 50 points in the 5 x 5 U-maze
-EPIC_TRANSITIONS = 1_000  # (s, a, s') pairs the EPIC correlation runs over
 EPIC_SAMPLES = 256  # (A, S') pairs behind each canonicalization expectation
+EPIC_BOOTSTRAP = 50  # resamples of the transitions behind the distance's standard error
+# Below SAME_TASK an edit reads as the same task (reshaped or rescaled); above OTHER_TASK
+# as another task.
+SAME_TASK, OTHER_TASK = 0.05, 0.25
 
 
 class RewardWorld:
-    """What the editor needs of a run's environment, built once per run: its grid of
-    positions, its goal, and uniform transitions for EPIC."""
+    """What the editor needs of a run's maze, built once per run: its grid of positions, its
+    goal, and transitions spread over it for EPIC."""
 
     def __init__(self, config: RewardConfig) -> None:
         env = gym.make(config.env_id, **env_kwargs(config))
         env.reset(seed=config.seed)
-        self.goal = getattr(env.unwrapped, "goal", None)
-        self.grid = StateGrid.from_env(env, points_per_cell=POINTS_PER_CELL)
+        self.grid = StateGrid.maze(env, points_per_cell=POINTS_PER_CELL)
         self.gamma = config.gamma
-        rng = np.random.default_rng(config.seed)
-        task = point_task_of(env)
-        # Transitions from states spread over the maze (not only where a random walk goes).
-        obs = maze_state_samples(env, EPIC_TRANSITIONS, rng)
-        actions = sample_actions(env.action_space, EPIC_TRANSITIONS, seed=config.seed)
-        next_obs = obs.copy()
-        next_obs[:, :2] = task.move(obs[:, :2].astype(np.float64), actions.astype(np.float64))
+        # The transitions every reward of this maze is checked on (spread over the maze).
+        obs, actions, next_obs, self.goal = probe_transitions(config.env_id, config.reward_mode)
         self.transitions = (obs, actions, next_obs)
+        rng = np.random.default_rng(config.seed)
         self.state_samples = maze_state_samples(env, EPIC_SAMPLES, rng)
         self.action_samples = sample_actions(env.action_space, EPIC_SAMPLES, seed=config.seed + 1)
+        env.close()
 
     def reward_fn(self, spec: RewardSpec):
         def reward(obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
@@ -128,28 +132,41 @@ class RewardEditor(pn.viewable.Viewer):
         if self._world is None:
             self._world = RewardWorld(config)
         world = self._world
-        values = reward_map(world.grid, world.reward_fn(edited_spec))
+        try:
+            values = reward_map(world.grid, world.reward_fn(edited_spec))
+        except ValueError as error:  # not finite somewhere in the maze, say
+            self.status.object = f"**Refused:** {error}"
+            return
         self.map.show(values, world.grid.xs, world.grid.ys)
         drawn = time.perf_counter() - started
         in_force = reward_spec(config)
-        result = epic_distance(
-            world.reward_fn(in_force), world.reward_fn(edited_spec), world.transitions,
-            world.state_samples, world.action_samples, world.gamma, n_bootstrap=50,
-        )  # fmt: skip
-        verdict = (
-            "the same task (reshaped or rescaled)" if result.distance < 0.05
-            else "a different task" if result.distance > 0.25 else "a somewhat different task"
-        )  # fmt: skip
-        self.epic.object = (
-            f"**EPIC distance to the reward in force: {result.distance:.3f}** "
-            f"(± {result.standard_error:.3f}): {verdict}.  \n"
-            f"in force: `{in_force.describe()}`  \nedited: `{edited_spec.describe()}`"
-        )
+        self.epic.object = self._epic_text(world, in_force, edited_spec)
         # Seconds to the new map, and to the whole preview (benchmarks/bench_landscapes.py).
         self.timings = {"map_s": drawn, "preview_s": time.perf_counter() - started}
         self.status.object = f"Preview drawn in {drawn:.2f} s."
         if self.session.in_notebook:
             pn.io.push_notebook(self.map.pane)
+
+    @staticmethod
+    def _epic_text(world: RewardWorld, in_force: RewardSpec, edited: RewardSpec) -> str:
+        formulas = f"in force: `{in_force.describe()}`  \nedited: `{edited.describe()}`"
+        try:
+            result = epic_distance(
+                world.reward_fn(in_force), world.reward_fn(edited), world.transitions,
+                world.state_samples, world.action_samples, world.gamma,
+                n_bootstrap=EPIC_BOOTSTRAP,
+            )  # fmt: skip
+        except ValueError as error:  # a constant reward has no correlation
+            return f"**EPIC distance undefined**: {error}.  \n{formulas}"
+        verdict = (
+            "the same task (reshaped or rescaled)" if result.distance < SAME_TASK
+            else "a different task" if result.distance > OTHER_TASK
+            else "a somewhat different task"
+        )  # fmt: skip
+        return (
+            f"**EPIC distance to the reward in force: {result.distance:.3f}** "
+            f"(± {result.standard_error:.3f}): {verdict}.  \n{formulas}"
+        )
 
     def apply(self) -> None:
         """Send the changed reward knobs to the run (hot: the next step pays by them)."""

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.threads import on_next_tick
 from widgets.landscapes.heat_map import HeatMap
 
 
@@ -45,9 +46,17 @@ class LandscapeMaps(pn.viewable.Viewer):
         self._new_run()
 
     @param.depends("run_id", watch=True)
+    def _run_chosen(self) -> None:
+        on_next_tick(self._new_run)  # redraws the figures: in the document's tick
+
     def _new_run(self) -> None:
         self._cursor, self._rollout_cursor, self._drawn_at = 0, 0, -np.inf
         self.caption.value = "none yet"
+        empty = np.full((1, 1), np.nan)
+        for view in (self.reward, self.value):  # nothing of the previous run stays
+            view.show(empty, np.zeros(1), np.zeros(1))
+            view.show_path(np.zeros((0, 2)))
+            view.show_marks(np.zeros((0, 2)), [])
         self.refresh()
 
     def refresh(self) -> None:

@@ -21,8 +21,6 @@ from workbench.landscapes.run_surfaces import run_gradient_line, run_surface, st
 from workbench.landscapes.surfaces import CLIFF_CHECK_INDEX, SurfaceResult, find_cliffs, grid_axis
 
 EMPTY_POINTS = {"a": [], "b": [], "value": [], "stderr": []}
-LINE_POINTS = 20  # Sullivan et al.'s gradient line: 20 points up to 0.4
-LINE_MAGNITUDE = 0.4
 
 
 class SurfaceView(pn.viewable.Viewer):
@@ -39,7 +37,7 @@ class SurfaceView(pn.viewable.Viewer):
             options=["random", "pca"], value="random", css_classes=["surface-directions"]
         )
         self.grid_input = pn.widgets.IntInput(
-            name="grid", value=11, start=3, end=41, width=80, css_classes=["surface-grid"]
+            name="grid", value=11, start=3, end=41, step=2, width=80, css_classes=["surface-grid"]
         )
         self.episodes_input = pn.widgets.IntInput(
             name="episodes", value=4, start=1, end=64, width=80, css_classes=["surface-episodes"]
@@ -96,6 +94,7 @@ class SurfaceView(pn.viewable.Viewer):
         self._axis = np.zeros(0)
         self._busy = False
         self._done = ""
+        self._job = 0  # the job whose results are drawn (another run's are dropped)
         session.register(self)
         self._load()
 
@@ -105,6 +104,9 @@ class SurfaceView(pn.viewable.Viewer):
 
     def _load(self) -> None:
         """Draw the run's stored surface, if it has one."""
+        with self._lock:  # a job still running for another run draws nothing here
+            self._job += 1
+            self._arrived, self._plane, self._line = [], None, None
         self.points.data = dict(EMPTY_POINTS)
         self.trajectory.data = {"a": [], "b": []}
         self.line.data = {"t": [], "value": [], "lower": [], "upper": []}
@@ -142,17 +144,23 @@ class SurfaceView(pn.viewable.Viewer):
         self.trajectory.data = {"a": points[:, 0], "b": points[:, 1]}
 
     def _in_thread(self, work: Callable[[], str]) -> None:
-        """Run ``work`` (which returns its closing status) in a thread; one job at a time."""
-        self._busy = True
+        """Run ``work`` (which returns its closing status) in a thread; one job at a time.
+        What it reports is tagged with its job number, so a job of a run no longer shown
+        draws nothing."""
+        with self._lock:
+            self._job += 1
+            self._busy = True
         self.compute_button.disabled = self.line_button.disabled = True
 
         def guarded() -> None:
             try:
-                self._done = work()
-            except ValueError as error:  # no checkpoint yet, too few of them: said, not raised
-                self._done = f"refused: {error}"
-            finally:
-                self._busy = False
+                done = work()
+            except ValueError as error:  # no checkpoint yet, too few of them: said plainly
+                done = f"refused: {error}"
+            except Exception as error:  # anything else: shown, not lost in a log
+                done = f"failed: {type(error).__name__}: {error}"
+            with self._lock:
+                self._busy, self._done = False, done
 
         threading.Thread(target=guarded, daemon=True, name="reward-surface").start()
 
@@ -166,13 +174,17 @@ class SurfaceView(pn.viewable.Viewer):
         self.status.value = f"computing: 0 / {grid * grid} points"
         run_id, store = self.run_id, self.session.store
 
+        job = self._job + 1  # the number _in_thread gives this job
+
         def arrived(index: int, mean: float, stderr: float) -> None:
             with self._lock:
-                self._arrived.append((index, mean, stderr))
+                if job == self._job:
+                    self._arrived.append((index, mean, stderr))
 
         def plane(extent: float, trajectory: np.ndarray | None) -> None:
             with self._lock:
-                self._plane = (extent, trajectory)
+                if job == self._job:
+                    self._plane = (extent, trajectory)
 
         def work() -> str:
             _, step = run_surface(
@@ -192,12 +204,13 @@ class SurfaceView(pn.viewable.Viewer):
         self.status.value = "computing the gradient line"
         run_id, store = self.run_id, self.session.store
 
+        job = self._job + 1
+
         def work() -> str:
-            line, step = run_gradient_line(
-                store, run_id, points=LINE_POINTS, magnitude=LINE_MAGNITUDE, episodes=episodes
-            )
+            line, step = run_gradient_line(store, run_id, episodes=episodes)
             with self._lock:
-                self._line = line
+                if job == self._job:
+                    self._line = line
             return f"done: gradient line of the checkpoint at step {step}"
 
         self._in_thread(work)
@@ -207,6 +220,7 @@ class SurfaceView(pn.viewable.Viewer):
             arrived, self._arrived = self._arrived, []
             plane, self._plane = self._plane, None
             line, self._line = self._line, None
+            busy, done, self._done = self._busy, self._done, ""
         if plane is not None:
             self._start_grid(self._grid, *plane)
         if arrived and len(self._axis):
@@ -220,12 +234,12 @@ class SurfaceView(pn.viewable.Viewer):
             every = np.asarray(self.points.data["value"], dtype=np.float64)
             low, high = float(every.min()), float(every.max())
             self.colors.update(low=low, high=high if high > low else low + 1e-9)
-            if self._busy:
+            if busy:
                 self.status.value = f"computing: {every.size} / {grid * grid} points"
         if line is not None:
             self._draw_line(line)
-        if not self._busy and self._done:
-            self.status.value, self._done = self._done, ""
+        if done:
+            self.status.value = done
             self.compute_button.disabled = self.line_button.disabled = False
         if (arrived or line is not None) and self.session.in_notebook:
             pn.io.push_notebook(self.pane)
@@ -240,15 +254,13 @@ class SurfaceView(pn.viewable.Viewer):
             "lower": values - errors,
             "upper": values + errors,
         }
-        # The cliff rule's range is the surface's when there is one, else the line's own.
-        shown = np.asarray(self.points.data["value"], dtype=np.float64)
-        surface_range = float(np.ptp(shown)) if shown.size else line.returns_range
-        cliff = find_cliffs(values, surface_range)
+        # Judged against the line's own range, as `workbench surface --directions gradient`.
+        cliff = find_cliffs(values, line.returns_range)
         where = f"at step {t[cliff.index]:.2f}" if cliff.is_cliff else ""
         self.line_verdict.object = (
             f"**Cliff {where}**: the return falls by {cliff.drop:.1f} (Sullivan et al.'s rule: "
             f"by the {CLIFF_CHECK_INDEX + 1}th point at most half the start, and more than a "
-            "quarter of the surface's range)."
+            "quarter of the line's range)."
             if cliff.is_cliff
             else "No cliff along the gradient by Sullivan et al.'s rule."
         )

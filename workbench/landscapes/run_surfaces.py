@@ -82,8 +82,10 @@ def run_surface(
     at the grid's edge), not a length in parameter space. ``on_plane(magnitude,
     trajectory)`` is called before the first point, with the grid's extent along each
     direction and the trajectory's (a, b) (None for random directions)."""
-    if grid < 2:
-        raise ValueError(f"grid must be at least 2 points per axis, got {grid}")
+    if grid < 3 or grid % 2 == 0:
+        raise ValueError(
+            f"grid must be odd and at least 3 (its middle point is the policy itself), got {grid}"
+        )
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     if not magnitude > 0:

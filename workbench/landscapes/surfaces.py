@@ -606,6 +606,7 @@ def evaluate_grid(
     batched_head = torch.vmap(lambda p, obs: functional_call(head, p, (obs,)))
     chunk = min(chunk_points, len(coords))
     means, stderrs = np.zeros(len(coords)), np.zeros(len(coords))
+    was_training = policy.training
     policy.set_training_mode(False)  # as predict does (dropout, batch norm)
     env = make_vector_env(env_fn, chunk * episodes, max_steps, env_kwargs)
     try:
@@ -633,6 +634,7 @@ def evaluate_grid(
                         on_point(int(index), float(means[index]), float(stderrs[index]))
     finally:
         env.close()
+        policy.set_training_mode(was_training)  # the model is left as it was given
     return SurfaceResult(coords, means, stderrs, episodes, seed)
 
 
@@ -998,9 +1000,9 @@ def find_cliffs(
 
     A cliff: the return at point ``check_index`` (the 10th) is at most ``ratio`` (half)
     of the return at the start, and the drop exceeds ``range_fraction`` (25%) of the
-    surface's range (max - min). Their code then walks the later points, comparing each
-    with the previous point and the one before it under the same two conditions; so does
-    this. The ratio test assumes non-negative returns, as in their environments.
+    surface's range (max - min; theirs is over every line of a training run). Their code
+    then walks the later points, comparing each with the previous point and the one before
+    it (for the 11th: the 10th and the start) under the same two conditions; so does this. The ratio test assumes non-negative returns, as in their environments.
 
     Args:
         line_returns: mean returns along the line, the start (the policy itself) first.
@@ -1021,7 +1023,10 @@ def find_cliffs(
     if falls(z[0], z[check_index]):
         return CliffCheck(True, check_index, float(z[0] - z[check_index]))
     for k in range(check_index + 1, len(z)):
-        for earlier in (z[k - 1], z[k - 2]):
+        # The first ``check_index + 1`` points count as one step: the point after them is
+        # compared with the check point and the start, as in their compute_cliff.py.
+        before_last = z[0] if k == check_index + 1 else z[k - 2]
+        for earlier in (z[k - 1], before_last):
             if falls(earlier, z[k]):
                 return CliffCheck(True, k, float(earlier - z[k]))
     return CliffCheck(False, -1, float(z[0] - z[check_index]))

@@ -273,6 +273,9 @@ class Run:
         """Change hot knobs; they take effect (and are recorded) at the next boundary."""
         config_class = self.trainer_class.Config
         config_class.check(changes)
+        # The whole config too: a rule between knobs (or a reward that is not finite in this
+        # run's environment) is refused before the change reaches the run.
+        config_class.from_dict({**self.record.config, **changes})
         structural = [knob for knob in changes if not config_class.is_hot(knob)]
         if structural:
             raise KnobError(

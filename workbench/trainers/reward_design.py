@@ -19,6 +19,7 @@ What is logged besides SB3's metrics:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,11 +27,12 @@ import gymnasium as gym
 import numpy as np
 import param
 
+from workbench.landscapes.epic import maze_state_samples
 from workbench.landscapes.rewards import EditableReward, RewardSpec
-from workbench.landscapes.state_maps import StateGrid, reward_map, value_map
+from workbench.landscapes.state_maps import StateGrid, point_task_of, reward_map, value_map
 from workbench.runs.config import HOT, KnobError
 from workbench.runs.trainer import RunContext
-from workbench.trainers.sb3 import SB3Config, SB3Trainer, build_model, env_kwargs
+from workbench.trainers.sb3 import POINT_ENV_IDS, SB3Config, SB3Trainer, build_model, env_kwargs
 
 # Library terms and the knob holding each one's weight.
 TERM_KNOBS = {
@@ -50,6 +52,10 @@ REWARD_KNOBS = (
     "expression_weight",
 )
 MAP_POINTS_PER_CELL = 8  # landscape snapshot resolution: 40 x 40 points in the U-maze
+MAZE_ENV_IDS = [env_id for env_id in POINT_ENV_IDS if "PointMaze" in env_id]
+# Transitions a reward is tried on before a run uses it (and the reward editor's EPIC
+# distance runs over).
+PROBE_TRANSITIONS = 1_000
 
 
 def _weight(default: float, doc: str) -> param.Number:
@@ -58,6 +64,12 @@ def _weight(default: float, doc: str) -> param.Number:
 
 class RewardConfig(SB3Config):
     """Knobs of :class:`RewardDesignTrainer`: SB3's, and the reward's (all hot)."""
+
+    env_id = param.Selector(
+        default="workbench/PointMaze-UMaze-v0",
+        objects=MAZE_ENV_IDS,
+        doc="Maze (the reward's maps are drawn over it).",
+    )
 
     w_progress = _weight(0.0, "Weight of progress: next minus current coordinate (progress_axis).")
     w_goal_distance = _weight(
@@ -89,6 +101,10 @@ class RewardConfig(SB3Config):
     )
     expression_weight = _weight(1.0, "Weight of reward_expression.")
 
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        check_on_probe(self)
+
     @classmethod
     def check(cls, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Param's checks, then the reward's: a formula or box that does not parse is
@@ -101,6 +117,35 @@ class RewardConfig(SB3Config):
                 except ValueError as error:
                     raise KnobError(f"{knob}={checked[knob]!r} refused: {error}") from None
         return checked
+
+
+@functools.lru_cache(maxsize=16)
+def probe_transitions(
+    env_id: str, reward_mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Transitions from positions spread over a maze (random actions, the maze's own
+    dynamics) and the episode goal: what a reward is tried on before a run uses it."""
+    env = gym.make(env_id, reward_mode=reward_mode)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    obs = maze_state_samples(env, PROBE_TRANSITIONS, rng).astype(np.float64)
+    actions = rng.uniform(env.action_space.low, env.action_space.high, (len(obs), 2))
+    next_obs = obs.copy()
+    next_obs[:, :2] = point_task_of(env).move(obs[:, :2], actions)
+    goal = getattr(env.unwrapped, "goal", None)
+    env.close()
+    return obs, actions, next_obs, goal
+
+
+def check_on_probe(config: RewardConfig) -> None:
+    """A :class:`KnobError` when the config's reward cannot pay every transition of its maze
+    (a formula that is not finite somewhere, a variable the observation lacks)."""
+    spec = reward_spec(config)
+    obs, actions, next_obs, goal = probe_transitions(config.env_id, config.reward_mode)
+    try:
+        spec.evaluate(obs, actions, next_obs, goal=goal)
+    except ValueError as error:
+        raise KnobError(f"reward {spec.describe()!r} refused in {config.env_id}: {error}") from None
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -158,9 +203,10 @@ class RewardDesignTrainer(SB3Trainer):
 
     def landscape(self) -> dict[str, np.ndarray]:
         """The reward in force and the agent's values over the maze's grid of positions."""
-        if self.grid is None:
-            self.grid = StateGrid.from_env(self.eval_env)
         goal = getattr(self.eval_env.unwrapped, "goal", None)
+        # The grid's observations hold the goal in goal mode: rebuilt when the goal moves.
+        if self.grid is None or not np.array_equal(self.grid.goal, goal):
+            self.grid = StateGrid.maze(self.eval_env, points_per_cell=MAP_POINTS_PER_CELL)
         spec = self.spec
 
         def reward(obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
