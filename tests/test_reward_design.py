@@ -89,9 +89,9 @@ def test_a_formula_that_is_not_allowed_is_refused_naming_it_and_changes_nothing(
         run.update(region_box="1, 2, 3")
     with pytest.raises(KnobError, match="reward_expression"):
         run.update(reward_expression="lambda: 1")
-    # Parsed, but not finite where x < 1 in the maze: refused before the run sees it.
-    with pytest.raises(KnobError, match=r"log\(x - 1\).*not finite"):
-        run.update(reward_expression="log(x - 1)")
+    # Parsed, but not finite where x < 2 in the maze: refused before the run sees it.
+    with pytest.raises(KnobError, match=r"log\(x - 2\).*not finite"):
+        run.update(reward_expression="log(x - 2)")
     assert run.record.config["reward_expression"] == "" and store.events(run.id, "knob") == []
     assert run.stop() == "stopped"
 
