@@ -212,8 +212,13 @@ def _steps_per_second(trainer: str, steps: int, **knobs: object) -> float:
     start to its end, model building included as for any run)."""
     import tempfile
 
+    import torch
+
     from workbench.runs import Run, RunStore
 
+    # One torch thread for the student, as in the learning part: the 2-core machine's other
+    # core is where a mixture refit runs while the student trains on.
+    torch.set_num_threads(1)
     store = RunStore(tempfile.mkdtemp())
     common = {"env_id": "workbench/PointMaze-UMaze-v0", "reward_mode": "goal", "seed": 0}
     run = Run.create(trainer, store=store, total_timesteps=steps, eval_every=0,
@@ -240,7 +245,8 @@ def student_section(args: argparse.Namespace) -> str:
         "## Curricula: what a teacher costs the student (issue 17)",
         "",
         f"SB3 PPO (4 envs, MLP 64 x 2) on the U-maze's goal task, {args.student_steps:,} steps per "
-        "run, headless, no evaluations or checkpoints; a plain `sb3` run against a `curriculum` "
+        "run, headless, no evaluations or checkpoints, one torch thread; a plain `sb3` run "
+        "against a `curriculum` "
         "run whose ALP-GMM teacher picks every episode's goal (refits in a thread), "
         f"alternating, {args.pairs} pairs.",
         f"Command: `.venv/bin/python benchmarks/bench_curricula.py --parts student "
