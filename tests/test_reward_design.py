@@ -26,7 +26,7 @@ def test_a_hot_reward_edit_rewards_the_agent_from_the_recorded_step_on(store):
     # -1 per step, then +2 per step: an episode's return says how many of its steps came
     # after the change, to the step.
     run = Run.create(
-        "reward", store=store, total_timesteps=10**7, eval_every=0, checkpoint_every=0,
+        "reward", store=store, total_timesteps=10**7, eval_every=10**6, checkpoint_every=0,
         n_envs=2, net_width=16, w_goal_distance=0.0, w_time=1.0,
     )  # fmt: skip
     run.start()
@@ -45,6 +45,9 @@ def test_a_hot_reward_edit_rewards_the_agent_from_the_recorded_step_on(store):
     expected = -(STEPS_PER_EPISODE - after) + 2.0 * after
     np.testing.assert_allclose(returns, expected)
     assert (returns == -200).sum() >= 4 and (returns == 400).sum() >= 4
+    # The new reward's map is recorded at the edit, not only at the next evaluation.
+    landscapes = [step for _, step in store.snapshots(run.id, "landscape")]
+    assert change in landscapes or change + 2 in landscapes
 
 
 def test_the_landscape_snapshot_draws_the_reward_in_force_and_the_values(store):

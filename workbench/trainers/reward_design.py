@@ -11,10 +11,10 @@ What is logged besides SB3's metrics:
 - ``eval/return`` (and ``eval/success`` in goal tasks): a deterministic rollout scored by
   the environment's own reward, so a reward edit that games the task shows here;
 - ``charts/episodic_return``: the training episodes' return under the edited reward;
-- snapshot ``landscape`` at each evaluation: over a grid of maze positions, ``reward``
-  (the expected reward of a random action under the spec in force), ``value`` (the
-  agent's critic, V(s) or Q(s, pi(s))), ``xs``, ``ys``, and ``formula`` (the spec as text,
-  as uint8 bytes).
+- snapshot ``landscape`` at each evaluation and at each reward edit: over a grid of maze
+  positions, ``reward`` (the expected reward of a random action under the spec in force),
+  ``value`` (the agent's critic, V(s) or Q(s, pi(s))), ``xs``, ``ys``, and ``formula`` (the
+  spec as text, as uint8 bytes).
 """
 
 from __future__ import annotations
@@ -196,6 +196,9 @@ class RewardDesignTrainer(SB3Trainer):
             self.spec = reward_spec(self.config)
             for env in self.rewarded:
                 env.set_spec(self.spec)
+            # The new reward's map at once, not at the next evaluation.
+            if self.grid is not None:
+                self.ctx.log_snapshot("landscape", self.landscape(), self.model.num_timesteps)
 
     def record_rollout(self, step: int) -> None:
         super().record_rollout(step)
