@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
 
@@ -35,6 +35,8 @@ class HeatMap(pn.viewable.Viewer):
         figure = BokehFigure(
             title=self.title, frame_width=self.size, frame_height=self.size,
             toolbar_location=None, x_axis_label=self.x_label, y_axis_label=self.y_label,
+            # Fixed ranges, set by show(): Bokeh's data ranges would follow the glyphs.
+            x_range=Range1d(0, 1), y_range=Range1d(0, 1),
         )  # fmt: skip
         figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
                      color_mapper=self.colors)  # fmt: skip
@@ -70,6 +72,12 @@ class HeatMap(pn.viewable.Viewer):
         }
         self.figure.x_range.update(start=left, end=left + width)
         self.figure.y_range.update(start=bottom, end=bottom + height)
+
+    def clear(self) -> None:
+        """Nothing drawn (the figure keeps its ranges)."""
+        self.image.data = {**self.image.data, "image": [np.full((1, 1), np.nan)]}
+        self.show_path(np.zeros((0, 2)))
+        self.show_marks(np.zeros((0, 2)), [])
 
     def show_path(self, points: np.ndarray) -> None:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)

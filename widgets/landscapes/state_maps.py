@@ -52,11 +52,8 @@ class LandscapeMaps(pn.viewable.Viewer):
     def _new_run(self) -> None:
         self._cursor, self._rollout_cursor, self._drawn_at = 0, 0, -np.inf
         self.caption.value = "none yet"
-        empty = np.full((1, 1), np.nan)
         for view in (self.reward, self.value):  # nothing of the previous run stays
-            view.show(empty, np.zeros(1), np.zeros(1))
-            view.show_path(np.zeros((0, 2)))
-            view.show_marks(np.zeros((0, 2)), [])
+            view.clear()
         self.refresh()
 
     def refresh(self) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Whisker
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d, Whisker
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
 
@@ -61,6 +61,7 @@ class SurfaceView(pn.viewable.Viewer):
             frame_width=self.size, frame_height=self.size, toolbar_location=None,
             x_axis_label="direction 1 (a)", y_axis_label="direction 2 (b)",
             title="return around the policy (environment's reward)",
+            x_range=Range1d(-1, 1), y_range=Range1d(-1, 1),  # set by each grid
         )  # fmt: skip
         self._rects = figure.rect(
             "a", "b", width=0.2, height=0.2, source=self.points,
