@@ -582,11 +582,11 @@ def test_landscapes_page_redraws_the_reward_after_an_edit_and_fills_a_surface_po
         expect(page.locator(".knob-markers:visible").first).to_contain_text(
             "reward_expression", timeout=60_000
         )
-        # The surface: 21 x 21 points in chunks of 64, each drawn as it arrives.
+        # The surface: 15 x 15 points in chunks of 64, each chunk drawn as it arrives.
         deadline = time.monotonic() + 120
         while not store.checkpoints(run.id) and time.monotonic() < deadline:
             time.sleep(0.5)
-        page.locator(".surface-grid input").fill("21")
+        page.locator(".surface-grid input").fill("15")
         page.locator(".surface-episodes input").fill("8")
         page.locator(".surface-compute button").click()
         # The status text sits in the widget's shadow root: get_by_text reaches it.
@@ -601,8 +601,8 @@ def test_landscapes_page_redraws_the_reward_after_an_edit_and_fills_a_surface_po
             if "done" in text or "refused" in text:
                 break
             time.sleep(0.1)
-        assert any("done: 441 points" in text for text in seen), seen
-        partial = [t for t in seen if "computing:" in t and not t.endswith(" 0 / 441 points")]
+        assert any("done: 225 points" in text for text in seen), seen
+        partial = [t for t in seen if "computing:" in t and not t.endswith(" 0 / 225 points")]
         assert partial, f"no point arrived before the last: {seen}"
         assert store.snapshots(run.id, "surface"), "the surface was not stored with its run"
         assert page_problems == []
