@@ -1,4 +1,5 @@
-"""Shared fixtures: a served dashboard in a subprocess, and a free port."""
+"""Shared fixtures: a run store that stops its runs, a served dashboard in a subprocess, and
+a free port."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from typing import NamedTuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh run store. A failed assertion must not leave a run training in this process
+    for the rest of the suite (it would slow every later test): running and paused runs
+    are stopped at the end. Modules that need another store define their own."""
+    from workbench.runs import Run, RunStore
+
+    store = RunStore(tmp_path / "home")
+    yield store
+    for record in store.list_runs():
+        if record.state in ("running", "paused"):
+            Run(store, record.id).stop(wait=30)
 
 
 def free_port() -> int:

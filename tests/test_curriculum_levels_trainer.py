@@ -55,15 +55,6 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = RunStore(tmp_path / "home")
-    yield store
-    for record in store.list_runs():
-        if record.state in ("running", "paused"):
-            Run(store, record.id).stop(wait=30)
-
-
 @pytest.mark.parametrize("teacher", LEVEL_TEACHERS)
 def test_each_level_teacher_runs_and_logs_its_picture(store, teacher):
     run = _finished_run(store, teacher=teacher)

@@ -28,15 +28,6 @@ def _trainer(store: RunStore, **knobs) -> CurriculumTrainer:
     return CurriculumTrainer(config, RunContext(store, run.id, config))
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = RunStore(tmp_path / "home")
-    yield store
-    for record in store.list_runs():
-        if record.state in ("running", "paused"):
-            Run(store, record.id).stop(wait=30)
-
-
 def test_the_teacher_chooses_every_episode_and_its_picture_is_recorded(store):
     run = Run.create("curriculum", store=store, teacher="alp-gmm", **SMALL)
     run.start(executor="thread")

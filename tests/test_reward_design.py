@@ -7,19 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from workbench.runs import KnobError, Run, RunStore
+from workbench.runs import KnobError, Run
 from workbench.trainers.reward_design import RewardConfig, reward_spec
 
 STEPS_PER_EPISODE = 200  # the U-maze's episodes (dense reward: no early end)
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = RunStore(tmp_path / "home")
-    yield store
-    for record in store.list_runs():
-        if record.state in ("running", "paused"):
-            Run(store, record.id).stop(wait=30)
 
 
 def test_a_hot_reward_edit_rewards_the_agent_from_the_recorded_step_on(store):

@@ -8,18 +8,7 @@ import numpy as np
 import pytest
 from stable_baselines3 import SAC
 
-from workbench.runs import KnobError, Run, RunStore
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = RunStore(tmp_path / "home")
-    yield store
-    # A failed assertion must not leave a run training in this process for the rest of
-    # the suite (it would slow every later test).
-    for record in store.list_runs():
-        if record.state in ("running", "paused"):
-            Run(store, record.id).stop(wait=30)
+from workbench.runs import KnobError, Run
 
 
 def test_ppo_on_the_plane_learns_to_move_right_and_streams_sb3_metrics(store):

@@ -86,10 +86,7 @@ def run_surface(
         raise ValueError(
             f"grid must be odd and at least 3 (its middle point is the policy itself), got {grid}"
         )
-    if episodes < 1:
-        raise ValueError(f"episodes must be at least 1, got {episodes}")
-    if not magnitude > 0:
-        raise ValueError(f"magnitude must be positive, got {magnitude}")
+    _check_episodes_and_magnitude(episodes, magnitude)
     if directions not in ("random", "pca"):
         raise ValueError(f"directions must be 'random' or 'pca', got {directions!r}")
     model, config, step = policy_of_run(store, run_id)
@@ -131,6 +128,13 @@ def run_surface(
     return result, step
 
 
+def _check_episodes_and_magnitude(episodes: int, magnitude: float) -> None:
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    if not magnitude > 0:
+        raise ValueError(f"magnitude must be positive, got {magnitude}")
+
+
 def checkpoint_policies(store: RunStore, run_id: str) -> list[dict[str, Any]]:
     """The policy parameters of each of the run's checkpoints that loads, oldest first."""
     policies = []
@@ -157,10 +161,7 @@ def run_gradient_line(
     snapshot at the checkpoint's step."""
     if points < 2:
         raise ValueError(f"points must be at least 2, got {points}")
-    if episodes < 1:
-        raise ValueError(f"episodes must be at least 1, got {episodes}")
-    if not magnitude > 0:
-        raise ValueError(f"magnitude must be positive, got {magnitude}")
+    _check_episodes_and_magnitude(episodes, magnitude)
     model, config, step = policy_of_run(store, run_id)
     result = gradient_line(
         model, config.env_id, points=points, magnitude=magnitude, episodes=episodes,
