@@ -125,3 +125,16 @@ def test_a_chart_switched_to_another_metric_in_code_shows_and_keeps_it(tmp_path)
     chart = page.curves[2]
     chart.refresh(force=True)
     assert chart.metric == chart.metric_select.value == "curriculum/replay_probability"
+
+
+def test_every_task_family_has_a_page(tmp_path):
+    """A wall-gaps run once made the page (and with it the whole dashboard) fail: the page
+    knew the curves of two of the three families."""
+    from workbench.trainers.curriculum import TASK_FAMILIES
+
+    store = RunStore(tmp_path)
+    for family in TASK_FAMILIES:
+        run_id = store.create_run(family, "curriculum", {"tasks": family}).id
+        page = CurriculaView(LiveSession(store), run_id=run_id)
+        assert page.curves[0].metric == "eval/test_success"
+        assert page._task_space_panel.visible == (family != "grid-levels")

@@ -45,8 +45,10 @@ LEVEL_CAPTION = (
     "for long. Robust PLR takes no gradient step on levels seen for the first time; ACCEL "
     "also edits the replayed levels."
 )
+GOAL_CURVES = ("eval/test_success", "curriculum/recent_success", "curriculum/sampling_entropy")
 CURVES = {
-    "maze-goals": ("eval/test_success", "curriculum/recent_success", "curriculum/sampling_entropy"),
+    "maze-goals": GOAL_CURVES,
+    "wall-gaps": GOAL_CURVES,
     "grid-levels": (
         "eval/test_success",
         "curriculum/recent_success",
