@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt torch
-	$(PY) -m pip install --quiet -c lock.txt -c <($(PY) -c "import torch; print('torch==' + torch.__version__)") -e ".[dev]"
+	$(PY) -m pip install --quiet -c lock.txt -c <($(PY) -c "import torch; print('torch==' + torch.__version__)") -e ".[dev,distributed]"
 	touch $@
 
 serve: $(STAMP)
@@ -71,7 +71,7 @@ bench-learning: $(STAMP)
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet -c constraints.txt torch
-	.venv-lock/bin/python -m pip install --quiet -e ".[dev]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev,distributed]"
 	{ sed -n '/^#/p' lock.txt; .venv-lock/bin/python -m pip freeze --exclude-editable \
 	  | grep -v -E '^(torch==|-e |rl[-_]workbench)'; } > lock.txt.new
 	rm -rf .venv-lock

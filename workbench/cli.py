@@ -184,6 +184,74 @@ def _sweep_discount(args: argparse.Namespace) -> int:
     return 0 if all(run.state in ("finished", "stopped") for run in runs) else 1
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from workbench.runs.ray_executor import require_ray
+    from workbench.runs.statistics import group_labels, score_table, seed_statistics
+    from workbench.runs.sweeps import SweepSpec, run_sweep, start_sweep
+
+    try:
+        require_ray()
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    store = _store(args)
+    if args.resume:
+        sweep = store.get_sweep(args.resume)
+        print(f"resuming sweep {sweep.id} ({sweep.name!r})", flush=True)
+    else:
+        if args.config is None:
+            raise ValueError("name a trainer or config file to sweep, or --resume SWEEP_ID")
+        trainer, base = _config_from_args(args)
+        spec = SweepSpec(
+            trainer=trainer,
+            base=base,
+            params=args.param,
+            samples=args.samples,
+            seeds=args.seeds,
+            metric=args.metric,
+            mode=args.mode,
+            search=args.search,
+            scheduler=args.scheduler,
+            perturbation_interval=args.perturbation_interval,
+            cpus_per_trial=args.cpus_per_trial,
+        )
+        sweep = start_sweep(store, spec, name=args.name)
+        print(f"sweep {sweep.id} ({sweep.name!r}) in {store.home}", flush=True)
+    try:
+        sweep = run_sweep(
+            store, sweep, address=args.ray_address, num_cpus=args.num_cpus, resume=args.resume
+        )
+    except KeyboardInterrupt:
+        print(f"interrupted: workbench sweep --resume {sweep.id} continues it", file=sys.stderr)
+        return 130
+    if sweep.state == "interrupted":
+        print(f"{sweep.message}: workbench sweep --resume {sweep.id}", file=sys.stderr)
+        return 130
+    runs = store.list_runs(sweep.id)
+    spec = SweepSpec(**sweep.spec)
+    scores = score_table(store, runs, spec.metric)
+    statistics = seed_statistics(scores, labels=group_labels(runs))
+    ranked = sorted(statistics.values(), key=lambda s: s.iqm, reverse=spec.mode == "max")
+    summary = {
+        "sweep": sweep.id,
+        "state": sweep.state,
+        "message": sweep.message,
+        "metric": spec.metric,
+        "runs": len(runs),
+        "configurations": [
+            {"config": s.label, "runs": s.n_runs, "iqm": s.iqm, "ci": [s.ci_low, s.ci_high]}
+            for s in ranked
+        ],
+    }
+    if args.json:
+        print(json.dumps(_finite_or_null(summary), indent=2))
+    else:
+        print(f"sweep {sweep.id} {sweep.state}: {sweep.message}")
+        print(f"{spec.metric}: interquartile mean over seeds [95% bootstrap CI], best first")
+        for s in ranked:
+            print(f"  {s.iqm:>10.4g} [{s.ci_low:.4g}, {s.ci_high:.4g}]  n={s.n_runs}  {s.label}")
+    return 0 if sweep.state == "finished" else 1
+
+
 def _config_from_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Trainer name and knobs from ``CONFIG`` (a trainer name or a TOML/JSON file) and ``--set``."""
     from workbench.runs.config import parse_knob
@@ -244,7 +312,7 @@ def _train(args: argparse.Namespace) -> int:
         name = f"{trainer} on {env_id}" if env_id else trainer
     run = Run.create(trainer, store=_store(args), name=name, **knobs)
     print(f"run {run.id} ({name!r}) in {run.store.home}", flush=True)
-    run.start(executor="thread")
+    run.start(executor=args.executor)
     return _follow(run, args.progress_every)
 
 
@@ -575,6 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--objective", default=None, help="metra, diayn or lsd (metra trainer)")
     train.add_argument("--name", default=None, help="run name")
     train.add_argument(
+        "--executor", default="thread", choices=["thread", "subprocess", "ray"],
+        help="where it trains: this process (thread), a subprocess, or a Ray task "
+        "($RAY_ADDRESS, else a local Ray)",
+    )  # fmt: skip
+    train.add_argument(
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
     )
     train.set_defaults(handler=_train)
@@ -632,14 +705,54 @@ def build_parser() -> argparse.ArgumentParser:
     horizon.set_defaults(handler=_horizon)
 
     sweep = commands.add_parser(
+        "sweep",
+        help="search knobs over seeds on Ray Tune (random, grid, optuna; ASHA, PBT); "
+        "each trial is a live run",
+    )
+    sweep.add_argument(
+        "config", metavar="CONFIG", nargs="?", help="a trainer name or a .toml/.json config file"
+    )
+    sweep.add_argument(
+        "--param", action="append", default=[], metavar="KNOB=KIND:ARGS",
+        help="a searched knob (repeatable): uniform:LOW:HIGH, loguniform:LOW:HIGH, "
+        "randint:LOW:HIGH, choice:A,B,..., grid:A,B,...",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--set", action="append", metavar="KNOB=VALUE", help="a knob every trial shares"
+    )
+    sweep.add_argument("--env", default=None, help="environment id (the env_id knob)")
+    sweep.add_argument("--samples", type=int, default=4, help="configurations drawn (4)")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds per configuration (1)")
+    sweep.add_argument("--search", default="random", help="random, grid or optuna (random)")
+    sweep.add_argument("--scheduler", default="fifo", help="fifo, asha or pbt (fifo)")
+    sweep.add_argument("--metric", default="charts/episodic_return", help="scalar to optimize")
+    sweep.add_argument("--mode", default="max", help="max or min (max)")
+    sweep.add_argument(
+        "--perturbation-interval", type=int, default=0,
+        help="PBT: steps between exploits (default: an eighth of the run)",
+    )  # fmt: skip
+    sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs a trial takes")
+    sweep.add_argument(
+        "--num-cpus", type=int, default=None, help="CPUs of a local Ray (default: all)"
+    )
+    sweep.add_argument(
+        "--ray-address", default=None,
+        help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)",
+    )  # fmt: skip
+    sweep.add_argument("--name", default=None, help="sweep name")
+    sweep.add_argument("--resume", default=None, metavar="SWEEP_ID", help="continue a sweep")
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sweep.set_defaults(handler=_sweep)
+
+    discount_sweep = commands.add_parser(
         "sweep-discount", help="return against discount: one live sb3 run per gamma"
     )
-    sweep.add_argument("--gammas", type=float, nargs="+", required=True, metavar="GAMMA")
-    sweep.add_argument(
+    discount_sweep.add_argument("--gammas", type=float, nargs="+", required=True, metavar="GAMMA")
+    discount_sweep.add_argument(
         "--set", action="append", default=[], metavar="KNOB=VALUE",
         help="an sb3 knob shared by every run (repeatable), e.g. env_id=workbench/Plane-v0",
     )  # fmt: skip
-    sweep.set_defaults(handler=_sweep_discount)
+    discount_sweep.set_defaults(handler=_sweep_discount)
 
     runs = commands.add_parser("runs", help="list, show, export or resume runs")
     runs_commands = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -1,5 +1,5 @@
-"""Runs: one training loop each, started in a thread or a subprocess, steered through the
-run store.
+"""Runs: one training loop each, started in a thread, a subprocess or a Ray task, steered
+through the run store.
 
 Every steering call (pause, resume, stop, update, checkpoint) is a command row in the store
 that the trainer picks up at its next update boundary. The same path serves both
@@ -25,7 +25,7 @@ from workbench.runs.config import Config, KnobError
 from workbench.runs.store import RunRecord, RunStore, trainer_thread_name
 from workbench.runs.trainer import Trainer, execute_run, resolve_trainer, trainer_name
 
-EXECUTORS = ("thread", "subprocess")
+EXECUTORS = ("thread", "subprocess", "ray")
 FINAL_STATES = ("finished", "failed", "stopped")
 
 
@@ -56,6 +56,14 @@ def _exit_code_before_reaping(process: subprocess.Popen) -> int:
     return result.si_status if result.si_code == os.CLD_EXITED else -result.si_status
 
 
+def _ray_done(task: Any, timeout: float) -> bool:
+    """Whether a Ray task has ended, waiting up to ``timeout`` seconds."""
+    import ray
+
+    done, _ = ray.wait([task], timeout=timeout)
+    return bool(done)
+
+
 class RunError(RuntimeError):
     """A lifecycle call that does not fit the run's state."""
 
@@ -72,6 +80,7 @@ class Run:
         self._trainer: Trainer | None = None
         self._thread: threading.Thread | None = None
         self._process: subprocess.Popen | None = None
+        self._ray_task: Any = None  # the ObjectRef of a run started on Ray by this handle
 
     # ---- creation ------------------------------------------------------------------------
 
@@ -148,7 +157,12 @@ class Run:
     # ---- lifecycle -----------------------------------------------------------------------
 
     def start(self, executor: str = "thread") -> Run:
-        """Start a created run, or restart a stopped or failed one from its last checkpoint."""
+        """Start a created run, or restart a stopped or failed one from its last checkpoint.
+
+        ``executor``: ``thread`` (this process; ``run.agent`` is the live learner),
+        ``subprocess`` (a crash never reaches this process) or ``ray`` (a Ray task on this
+        machine or a cluster: ``$RAY_ADDRESS``, else a local Ray; see
+        :func:`workbench.runs.ray_executor.connect`)."""
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
         state = self.state  # a run whose trainer died unrecorded reads as failed
@@ -165,13 +179,17 @@ class Run:
         self.store.set_state(self.id, "running", "starting")
         if executor == "thread":
             self._start_thread()
+        elif executor == "ray":
+            self._start_ray()
         else:
             self._start_subprocess()
         return self
 
     def _alive(self) -> bool:
-        return (self._thread is not None and self._thread.is_alive()) or (
-            self._process is not None and self._process.poll() is None
+        return (
+            (self._thread is not None and self._thread.is_alive())
+            or (self._process is not None and self._process.poll() is None)
+            or (self._ray_task is not None and not _ray_done(self._ray_task, 0.0))
         )
 
     def _join(self, timeout: float) -> None:
@@ -182,6 +200,8 @@ class Run:
             # Still exiting after that: start() then refuses, naming the state.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout)
+        if self._ray_task is not None:
+            _ray_done(self._ray_task, timeout)
 
     def _start_thread(self) -> None:
         def remember(trainer: Trainer) -> None:
@@ -213,6 +233,32 @@ class Run:
         log.close()
         self.store.set_process(self.id, "subprocess", self._process.pid)
         threading.Thread(target=self._watch_process, args=(self._process,), daemon=True).start()
+
+    def _start_ray(self) -> None:
+        from workbench.runs import ray_executor
+
+        ray_executor.connect()
+        self._ray_task = ray_executor.submit(self.store, self.id)
+        # The driver's pid: Ray ends a driver's tasks with it, so a reader that finds this
+        # process gone knows the run is dead (the worker may be on another machine).
+        self.store.set_process(self.id, "ray", os.getpid())
+        threading.Thread(target=self._watch_ray_task, args=(self._ray_task,), daemon=True).start()
+
+    def _watch_ray_task(self, task: Any) -> None:
+        """Mark the run failed when its Ray task dies without saying how it ended (a killed
+        worker, a lost node)."""
+        import ray
+
+        try:
+            ray.get(task)
+            return
+        except ray.exceptions.RayError as error:
+            reason = f"Ray task failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+        record = self.store.get_run(self.id)
+        if record.state in FINAL_STATES:
+            return  # it recorded its own end first
+        self.store.add_event(self.id, record.step, "log", {"text": reason})
+        self.store.set_state(self.id, "failed", reason)
 
     def _watch_process(self, process: subprocess.Popen) -> None:
         """Mark the run failed when its process dies without saying how it ended. The
@@ -263,6 +309,12 @@ class Run:
         if state not in FINAL_STATES and self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+            self.store.set_state(self.id, "stopped", f"did not stop within {wait:g} s; killed")
+        if state not in FINAL_STATES and self._ray_task is not None:
+            import ray
+
+            ray.cancel(self._ray_task, force=True)
+            _ray_done(self._ray_task, 10.0)
             self.store.set_state(self.id, "stopped", f"did not stop within {wait:g} s; killed")
         # "stopped" is recorded just before the trainer leaves: once this returns, it is gone,
         # and a resume() at once starts afresh.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,47 +30,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rliable import library as rly
+from rliable import metrics
 
 if TYPE_CHECKING:
     from workbench.runs.store import RunRecord, RunStore
-
-
-def _import_rliable() -> tuple[Any, Any]:
-    """rliable's ``library`` and ``metrics`` modules.
-
-    rliable 1.2.0 needs arch 7 (arch 8 dropped the ``random_state`` argument that rliable
-    passes), and arch 7.2's import calls pandas' private ``deprecate_kwarg`` with its
-    pandas 2 signature, which pandas 3 changed (it takes the warning class first). When
-    that is the failure, adapt the old call for the duration of arch's import only, then
-    put pandas' function back. Any other import error is raised as it is."""
-    try:
-        from rliable import library, metrics
-    except TypeError as error:
-        if "deprecate_kwarg" not in str(error):
-            raise
-        import pandas.util._decorators as pandas_decorators
-
-        # The failed import left arch's successful submodules behind, without their
-        # package: import arch afresh.
-        for name in [name for name in sys.modules if name == "arch" or name.startswith("arch.")]:
-            del sys.modules[name]
-        original = pandas_decorators.deprecate_kwarg
-
-        def deprecate_kwarg(*args: Any, **kwargs: Any) -> Any:
-            if args and isinstance(args[0], str):  # pandas 2 form: (old_name, new_name, ...)
-                return original(FutureWarning, *args, **kwargs)
-            return original(*args, **kwargs)
-
-        pandas_decorators.deprecate_kwarg = deprecate_kwarg
-        try:
-            import arch.bootstrap  # noqa: F401
-        finally:
-            pandas_decorators.deprecate_kwarg = original
-        from rliable import library, metrics
-    return library, metrics
-
-
-rly, metrics = _import_rliable()
 
 CONFIDENCE = 0.95
 """Coverage of every confidence interval in this module."""

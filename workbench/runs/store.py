@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS runs (
     executor TEXT,
     pid INTEGER,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    sweep_id TEXT,
+    trial TEXT
 );
 CREATE TABLE IF NOT EXISTS scalars (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL,
@@ -80,7 +82,14 @@ CREATE TABLE IF NOT EXISTS commands (
     payload TEXT NOT NULL, created_at REAL NOT NULL, consumed_at REAL
 );
 CREATE INDEX IF NOT EXISTS pending_commands ON commands (run_id, consumed_at);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, trainer TEXT NOT NULL, spec TEXT NOT NULL,
+    state TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
+
+SWEEP_STATES = ("running", "finished", "interrupted", "failed")
 
 _LOGS_INSPECTED: set[Path] = set()  # logs read by this process before SQLite opened them
 
@@ -146,6 +155,24 @@ class RunRecord:
     fork_step: int | None
     executor: str | None
     pid: int | None
+    created_at: float
+    updated_at: float
+    # The sweep a run belongs to and its trial there (Ray Tune's trial id); None otherwise.
+    sweep_id: str | None = None
+    trial: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """One row of the ``sweeps`` table: a search over knobs and seeds (see
+    ``workbench.runs.sweeps``); its runs carry its id."""
+
+    id: str
+    name: str
+    trainer: str
+    spec: dict[str, Any]
+    state: str
+    message: str
     created_at: float
     updated_at: float
 
@@ -330,13 +357,26 @@ class RunStore:
         config: Mapping[str, Any],
         parent_id: str | None = None,
         fork_step: int | None = None,
+        sweep_id: str | None = None,
+        trial: str | None = None,
     ) -> RunRecord:
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
         self._write(
             "INSERT INTO runs (id, name, trainer, config, state, parent_id, fork_step, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?)",
-            (run_id, name, trainer, json.dumps(dict(config)), parent_id, fork_step, now, now),
+            " updated_at, sweep_id, trial) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                name,
+                trainer,
+                json.dumps(dict(config)),
+                parent_id,
+                fork_step,
+                now,
+                now,
+                sweep_id,
+                trial,
+            ),
         )
         self.run_folder(run_id).mkdir(parents=True, exist_ok=True)
         return self.get_run(run_id)
@@ -351,9 +391,59 @@ class RunStore:
             raise KeyError(f"no run {run_id!r} in {self.path}")
         return _record(row)
 
-    def list_runs(self) -> list[RunRecord]:
-        rows = self._connect().execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+    def list_runs(self, sweep_id: str | None = None) -> list[RunRecord]:
+        """All runs, oldest first; with ``sweep_id``, that sweep's runs only."""
+        if sweep_id is None:
+            rows = self._connect().execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+        else:
+            rows = self._connect().execute(
+                "SELECT * FROM runs WHERE sweep_id = ? ORDER BY created_at, rowid", (sweep_id,)
+            )
         return [self._as_it_is(_record(row)) for row in rows]
+
+    def trial_run(self, sweep_id: str, trial: str) -> RunRecord | None:
+        """The newest run of a sweep's trial (after a PBT exploit, the trial trains on in a
+        fork of another trial's run), or None before its first."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT * FROM runs WHERE sweep_id = ? AND trial = ? ORDER BY created_at DESC,"
+                " rowid DESC LIMIT 1",
+                (sweep_id, trial),
+            )
+            .fetchone()
+        )
+        return None if row is None else self._as_it_is(_record(row))
+
+    # ---- sweeps --------------------------------------------------------------------------
+
+    def create_sweep(self, name: str, trainer: str, spec: Mapping[str, Any]) -> SweepRecord:
+        sweep_id = "sweep-" + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+        now = time.time()
+        self._write(
+            "INSERT INTO sweeps VALUES (?, ?, ?, ?, 'running', '', ?, ?)",
+            (sweep_id, name, trainer, json.dumps(dict(spec)), now, now),
+        )
+        return self.get_sweep(sweep_id)
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord:
+        row = self._connect().execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no sweep {sweep_id!r} in {self.path}")
+        return _sweep_record(row)
+
+    def list_sweeps(self) -> list[SweepRecord]:
+        rows = self._connect().execute("SELECT * FROM sweeps ORDER BY created_at").fetchall()
+        return [_sweep_record(row) for row in rows]
+
+    def set_sweep_state(self, sweep_id: str, state: str, message: str = "") -> None:
+        if state not in SWEEP_STATES:
+            raise ValueError(f"sweep state must be one of {SWEEP_STATES}, got {state!r}")
+        self._write(
+            "UPDATE sweeps SET state = ?, message = ?, updated_at = ? WHERE id = ?",
+            (state, message, time.time(), sweep_id),
+        )
+        self.checkpoint_log()
 
     def _as_it_is(self, record: RunRecord) -> RunRecord:
         """The record, unless it says running or paused while the process that trained it is
@@ -611,6 +701,14 @@ class RunStore:
             raise CheckpointError("no checkpoint of this run loads: " + "; ".join(problems))
         return None
 
+    def checkpoint_at(self, run_id: str, step: int) -> dict[str, Any]:
+        """A run's checkpoint of exactly ``step`` (a fork starts from the one it was cut at,
+        though its parent trained on and saved newer ones)."""
+        for at, path in reversed(self.checkpoints(run_id)):
+            if at == step:
+                return self.load_checkpoint(path)
+        raise CheckpointError(f"run {run_id} has no checkpoint at step {step}")
+
     def _set_aside(self, run_id: str, step: int, path: Path) -> str:
         """Take a checkpoint that does not load out of the index; keep its file, renamed."""
         aside = path.with_name(path.name + ".damaged")
@@ -654,9 +752,19 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(scalars)")}
     if "abandoned" not in columns:
         db.execute("ALTER TABLE scalars ADD COLUMN abandoned INTEGER NOT NULL DEFAULT 0")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column in ("sweep_id", "trial"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
     values["config"] = json.loads(values["config"])
     return RunRecord(**values)
+
+
+def _sweep_record(row: sqlite3.Row) -> SweepRecord:
+    values = dict(row)
+    values["spec"] = json.loads(values["spec"])
+    return SweepRecord(**values)

@@ -187,6 +187,9 @@ class RunContext:
         self.paused = False
         self.last_checkpoint_step: int | None = None
         self._scalars: list[tuple[int, str, float]] = []
+        self.latest: dict[str, float] = {}  # the newest value of each scalar logged
+        # Called after each flush of the scalars (a sweep's trial reports to Ray Tune here).
+        self.on_flush: list[Callable[[RunContext], None]] = []
         self._last_flush = self._last_poll = 0.0
         self._non_finite: str | None = None
         # What went non-finite (a loss, or the state itself), until the last good checkpoint
@@ -201,6 +204,7 @@ class RunContext:
         if not math.isfinite(value) and "loss" in name.lower() and self._non_finite is None:
             self._non_finite = f"loss {name} = {value} at step {step}"
         self._scalars.append((step, name, value))
+        self.latest[name] = value
 
     def log_scalars(self, values: Mapping[str, float], step: int | None = None) -> None:
         for name, value in values.items():
@@ -220,6 +224,8 @@ class RunContext:
             self._scalars = []
         self.store.set_step(self.run_id, self.step)
         self._last_flush = time.monotonic()
+        for callback in self.on_flush:
+            callback(self)
 
     # ---- steering ------------------------------------------------------------------------
 
@@ -421,6 +427,19 @@ def _mark_abandoned(ctx: RunContext, step: int) -> None:
         ctx.log(f"{marked} scalar rows logged after step {step} are marked abandoned")
 
 
+def _fork_point(store: RunStore, record: Any) -> tuple[int, dict[str, Any], list[str]] | None:
+    """The parent's checkpoint a fork was cut at (its parent may have trained on since: a
+    PBT exploit clones the checkpoint it chose), else the parent's newest that loads."""
+    problems: list[str] = []
+    if record.fork_step is not None:
+        try:
+            return record.fork_step, store.checkpoint_at(record.parent_id, record.fork_step), []
+        except CheckpointError as error:  # set aside since: as a fork made now would
+            problems.append(f"{error}; the fork starts from the parent's newest good one")
+    newest = store.latest_good_checkpoint(record.parent_id)
+    return None if newest is None else (newest[0], newest[1], problems + newest[2])
+
+
 def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) -> None:
     own = store.latest_good_checkpoint(record.id)
     if own is not None:
@@ -441,11 +460,23 @@ def _restore(store: RunStore, record: Any, trainer: Trainer, ctx: RunContext) ->
         return
     if record.parent_id is None:
         return
-    parent = store.latest_good_checkpoint(record.parent_id)
+    parent = _fork_point(store, record)
     if parent is None:
         ctx.log("parent has no checkpoint: the fork starts from scratch")
         return
+    for problem in parent[2]:
+        ctx.log(problem)
     skipped = trainer.load_state_dict(parent[1]["trainer"], strict=False)
+    # Hot knobs the fork changed: the parent's state (an optimizer's learning rate, say)
+    # holds the parent's values until they are applied again.
+    parent_config = store.get_run(record.parent_id).config
+    changed = {
+        knob: value
+        for knob, value in record.config.items()
+        if parent_config.get(knob) != value and type(ctx.config).is_hot(knob)
+    }
+    if changed:
+        trainer.apply(changed)
     ctx.step = parent[0]  # the child's curves continue the parent's
     ctx.log(
         f"forked from run {record.parent_id} at step {parent[0]}"

@@ -1,0 +1,149 @@
+"""The Ray executor: a run trains in a Ray task, on this machine or on any node of a cluster.
+
+Workers on other nodes cannot write the run store's SQLite file, so nothing in a Ray worker
+touches it: the worker's trainer talks to a :class:`StoreProxy`, which forwards every call to
+one :class:`StoreServer` actor pinned to the driver's node (the machine whose disk holds the
+store). A run trained this way is an ordinary run in the store, read live by every view.
+
+Ray is an optional extra (``pip install rl-workbench[distributed]``); nothing else in the
+workbench imports this module unless a run or a sweep asks for Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from workbench.runs.store import RunStore
+
+RAY_NAMESPACE = "rl_workbench"
+
+# Concurrent calls the store actor serves: a slow call (a checkpoint's fsync) must not hold
+# up every other trial's scalars. SQLite serializes the writes themselves.
+STORE_SERVER_THREADS = 8
+
+
+def require_ray() -> Any:
+    """The ``ray`` module, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "the Ray executor needs Ray: pip install 'rl-workbench[distributed]' "
+            "(make venv installs it)"
+        ) from None
+    return ray
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
+    """Start or join Ray once per process and return the module.
+
+    ``address`` (else ``$RAY_ADDRESS``) joins an existing cluster (``ray start --head``,
+    KubeRay); without one a local Ray starts here with ``num_cpus`` CPUs (all by default)
+    and no Ray dashboard. A process already connected keeps its connection.
+    """
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    options: dict[str, Any] = {
+        "namespace": RAY_NAMESPACE,
+        "include_dashboard": False,
+        "log_to_driver": False,  # trainers' output goes to the run store and worker logs
+    }
+    if address:
+        ray.init(address=address, **options)
+    else:
+        ray.init(num_cpus=num_cpus, **options)
+    return ray
+
+
+class StoreServer:
+    """Owns a :class:`RunStore` on the driver's node; workers call its public methods by
+    name through :class:`StoreProxy`. Runs as a Ray actor."""
+
+    def __init__(self, home: str) -> None:
+        self.store = RunStore(home)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method.startswith("_") or not callable(getattr(self.store, method, None)):
+            raise AttributeError(f"the run store has no method {method!r}")
+        return getattr(self.store, method)(*args, **kwargs)
+
+
+class StoreProxy:
+    """A run store in a Ray worker: every method call goes to the :class:`StoreServer` on
+    the driver's node and returns its result. ``home`` and ``run_folder`` name paths on that
+    node (the same machine on one-node Ray; see docs/scaling.md for clusters)."""
+
+    def __init__(self, server: Any, home: str | Path) -> None:
+        self._server = server
+        self.home = Path(home)
+        self.path = self.home / "runs.sqlite"
+
+    def run_folder(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):  # pickling and copying look these up: not store calls
+            raise AttributeError(method)
+        ray = require_ray()
+        server = self._server
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return ray.get(server.call.remote(method, *args, **kwargs))
+
+        call.__name__ = method
+        return call
+
+
+def store_server(home: str | Path) -> Any:
+    """The store actor of ``home`` on this (the driver's) node, started on first use. One per
+    store and Ray namespace: every run and trial of this driver shares it."""
+    ray = require_ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    home = str(Path(home).resolve())
+    name = "workbench-store-" + hashlib.sha1(home.encode()).hexdigest()[:12]
+    here = ray.get_runtime_context().get_node_id()
+    actor_class = ray.remote(StoreServer)
+    return actor_class.options(
+        name=name,
+        namespace=RAY_NAMESPACE,
+        get_if_exists=True,
+        num_cpus=0,
+        max_concurrency=STORE_SERVER_THREADS,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+    ).remote(home)
+
+
+def train_in_worker(server: Any, home: str, run_id: str, threads: int = 1) -> str:
+    """A Ray task's body: train (or resume) a run to its end; returns its final state."""
+    import torch
+
+    from workbench.runs.trainer import execute_run
+
+    torch.set_num_threads(threads)
+    store = StoreProxy(server, home)
+    record_worker(store, run_id)
+    return execute_run(store, run_id)
+
+
+def record_worker(store: Any, run_id: str) -> None:
+    """A ``worker`` event: the Ray node and process a run (re)starts in, so that a user
+    (and a test) can tell where it trained and which process to look at."""
+    ray = require_ray()
+    context = ray.get_runtime_context()
+    node = context.get_node_id()
+    address = ray.util.get_node_ip_address()
+    where = {"node": node, "ip": address, "pid": os.getpid()}
+    store.add_event(run_id, store.get_run(run_id).step, "worker", where)
+
+
+def submit(store: RunStore, run_id: str, num_cpus: float = 1, threads: int = 1) -> Any:
+    """Start a run as a Ray task (Ray must be connected); returns the task's ObjectRef."""
+    ray = require_ray()
+    task = ray.remote(train_in_worker).options(num_cpus=num_cpus, max_retries=0)
+    return task.remote(store_server(store.home), str(store.home.resolve()), run_id, threads)
