@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from _results import machine_line, write_section  # noqa: E402
 
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 RUN_NAME = "classroom"
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from _results import machine_line, write_section  # noqa: E402
 
-from tests.ui.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS  # noqa: E402
 
 KNOBS = {"eval_every": 0, "checkpoint_every": 0}
 

@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script: the browser tests' settings are the source
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SAVED_WIDTH = 900  # pixels: small enough for the README, large enough to read the labels

@@ -1,5 +1,6 @@
-"""Shared fixtures: a run store that stops its runs, a served dashboard in a subprocess, and
-a free port."""
+"""Shared fixtures: a run store that stops its runs, a served dashboard in a subprocess, a
+free port, and the browser: Playwright runs Debian's chromium (it cannot download a browser
+of its own here)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,40 @@ def served_dashboard(tmp_path_factory) -> Iterator[Served]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture
+def page_problems(page):
+    """Console errors and failed network requests of ``page``; a test asserts it is empty.
+
+    Any request leaving the machine fails here (no internet), so this also proves the
+    page needs no CDN."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
+    return problems

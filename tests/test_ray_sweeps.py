@@ -5,6 +5,7 @@ every test in this module shares (Ray takes seconds to start)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 ray = pytest.importorskip("ray", reason="the distributed extra (make venv installs it)")
 
@@ -86,6 +88,21 @@ def test_a_run_on_ray_reports_through_the_driver_and_is_steered_like_any_run(clu
     assert run.stop() == "stopped"
 
 
+def test_workbench_train_on_a_local_ray_with_two_cpus(tmp_path):
+    """No address: `--executor ray` starts a local Ray of its own (no Ray dashboard)."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--home", str(home), "train", "regression",
+         "--executor", "ray", "--set", "total_steps=300", "--progress-every", "1"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run,) = RunStore(home).list_runs()
+    assert run.state == "finished" and run.executor == "ray" and run.step == 300
+    assert "finished at step 300" in result.stdout
+
+
 def test_a_sweep_trains_every_seed_of_each_configuration_on_both_nodes(cluster, store):
     sweep = start_sweep(store, _regression_sweep(store), name="lr")
     sweep = run_sweep(store, sweep)
@@ -121,42 +138,108 @@ def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
     assert store.list_sweeps() == []
 
 
-def test_a_killed_trial_worker_resumes_its_run_from_the_checkpoint_with_its_scalars(cluster, store):
-    spec = _regression_sweep(
-        store,
-        base={"total_steps": 1200, "checkpoint_every": 200, "step_delay": 0.005},
-        params=["learning_rate=choice:0.01"],
-        samples=1,
-        seeds=1,
-    )
-    sweep = start_sweep(store, spec, name="kill")
-    result: dict = {}
-    driver = threading.Thread(target=lambda: result.update(s=run_sweep(store, sweep)))
-    driver.start()
-    deadline = time.monotonic() + 120
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = store.list_runs(sweep.id)
-        if runs and store.checkpoints(runs[0].id) and runs[0].step >= 500:
-            break
-        time.sleep(0.1)
-    (run,) = store.list_runs(sweep.id)
-    checkpoint_step = store.checkpoints(run.id)[-1][0]
-    kept = store.scalars(run.id, "losses/mse")
-    kept = [row for row in kept if row[1] <= checkpoint_step]
-    os.kill(_workers(store, run.id)[-1]["pid"], signal.SIGKILL)
-    driver.join(timeout=180)
-    assert not driver.is_alive()
-    run = store.get_run(run.id)
-    assert run.state == "finished" and run.step == 1200, run.message
-    assert len(_workers(store, run.id)) == 2  # Tune started it again, in a new worker
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint_and_an_interrupted_sweep_resumes(
+    cluster, tmp_path
+):
+    """`workbench sweep` as a user runs it: a trial's worker killed with SIGKILL is restarted
+    by Tune from its checkpoint, in the same run, its logged scalars intact; Ctrl-C then
+    leaves every run readable and stopped, and --resume trains them to the end."""
+    home = tmp_path / "home"
+    command = [
+        sys.executable, "-m", "workbench.cli", "--home", str(home), "sweep", "regression",
+        "--set", "total_steps=1000", "--set", "step_delay=0.005", "--set", "checkpoint_every=100",
+        "--param", "learning_rate=choice:0.01,0.02", "--metric", "losses/mse", "--mode", "min",
+        "--ray-address", cluster.address, "--json",
+    ]  # fmt: skip
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = RunStore(home)
+    try:
+        run = _wait_for(
+            lambda: next(
+                (r for r in store.list_runs() if r.step >= 300 and store.checkpoints(r.id)), None
+            ),
+            120, "a trial past step 300 with a checkpoint",
+        )  # fmt: skip
+        checkpoint_step = store.checkpoints(run.id)[-1][0]
+        kept = {row[0] for row in store.scalars(run.id, "losses/mse") if row[1] <= checkpoint_step}
+        os.kill(_workers(store, run.id)[-1]["pid"], signal.SIGKILL)
+        _wait_for(lambda: len(_workers(store, run.id)) == 2, 60, "the trial's restart")
+        _wait_for(lambda: store.get_run(run.id).step > checkpoint_step + 100, 60, "progress")
+    finally:
+        driver.send_signal(signal.SIGINT)
+        output, _ = driver.communicate(timeout=120)
     logs = " ".join(payload["text"] for *_, payload in store.events(run.id, "log"))
     assert "its worker failed" in logs and "restarted the trial from its checkpoint" in logs
     # Every row logged up to the checkpoint it resumed from is still on the live branch.
-    live = {row[0] for row in store.scalars(run.id, "losses/mse")}
-    assert {row[0] for row in kept} <= live
+    assert kept <= {row[0] for row in store.scalars(run.id, "losses/mse")}
+    assert driver.returncode == 130, output
+    (sweep,) = store.list_sweeps()
+    assert store.get_sweep(sweep.id).state == "interrupted"
+    runs = store.list_runs(sweep.id)
+    assert runs and all(r.state in ("stopped", "finished") for r in runs)
+    assert any(r.state == "stopped" and r.step < 1000 for r in runs)
+    resumed = subprocess.run(
+        [*command[:5], "sweep", "--resume", sweep.id, "--ray-address", cluster.address, "--json"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    runs = store.list_runs(sweep.id)
+    assert {(r.state, r.step) for r in runs} == {("finished", 1000)}
+    assert store.get_sweep(sweep.id).state == "finished"
 
 
-def test_pbt_of_four_sb3_trials_exploits_and_the_lineage_records_the_fork(cluster, store):
+@pytest.fixture(scope="module")
+def sweep_server(tmp_path_factory):
+    """``workbench serve`` (no demo run) over a fresh home, for the Sweeps page."""
+    from tests.conftest import free_port, wait_for_http
+
+    home = tmp_path_factory.mktemp("sweeps-home")
+    port = free_port()
+    log = home.parent / f"{home.name}-server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "--home", str(home), "serve",
+             "--port", str(port), "--no-demo"],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/", process, log)
+        yield url, home
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+# The browser's own copy of the Sweeps page's data: points of the trials' curves (the
+# scalar chart's sources: step and value) and exploits drawn in the lineage.
+CURVE_POINTS = """() => [...Bokeh.documents[0].all_models]
+    .filter(m => m.data && m.data.step !== undefined && m.data.value !== undefined)
+    .reduce((total, m) => total + m.data.step.length, 0)"""
+EXPLOITS_DRAWN = """() => Math.max(0, ...[...Bokeh.documents[0].all_models]
+    .filter(m => m.data && m.data.child !== undefined && m.data.changes !== undefined)
+    .map(m => m.data.child.length))"""
+
+
+@pytest.mark.browser
+def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(
+    cluster, sweep_server, page, page_problems
+):
+    """A PBT population of 4 SB3 trials: the Sweeps page shows the trials appearing and
+    their curves growing, then the exploit in the lineage; in the store the exploit is a
+    fork of the donor's run at the cloned checkpoint, the explore a knob event there."""
+    url, home = sweep_server
+    store = RunStore(home)
     spec = SweepSpec(
         trainer="sb3",
         base={
@@ -173,15 +256,41 @@ def test_pbt_of_four_sb3_trials_exploits_and_the_lineage_records_the_fork(cluste
         perturbation_interval=1024,
         cpus_per_trial=0.5,
     )
-    sweep = run_sweep(store, start_sweep(store, spec, name="pbt"))
+    sweep = start_sweep(store, spec, name="population under test")
+    driver = threading.Thread(target=run_sweep, args=(store, sweep), daemon=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{url}/?page=sweeps&sweep={sweep.id}")
+    header = page.locator(".sweep-header:visible")
+    expect(header).to_contain_text("population under test", timeout=60_000)
+    driver.start()
+    expect(page.locator(".trials-table .tabulator-row")).to_have_count(4, timeout=120_000)
+    first = page.evaluate(CURVE_POINTS)
+    deadline = time.monotonic() + 60
+    while page.evaluate(CURVE_POINTS) <= first and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
+    assert page.evaluate(CURVE_POINTS) > first, "the trials' curves did not grow"
+    driver.join(timeout=240)
+    assert not driver.is_alive()
+    deadline = time.monotonic() + 30
+    while page.evaluate(EXPLOITS_DRAWN) < 1 and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
     runs = store.list_runs(sweep.id)
     forks = [r for r in runs if r.parent_id is not None]
     assert forks, "no exploit happened"
+    assert page.evaluate(EXPLOITS_DRAWN) == len(forks), "the lineage does not draw the exploits"
+    # The table follows the states: every trial's last run finished.
+    finished = page.locator(".trials-table .tabulator-cell", has_text=re.compile("^finished$"))
+    expect(finished).to_have_count(4, timeout=30_000)
+    # For a look at the page: SWEEPS_SCREENSHOT=path.png pytest -k sweeps_page
+    if os.environ.get("SWEEPS_SCREENSHOT"):
+        page.set_viewport_size({"width": 1400, "height": 2200})
+        page.wait_for_timeout(3_000)
+        page.screenshot(path=os.environ["SWEEPS_SCREENSHOT"], full_page=True)
+    assert page_problems == []
     child = forks[0]
     donor = store.get_run(child.parent_id)
-    assert donor.sweep_id == sweep.id and child.fork_step in [
-        s for s, _ in store.checkpoints(donor.id)
-    ]
+    assert donor.sweep_id == sweep.id
+    assert child.fork_step in [step for step, _ in store.checkpoints(donor.id)]
     fork_events = [p for _, _, _, p in store.events(donor.id, "fork") if p["child"] == child.id]
     assert fork_events and fork_events[0]["by"] == "pbt exploit"
     explore = store.events(child.id, "knob")[0]
@@ -193,41 +302,3 @@ def test_pbt_of_four_sb3_trials_exploits_and_the_lineage_records_the_fork(cluste
     # The run the exploited trial left says why it stopped.
     replaced = [r for r in runs if r.trial == child.trial and r.id != child.id]
     assert replaced and "PBT exploit" in replaced[0].message
-
-
-def test_an_interrupted_sweep_leaves_readable_runs_and_resumes(cluster, tmp_path):
-    home = tmp_path / "home"
-    command = [
-        sys.executable, "-m", "workbench.cli", "--home", str(home), "sweep", "regression",
-        "--set", "total_steps=1200", "--set", "step_delay=0.004", "--set", "checkpoint_every=200",
-        "--param", "learning_rate=choice:0.01,0.02", "--metric", "losses/mse", "--mode", "min",
-        "--ray-address", cluster.address, "--json",
-    ]  # fmt: skip
-    sweep_process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    store = RunStore(home)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = store.list_runs()
-        if runs and any(r.step >= 300 for r in runs):
-            break
-        time.sleep(0.2)
-    sweep_process.send_signal(signal.SIGINT)
-    output, _ = sweep_process.communicate(timeout=120)
-    assert sweep_process.returncode == 130, output
-    (sweep,) = store.list_sweeps()
-    assert store.get_sweep(sweep.id).state == "interrupted"
-    runs = store.list_runs(sweep.id)
-    assert runs and all(r.state in ("stopped", "finished") for r in runs)
-    assert all(r.step < 1200 for r in runs if r.state == "stopped")
-    resumed = subprocess.run(
-        [*command[:5], "sweep", "--resume", sweep.id, "--ray-address", cluster.address, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    runs = store.list_runs(sweep.id)
-    assert {r.step for r in runs if r.state == "finished"} == {1200}
-    assert store.get_sweep(sweep.id).state == "finished"

@@ -2,7 +2,7 @@
 
 Laid out by subject: ``widgets.common`` holds the building blocks every page uses, and each
 page has its subpackage (``runs``, ``gallery``, ``skills``, ``hilbert``, ``curricula``,
-``landscapes``, ``horizon``) with its
+``landscapes``, ``sweeps``, ``horizon``) with its
 page view and its parts. ``widgets.dashboard`` composes the pages into the served app; it is
 imported only when the dashboard is served, never from here.
 """
@@ -42,6 +42,13 @@ from widgets.landscapes import (  # noqa: E402
 )
 from widgets.runs import RolloutView, RunsPage, RunsTable, RunView  # noqa: E402
 from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402
+from widgets.sweeps import (  # noqa: E402
+    LineageView,
+    ParallelCoordinates,
+    SeedStatisticsView,
+    SweepsView,
+    TrialsTable,
+)
 
 __all__ = [
     "BoundChart",
@@ -58,10 +65,12 @@ __all__ = [
     "LandscapeMaps",
     "LandscapesView",
     "LatentMap",
+    "LineageView",
     "LiveRollout",
     "LiveSession",
     "LookaheadMap",
     "ObjectivePanel",
+    "ParallelCoordinates",
     "RewardEditor",
     "RewardPrompt",
     "RolloutView",
@@ -71,11 +80,14 @@ __all__ = [
     "RunsTable",
     "SampleComplexity",
     "ScalarChart",
+    "SeedStatisticsView",
     "SkillPicker",
     "SkillTrajectories",
     "SkillsView",
     "SnapshotView",
     "StatePicture",
     "SurfaceView",
+    "SweepsView",
     "TaskSpaceView",
+    "TrialsTable",
 ]

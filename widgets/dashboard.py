@@ -5,7 +5,8 @@ Hilbert (HILP: distances, goals by click, reward prompts), Curricula (a teacher 
 a student's tasks: the task space, learning progress, the test tasks mastered), Landscapes
 (a reward run: the reward and values over the maze, the reward editor with its EPIC
 distance, the reward surface around the policy), Runs (the table and an overlay
-of the selected runs), Environments (the foundation's gallery), Horizon (effective-horizon
+of the selected runs), Sweeps (Ray Tune sweeps and PBT populations: trials live, knobs
+against the score, seed statistics, lineage), Environments (the foundation's gallery), Horizon (effective-horizon
 analyses of tabular MDPs, and discount sweeps of live SB3 runs). Every browser session gets
 its own widgets and refresh loop over the one shared run store, so several pages see the
 same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
@@ -55,6 +56,7 @@ from widgets.default_runs import (
 )
 from widgets.horizon import DiscountSweepView, HorizonView
 from widgets.login import PasswordAuthProvider
+from widgets.sweeps import SweepsView
 from workbench.runs import Run, RunStore
 from workbench.runs.store import atomic_write
 
@@ -121,7 +123,10 @@ EXTRA_ROUTES = [(r"/api/environments", EnvironmentsHandler)]
 
 RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
 
-PAGES = ("live", "skills", "hilbert", "curricula", "landscapes", "runs", "environments", "horizon")
+PAGES = (
+    "live", "skills", "hilbert", "curricula", "landscapes", "runs", "sweeps", "environments",
+    "horizon",
+)  # fmt: skip
 
 
 class ViewState(param.Parameterized):
@@ -134,6 +139,7 @@ class ViewState(param.Parameterized):
     hilbert_run = param.String(default="", doc="Run on the Hilbert page.")
     curricula_run = param.String(default="", doc="Run on the Curricula page.")
     landscapes_run = param.String(default="", doc="Run on the Landscapes page.")
+    sweep = param.String(default="", doc="Sweep on the Sweeps page.")
 
 
 class LastRun:
@@ -198,6 +204,15 @@ class Dashboard:
         self.landscapes_select, self.landscapes_view = self._page_of(
             "reward", "reward run", LandscapesView, "landscapes_run", self.sessions["landscapes"]
         )
+        sweeps = [sweep.id for sweep in self.store.list_sweeps()]
+        first_sweep = self.state.sweep if self.state.sweep in sweeps else (sweeps or [""])[-1]
+        self.state.sweep = first_sweep
+        self.sweep_select = pn.widgets.Select(
+            label="sweep", options=self._sweep_options(), value=first_sweep or None,
+            width=RUN_PICKER_WIDTH, css_classes=["sweep-select"],
+        )  # fmt: skip
+        self.sweeps_view = SweepsView(self.sessions["sweeps"], sweep_id=first_sweep)
+        self.sweep_select.param.watch(self._sweep_chosen, "value")
         self.horizon_view = HorizonView()  # analyses its default MDP when first opened
         self.discount_sweep = DiscountSweepView(self.sessions["horizon"], executor="subprocess")
         self.session.register(self)
@@ -215,6 +230,20 @@ class Dashboard:
         demos = [r for r in runs.values() if r.name == DEMO_NAME]
         newest = (demos or list(runs.values()) or [None])[-1]
         return newest.id if newest is not None else ""
+
+    def _sweep_chosen(self, event: param.parameterized.Event) -> None:
+        self.sweeps_view.sweep_id = event.new or ""
+        self.state.sweep = event.new or ""
+
+    def _sweep_options(self) -> dict[str, str]:
+        """Newest first, each as "name · state · started Dec 03 04:20"."""
+        return {
+            f"{sweep.name} · {sweep.state} · started "
+            f"{time.strftime('%b %d %H:%M', time.localtime(sweep.created_at))} ({sweep.id})": (
+                sweep.id
+            )
+            for sweep in reversed(self.store.list_sweeps())
+        }
 
     def _live_run_chosen(self, event: param.parameterized.Event) -> None:
         self.run_view.run_id = event.new or ""
@@ -297,6 +326,11 @@ class Dashboard:
             options = self._options(trainer, runs)
             if options != select.options:
                 select.options = options
+        sweeps = self._sweep_options()
+        if sweeps != self.sweep_select.options:
+            self.sweep_select.options = sweeps
+            if self.sweep_select.value is None and sweeps:  # the first sweep appears
+                self.sweep_select.value = next(iter(sweeps.values()))
 
     def _page_bar(self, *widgets: pn.viewable.Viewable) -> pn.Row:
         """The run picker of one page, at its top: it belongs to that page only."""
@@ -317,6 +351,7 @@ class Dashboard:
             ("Curricula", pn.Column(self._page_bar(self.curricula_select), self.curricula_view, **width)),
             ("Landscapes", pn.Column(self._page_bar(self.landscapes_select), self.landscapes_view, **width)),
             ("Runs", self.runs_page),
+            ("Sweeps", pn.Column(self._page_bar(self.sweep_select), self.sweeps_view, **width)),
             # The walkers wait for their Walk button: a hidden tab should cost nothing.
             (
                 "Environments",

@@ -12,6 +12,7 @@ import param
 from widgets.common.live import LiveSession
 from widgets.common.scalar_chart import X_AXES, ScalarChart, metric_names
 from widgets.runs.runs_table import METRICS, RunsTable
+from widgets.sweeps.seed_statistics import SeedStatisticsView
 
 HINT = "Select runs in the table (the boxes on the left) to draw their metrics here."
 
@@ -82,6 +83,10 @@ class RunsPage(pn.viewable.Viewer):
         )
         self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width", css_classes=["runs-charts"])
         self.hint = pn.pane.Markdown(HINT, css_classes=["runs-hint"])
+        # Runs that differ only by their seed, compared as rliable does (the first metric).
+        self.seed_statistics = SeedStatisticsView(session, width=620)
+        self.seed_title = pn.pane.Markdown("", css_classes=["runs-seed-title"])
+        self.seed_panel = pn.Column(self.seed_title, self.seed_statistics, visible=False)
         self._ticks = 0
         self.table.param.watch(self._selection_changed, "selection")
         self._sync_charts()
@@ -138,6 +143,18 @@ class RunsPage(pn.viewable.Viewer):
         self.grid.ncols = 1 if len(shown) == 1 else 2
         self.grid.objects = self._chart_views[: len(shown)]
         self.hint.visible = not shown
+        compared = runs if len(runs) >= 2 and shown else []
+        metric = shown[0] if shown else self.seed_statistics.metric
+        mode = "min" if "loss" in metric.lower() or "mse" in metric.lower() else "max"
+        self.seed_statistics.param.update(run_ids=compared, metric=metric, mode=mode)
+        better = "lower" if mode == "min" else "higher"
+        self.seed_title.object = (
+            f"#### Seed statistics of the {len(runs)} selected runs on `{metric}`\n"
+            f"Grouped by every knob but the seed; {better} is better."
+            if compared
+            else ""
+        )
+        self.seed_panel.visible = bool(compared)
 
     @property
     def shown_charts(self) -> list[ScalarChart]:
@@ -177,5 +194,6 @@ class RunsPage(pn.viewable.Viewer):
             styles={"color": "#666", "font-size": "0.9em"},
         )
         return pn.Column(
-            self.table, controls, caption, self.hint, self.grid, sizing_mode="stretch_width"
-        )
+            self.table, controls, caption, self.hint, self.grid, self.seed_panel,
+            sizing_mode="stretch_width",
+        )  # fmt: skip

@@ -55,8 +55,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     }
     if address:
         ray.init(address=address, **options)
-    else:
-        ray.init(num_cpus=num_cpus, **options)
+    else:  # "local": a Ray of its own, not one that `ray start` left running here
+        ray.init(address="local", num_cpus=num_cpus, **options)
     return ray
 
 

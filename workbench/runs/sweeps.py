@@ -398,7 +398,13 @@ def _store_callback(home: str, sweep_id: str, scheduler: str) -> Any:
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             record = self._run(trial)
-            if record is not None and record.state in ACTIVE_STATES:
+            if record is None or record.state not in ACTIVE_STATES:
+                return  # it recorded its own end
+            trainer_class = resolve_trainer(record.trainer)
+            length = record.config.get(trainer_class.length_knob)
+            if length is not None and record.step >= length:  # ended as its last report came
+                self.store.set_state(record.id, "finished", "")
+            else:
                 message = f"stopped early by the {scheduler} scheduler"
                 self.store.set_state(record.id, "stopped", message)
 
@@ -452,8 +458,12 @@ def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
         param_space = {"trial": tune.grid_search(trial_configs(spec))}
         num_samples = 1
     if spec.scheduler == "asha":
+        # max_t past the last step: a trial that trains to its end finishes by itself (its
+        # run records "finished") rather than being stopped at its last report.
         scheduler = ASHAScheduler(
-            time_attr="step", max_t=spec.total_steps(), grace_period=max(spec.total_steps() // 8, 1)
+            time_attr="step",
+            max_t=spec.total_steps() + 1,
+            grace_period=max(spec.total_steps() // 8, 1),
         )
     elif spec.scheduler == "pbt":
         scheduler = PopulationBasedTraining(
@@ -472,6 +482,9 @@ def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
             num_samples=num_samples,
             scheduler=scheduler,
             search_alg=search_alg,
+            # A finished or exploited trial's worker process trains the next trial: a new
+            # process costs seconds of imports (torch, the trainers) on every restart.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=sweep.id,

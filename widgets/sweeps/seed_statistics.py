@@ -1,0 +1,171 @@
+"""Seed statistics of runs grouped by configuration, as rliable computes them: the
+interquartile mean of each configuration's runs with its 95% stratified-bootstrap interval,
+the performance profiles, and the probability that the best configuration beats the next.
+Recomputed from the store while the runs train."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Range1d
+from bokeh.palettes import Category10_10
+from bokeh.plotting import figure as BokehFigure
+
+from widgets.common.live import LiveSession
+from workbench.runs.statistics import (
+    group_labels,
+    performance_profile,
+    probability_of_improvement,
+    score_table,
+    seed_statistics,
+)
+
+PROFILE_POINTS = 60  # thresholds tau of a performance profile
+
+
+class SeedStatisticsView(pn.viewable.Viewer):
+    """IQM with 95% CIs per configuration, performance profiles and the probability of
+    improvement, over ``run_ids`` (grouped by all knobs but the seed)."""
+
+    run_ids = param.List(default=[], item_type=str, doc="Runs, grouped by configuration.")
+    metric = param.String(default="charts/episodic_return", doc="Scalar scored.")
+    mode = param.Selector(default="max", objects=["max", "min"], doc="Higher or lower is better.")
+    last_fraction = param.Number(
+        default=0.1, bounds=(0.01, 1.0), doc="Each run's score: the mean of this last part."
+    )
+    reps = param.Integer(default=1000, bounds=(100, 50_000), doc="Bootstrap resamples.")
+    every_s = param.Number(default=5.0, bounds=(0.5, None), doc="Seconds between recomputes.")
+    width = param.Integer(default=560, bounds=(200, 2000), doc="Plot width in pixels.")
+
+    def __init__(self, session: LiveSession, **params) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.intervals = ColumnDataSource(
+            {"label": [], "iqm": [], "low": [], "high": [], "n": [], "color": []}
+        )
+        self.interval_figure = BokehFigure(
+            title="Interquartile mean over seeds, 95% bootstrap CI",
+            y_range=FactorRange(factors=[]), x_range=Range1d(0, 1),
+            frame_width=self.width - 220, frame_height=150, toolbar_location=None,
+            x_axis_label=self.metric,
+        )  # fmt: skip
+        self.interval_figure.hbar(
+            y="label", left="low", right="high", height=0.35, source=self.intervals,
+            color="color", alpha=0.35,
+        )  # fmt: skip
+        self.interval_figure.scatter("iqm", "label", source=self.intervals, size=9, color="color")
+        self.interval_figure.add_tools(
+            HoverTool(tooltips=[("IQM", "@iqm{0.000}"), ("CI", "@low{0.000} .. @high{0.000}"),
+                                ("runs", "@n")])
+        )  # fmt: skip
+        self.profiles = ColumnDataSource({"xs": [], "ys": [], "color": [], "label": []})
+        self.profile_figure = BokehFigure(
+            title="Performance profile: fraction of runs scoring above tau",
+            frame_width=self.width - 120, frame_height=150, toolbar_location=None,
+            x_range=Range1d(0, 1), y_range=Range1d(0, 1.02), x_axis_label="tau",
+        )  # fmt: skip
+        self.profile_figure.multi_line(
+            "xs", "ys", source=self.profiles, color="color", line_width=2, legend_field="label"
+        )
+        self.profile_figure.legend.location = "top_right"
+        self.profile_figure.legend.label_text_font_size = "8pt"
+        self.interval_pane = pn.pane.Bokeh(css_classes=["seed-intervals"])
+        self.interval_pane.object = self.interval_figure
+        self.profile_pane = pn.pane.Bokeh(css_classes=["seed-profiles"])
+        self.profile_pane.object = self.profile_figure
+        self.summary = pn.pane.Markdown("", css_classes=["seed-summary"], width=self.width)
+        self._last = 0.0
+        self._shown: tuple = ()
+        session.register(self)
+
+    @param.depends("run_ids", "metric", "mode", watch=True)
+    def _changed(self) -> None:
+        self._last = 0.0  # recompute at the next refresh
+        self.interval_figure.xaxis.axis_label = self.metric
+
+    def statistics(self) -> tuple[dict, dict]:
+        """(seed statistics by group key, scores by group key) of the runs now."""
+        store = self.session.store
+        records = [store.get_run(run_id) for run_id in self.run_ids]
+        scores = score_table(store, records, self.metric, self.last_fraction)
+        labels = group_labels(records)
+        return seed_statistics(scores, reps=self.reps, labels=labels), scores
+
+    def refresh(self) -> None:
+        if not self.run_ids or time.monotonic() - self._last < self.every_s:
+            return
+        self._last = time.monotonic()
+        statistics, scores = self.statistics()
+        key = (tuple(sorted(statistics)), tuple(float(s.iqm) for s in statistics.values()))
+        if key == self._shown:
+            return  # nothing new: nothing sent to the browser
+        self._shown = key
+        self._draw(statistics, scores)
+
+    def _draw(self, statistics: dict, scores: dict) -> None:
+        if not statistics:
+            self.intervals.data = {k: [] for k in self.intervals.data}
+            self.profiles.data = {k: [] for k in self.profiles.data}
+            self.summary.object = f"No run has logged `{self.metric}` yet."
+            return
+        better_first = self.mode == "max"
+        ranked = sorted(statistics, key=lambda k: statistics[k].iqm, reverse=better_first)
+        colors = {k: Category10_10[i % 10] for i, k in enumerate(ranked)}
+        rows = [statistics[k] for k in ranked]
+        labels = [_short(s.label, 36) for s in rows]
+        lows = [s.iqm if np.isnan(s.ci_low) else s.ci_low for s in rows]
+        highs = [s.iqm if np.isnan(s.ci_high) else s.ci_high for s in rows]
+        self.interval_figure.y_range.factors = labels[::-1]
+        self.interval_figure.frame_height = max(90, 26 * len(rows))
+        self.intervals.data = {
+            "label": labels, "iqm": [s.iqm for s in rows], "low": lows, "high": highs,
+            "n": [s.n_runs for s in rows], "color": [colors[k] for k in ranked],
+        }  # fmt: skip
+        every = np.concatenate([scores[k].ravel() for k in ranked])
+        low, high = float(every.min()), float(every.max())
+        pad = (high - low) * 0.05 or abs(low) * 0.05 or 1.0
+        self.interval_figure.x_range.update(start=low - pad, end=high + pad)
+        taus = np.linspace(low - pad, high + pad, PROFILE_POINTS)
+        profiles = performance_profile({k: scores[k] for k in ranked}, taus, reps=self.reps)
+        self.profile_figure.x_range.update(start=float(taus[0]), end=float(taus[-1]))
+        self.profiles.data = {
+            "xs": [taus] * len(ranked),
+            "ys": [profiles[k][0] for k in ranked],
+            "color": [colors[k] for k in ranked],
+            "label": labels,
+        }
+        self.summary.object = self._summary(statistics, scores, ranked)
+
+    def _summary(self, statistics: dict, scores: dict, ranked: list[str]) -> str:
+        best = statistics[ranked[0]]
+        lines = [
+            f"**Best:** {best.label}: IQM {best.iqm:.4g} over {best.n_runs} seeds"
+            + ("" if np.isnan(best.ci_low) else f" [{best.ci_low:.4g}, {best.ci_high:.4g}]")
+        ]
+        if len(ranked) > 1:
+            first, second = ranked[0], ranked[1]
+            if self.mode == "min":  # rliable's P(X > Y) reads "X is better" for higher scores
+                pair = {first: -scores[first], second: -scores[second]}
+            else:
+                pair = {first: scores[first], second: scores[second]}
+            point, low, high = probability_of_improvement(pair, (first, second), reps=self.reps)
+            interval = "" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]"
+            lines.append(
+                f"**P(best beats the runner-up)** = {point:.2f}{interval} "
+                f"(runner-up: {statistics[second].label})"
+            )
+        lines.append(
+            f"Score of a run: the mean of the last {self.last_fraction:.0%} of its "
+            f"`{self.metric}` values. Groups of one run have no interval."
+        )
+        return "\n\n".join(lines)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.interval_pane, self.profile_pane, self.summary)
+
+
+def _short(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
