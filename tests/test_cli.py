@@ -533,3 +533,24 @@ def test_failed_logins_wait_twice_as_long_each_time_and_are_forgotten():
     throttle.failed("10.0.0.1")
     throttle.succeeded("10.0.0.1")
     assert throttle.wait_left("10.0.0.1") == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--param", "lr=uniform:1:2"], "--param lr: not a knob of RegressionConfig"),
+        (["--param", "learning_rate=beta:1:2"], "kind 'beta' unknown"),
+        (["--param", "learning_rate=loguniform:0:1"], "LOW must be above 0"),
+        (["--param", "width=grid:8,16", "--scheduler", "pbt"], "width is structural"),
+        (["--param", "learning_rate=choice:0.1", "--seeds", "0"], "--seeds must be"),
+        ([], "needs at least one --param"),
+    ],
+)
+def test_sweep_refuses_bad_searches_in_one_line_before_recording_anything(
+    tmp_path, capsys, arguments, message
+):
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "sweep", "regression", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert RunStore(home).list_sweeps() == []

@@ -218,7 +218,11 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"sweep {sweep.id} ({sweep.name!r}) in {store.home}", flush=True)
     try:
         sweep = run_sweep(
-            store, sweep, address=args.ray_address, num_cpus=args.num_cpus, resume=args.resume
+            store,
+            sweep,
+            address=args.ray_address,
+            num_cpus=args.num_cpus,
+            resume=bool(args.resume),
         )
     except KeyboardInterrupt:
         print(f"interrupted: workbench sweep --resume {sweep.id} continues it", file=sys.stderr)

@@ -348,10 +348,10 @@ def train_trial(
 
     from workbench.runs.ray_executor import StoreProxy, record_worker
 
-    torch.set_num_threads(1)
     store = StoreProxy(server, home)
     sweep = store.get_sweep(sweep_id)
     spec = SweepSpec(**sweep.spec)
+    torch.set_num_threads(max(1, int(spec.cpus_per_trial)))  # small nets: 1 is fastest
     knobs = trial_knobs(spec, tune_config)
     trial = tune.get_context().get_trial_id()
     record = run_for_trial(store, sweep, trial, knobs, _checkpoint_pointer(tune.get_checkpoint()))
