@@ -252,7 +252,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"sweep {sweep.id} {sweep.state}: {sweep.message}")
         print(f"{spec.metric}: interquartile mean over seeds [95% bootstrap CI], best first")
         for s in ranked:
-            print(f"  {s.iqm:>10.4g} [{s.ci_low:.4g}, {s.ci_high:.4g}]  n={s.n_runs}  {s.label}")
+            interval = "one seed" if s.n_runs == 1 else f"{s.ci_low:.4g}, {s.ci_high:.4g}"
+            print(f"  {s.iqm:>10.4g} [{interval}]  n={s.n_runs}  {s.label}")
     return 0 if sweep.state == "finished" else 1
 
 
