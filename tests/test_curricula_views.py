@@ -138,3 +138,16 @@ def test_every_task_family_has_a_page(tmp_path):
         page = CurriculaView(LiveSession(store), run_id=run_id)
         assert page.curves[0].metric == "eval/test_success"
         assert page._task_space_panel.visible == (family != "grid-levels")
+
+
+def test_the_formula_is_the_rule_of_the_runs_own_teacher(tmp_path):
+    """A RIAC run once showed ALP-GMM's mixture rule."""
+    store = RunStore(tmp_path)
+    shown = {}
+    for teacher in ("alp-gmm", "covar-gmm", "riac", "random"):
+        run_id = store.create_run(teacher, "curriculum", {"teacher": teacher}).id
+        page = CurriculaView(LiveSession(store), run_id=run_id)
+        shown[teacher] = page.formula.template
+    assert "GMM" in shown["alp-gmm"] and "operatorname{cov}" in shown["covar-gmm"]
+    assert "regions" in shown["riac"] and "GMM" not in shown["riac"]
+    assert "uniform over the task space" in shown["random"]

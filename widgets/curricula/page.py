@@ -31,6 +31,46 @@ CURRICULUM_CAPTION = (
     "mastered nor what is still out of reach. RIAC splits the space into boxes by the same "
     "measure; random samples uniformly."
 )
+# The other continuous teachers, as workbench/curricula/ runs them: (title, rule, caption).
+COVAR_GMM_RULE = r"""\begin{aligned}
+&\text{rows } (\tau, t, r): t = \text{position in the window of the latest } \knob{fit_rate}\\
+&\text{a GMM of the rows, } k \in 2..10 \text{ by AIC}\\
+&\tau \sim \text{uniform w.p. } \knob{random_task_ratio},\ \text{else}\\
+&\quad i \text{ w.p.} \propto \max(0, \operatorname{cov}_i(t, r)),\ \ \tau \sim \mathcal{N}(\mu_i, \Sigma_i)\\[3pt]
+&\text{now: test tasks mastered } \metric{eval/test_success}
+\end{aligned}"""
+RIAC_RULE = r"""\begin{aligned}
+&\text{regions: split in two once a region holds 200 tasks,}\\
+&\quad \text{where } n_1 n_2 |\text{ALP}_1 - \text{ALP}_2| \text{ is largest}\\
+&\text{ALP(region)} = |\bar r_{\text{newer half}} - \bar r_{\text{older half}}|\\
+&\tau: \text{0.7 uniform in a region} \propto \text{ALP},\ 0.2 \text{ uniform,}\\
+&\quad 0.1 \text{ near the worst task of a region}\\[3pt]
+&\text{now: test tasks mastered } \metric{eval/test_success}
+\end{aligned}"""
+RANDOM_RULE = r"""\begin{aligned}
+&\tau \sim \text{uniform over the task space}\\[3pt]
+&\text{now: test tasks mastered } \metric{eval/test_success}
+\end{aligned}"""
+CONTINUOUS_RULES = {
+    "alp-gmm": (CURRICULUM_TITLE, CURRICULUM_RULE, CURRICULUM_CAPTION),
+    "covar-gmm": (
+        "Teacher: Covar-GMM",
+        COVAR_GMM_RULE,
+        "Covar-GMM fits a mixture to (task, time, reward) and samples the components whose "
+        "reward grows with time: where the student is getting better.",
+    ),
+    "riac": (
+        "Teacher: RIAC",
+        RIAC_RULE,
+        "RIAC splits the task space into regions where learning progress differs, and "
+        "samples regions in proportion to their absolute learning progress.",
+    ),
+    "random": (
+        "Teacher: uniform",
+        RANDOM_RULE,
+        "The baseline: every task equally likely, whatever the student has learned.",
+    ),
+}
 # Prioritized Level Replay's replay distribution (Jiang et al. 2021).
 LEVEL_RULE = r"""\begin{aligned}
 &P(i) = (1 - \rho)\, P_S(i) + \rho\, P_C(i),\ \ \rho = \knob{staleness_coef}\\
@@ -90,9 +130,10 @@ class CurriculaView(pn.viewable.Viewer):
     def _show(self) -> None:
         """Show the run: its task space (goals) or its level buffer (levels), its curves,
         and its teacher's rule."""
-        tasks = "maze-goals"
+        tasks, teacher = "maze-goals", "alp-gmm"
         if self.run_id:
-            tasks = self.session.store.get_run(self.run_id).config.get("tasks", tasks)
+            config = self.session.store.get_run(self.run_id).config
+            tasks, teacher = config.get("tasks", tasks), config.get("teacher", teacher)
         views = (self.controls, self.task_space, self.level_buffer, self.formula, self.objective)
         for view in views:
             view.run_id = self.run_id
@@ -101,11 +142,11 @@ class CurriculaView(pn.viewable.Viewer):
         levels = tasks == "grid-levels"
         self._task_space_panel.visible = not levels
         self.level_buffer_panel.visible = levels
-        self.formula.param.update(
-            template=LEVEL_RULE if levels else CURRICULUM_RULE,
-            title="Teacher: prioritized level replay" if levels else CURRICULUM_TITLE,
-            caption=LEVEL_CAPTION if levels else CURRICULUM_CAPTION,
-        )
+        if levels:
+            title, rule, caption = "Teacher: prioritized level replay", LEVEL_RULE, LEVEL_CAPTION
+        else:  # each continuous teacher's own rule
+            title, rule, caption = CONTINUOUS_RULES.get(teacher, CONTINUOUS_RULES["alp-gmm"])
+        self.formula.param.update(template=rule, title=title, caption=caption)
 
     @staticmethod
     def _legend() -> pn.pane.Markdown:
