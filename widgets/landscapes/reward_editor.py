@@ -73,15 +73,15 @@ class RewardEditor(pn.viewable.Viewer):
         self.session = session
         self.inputs = {
             knob: pn.widgets.TextInput(
-                name=knob, width=150, css_classes=[f"reward-knob-{knob}"],
+                label=knob, width=150, css_classes=[f"reward-knob-{knob}"],
                 description=RewardConfig.param[knob].doc,
             )
             for knob in REWARD_KNOBS
         }  # fmt: skip
         self.inputs["reward_expression"].width = 310
-        self.preview_button = pn.widgets.Button(name="Preview", css_classes=["reward-preview"])
+        self.preview_button = pn.widgets.Button(label="Preview", css_classes=["reward-preview"])
         self.apply_button = pn.widgets.Button(
-            name="Apply to the run", button_type="primary", css_classes=["reward-apply"]
+            label="Apply to the run", color="primary", css_classes=["reward-apply"]
         )
         self.status = pn.pane.Markdown("", css_classes=["reward-status"], width=320)
         self.epic = pn.pane.Markdown("", css_classes=["reward-epic"], width=320)
@@ -95,7 +95,9 @@ class RewardEditor(pn.viewable.Viewer):
         self.apply_button.on_click(lambda _: on_next_tick(self.apply))
         self._world: RewardWorld | None = None
         self.timings: dict[str, float] = {}
+        self._in_force: dict[str, str] = {}  # the run's reward knobs as last shown, as text
         self._load()
+        session.register(self)
 
     @param.depends("run_id", watch=True)
     def _load(self) -> None:
@@ -106,9 +108,28 @@ class RewardEditor(pn.viewable.Viewer):
             self.status.object = "No reward run chosen."
             return
         config = self._run_config()
+        self._in_force = {knob: str(getattr(config, knob)) for knob in self.inputs}
         for knob, widget in self.inputs.items():
-            widget.value = str(getattr(config, knob))
+            widget.value = self._in_force[knob]
         on_next_tick(self.preview)
+
+    def refresh(self) -> None:
+        """The run's reward changed elsewhere (``run.update`` in a notebook, another page):
+        boxes still showing the old value show the new one; boxes the user edited keep
+        their edit. Then the preview is drawn again."""
+        if not self.run_id:
+            return
+        config = self._run_config()
+        now = {knob: str(getattr(config, knob)) for knob in self.inputs}
+        if now == self._in_force:
+            return
+        changed = [knob for knob in now if now[knob] != self._in_force.get(knob)]
+        for knob in changed:
+            if self.inputs[knob].value == self._in_force.get(knob):
+                self.inputs[knob].value = now[knob]
+        self._in_force = now
+        self.preview()
+        self.status.object += f" The run's reward changed: {', '.join(changed)}."
 
     def _run_config(self) -> RewardConfig:
         return RewardConfig.from_dict(self.session.store.get_run(self.run_id).config)
@@ -191,7 +212,7 @@ class RewardEditor(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown("**Reward editor**: weights of the library terms and a formula"),
             pn.GridBox(*weights, ncols=2),
-            pn.GridBox(*[w for w in others if w.name != "reward_expression"], ncols=2),
+            pn.GridBox(*[w for w in others if w is not self.inputs["reward_expression"]], ncols=2),
             self.inputs["reward_expression"],
             pn.Row(self.preview_button, self.apply_button),
             self.status,

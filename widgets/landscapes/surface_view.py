@@ -37,22 +37,22 @@ class SurfaceView(pn.viewable.Viewer):
             options=["random", "pca"], value="random", css_classes=["surface-directions"]
         )
         self.grid_input = pn.widgets.IntInput(
-            name="grid", value=11, start=3, end=41, step=2, width=80, css_classes=["surface-grid"]
+            label="grid", value=11, start=3, end=41, step=2, width=80, css_classes=["surface-grid"]
         )
         self.episodes_input = pn.widgets.IntInput(
-            name="episodes", value=4, start=1, end=64, width=80, css_classes=["surface-episodes"]
+            label="episodes", value=4, start=1, end=64, width=80, css_classes=["surface-episodes"]
         )
         self.magnitude_input = pn.widgets.FloatInput(
-            name="magnitude", value=1.0, start=0.01, end=10.0, width=90
+            label="magnitude", value=1.0, start=0.01, end=10.0, width=90
         )
         self.compute_button = pn.widgets.Button(
-            name="Compute surface", button_type="primary", css_classes=["surface-compute"]
+            label="Compute surface", color="primary", css_classes=["surface-compute"]
         )
-        self.line_button = pn.widgets.Button(name="Gradient line", css_classes=["gradient-line"])
+        self.line_button = pn.widgets.Button(label="Gradient line", css_classes=["gradient-line"])
         self.compute_button.on_click(lambda _: on_next_tick(self.compute))
         self.line_button.on_click(lambda _: on_next_tick(self.compute_line))
         self.status = pn.widgets.StaticText(
-            name="surface", value="", css_classes=["surface-status"]
+            label="surface", value="", css_classes=["surface-status"]
         )
         self.colors = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         self.points = ColumnDataSource(dict(EMPTY_POINTS))
