@@ -729,12 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--samples", type=int, default=4, help="configurations drawn (4)")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per configuration (1)")
     sweep.add_argument("--search", default="random", help="random, grid or optuna (random)")
-    sweep.add_argument("--scheduler", default="fifo", help="fifo, asha or pbt (fifo)")
+    sweep.add_argument("--scheduler", default="fifo", help="fifo, asha, pbt or pb2 (fifo)")
     sweep.add_argument("--metric", default="charts/episodic_return", help="scalar to optimize")
     sweep.add_argument("--mode", default="max", help="max or min (max)")
     sweep.add_argument(
         "--perturbation-interval", type=int, default=0,
-        help="PBT: steps between exploits (default: an eighth of the run)",
+        help="PBT, PB2: steps between exploits (default: an eighth of the run)",
     )  # fmt: skip
     sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs a trial takes")
     sweep.add_argument(

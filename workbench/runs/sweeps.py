@@ -40,7 +40,7 @@ from workbench.runs.store import ACTIVE_STATES, RunRecord, RunStore, SweepRecord
 from workbench.runs.trainer import RunContext, execute_run, resolve_trainer
 
 SEARCHES = ("random", "grid", "optuna")
-SCHEDULERS = ("fifo", "asha", "pbt")
+SCHEDULERS = ("fifo", "asha", "pbt", "pb2")
 PARAM_KINDS = ("uniform", "loguniform", "randint", "choice", "grid")
 CHECKPOINT_FILE = "run.json"  # what a Tune checkpoint of a trial holds: run id and step
 
@@ -179,7 +179,7 @@ class SweepSpec:
                 raise SweepError("--search optuna takes no grid: use choice:")
         if self.search == "grid" and any(p.kind != "grid" for p in params):
             raise SweepError("--search grid: give every --param as grid:V1,V2,...")
-        if self.scheduler == "pbt":
+        if self.scheduler in ("pbt", "pb2"):
             structural = [p.knob for p in params if not config_class.is_hot(p.knob)]
             if structural:
                 raise SweepError(
@@ -188,6 +188,8 @@ class SweepSpec:
                 )
             if any(p.kind == "grid" for p in params):
                 raise SweepError("PBT explores around sampled values: use choice: for a list")
+            if self.scheduler == "pb2" and any(p.kind in ("choice", "grid") for p in params):
+                raise SweepError("PB2 fits a Gaussian process over bounds: give LOW:HIGH ranges")
             if "checkpoint_every" not in config_class.knob_names():
                 raise SweepError(f"PBT clones checkpoints: {self.trainer} runs write none")
 
@@ -244,7 +246,7 @@ def trial_knobs(spec: SweepSpec, tune_config: Mapping[str, Any]) -> dict[str, An
         elif isinstance(config_class.param[knob], param.Number):
             value = float(value)
         knobs[knob] = value
-    if spec.scheduler == "pbt" and "checkpoint_every" in config_class.knob_names():
+    if spec.scheduler in ("pbt", "pb2") and "checkpoint_every" in config_class.knob_names():
         knobs["checkpoint_every"] = spec.interval()  # a checkpoint to clone at each exploit
     return knobs
 
@@ -426,6 +428,7 @@ def _store_callback(home: str, sweep_id: str, scheduler: str) -> Any:
 def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
+    from ray.tune.schedulers.pb2 import PB2
 
     from workbench.runs.ray_executor import store_server
 
@@ -451,7 +454,7 @@ def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
         search_alg = OptunaSearch(seed=spec.search_seed)
         param_space = {p.knob: p.domain() for p in params}
         num_samples = spec.samples
-    elif spec.scheduler == "pbt":
+    elif spec.scheduler in ("pbt", "pb2"):
         param_space = {p.knob: p.domain() for p in params}
         num_samples = spec.samples
     else:
@@ -470,6 +473,12 @@ def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
             time_attr="step",
             perturbation_interval=spec.interval(),
             hyperparam_mutations={p.knob: p.domain() for p in params},
+        )
+    elif spec.scheduler == "pb2":  # PBT whose explore step is a GP-bandit (Parker-Holder 2020)
+        scheduler = PB2(
+            time_attr="step",
+            perturbation_interval=spec.interval(),
+            hyperparam_bounds={p.knob: list(p.values) for p in params},
         )
     else:
         scheduler = FIFOScheduler()
