@@ -542,6 +542,7 @@ def test_failed_logins_wait_twice_as_long_each_time_and_are_forgotten():
         (["--param", "learning_rate=beta:1:2"], "kind 'beta' unknown"),
         (["--param", "learning_rate=loguniform:0:1"], "LOW must be above 0"),
         (["--param", "width=grid:8,16", "--scheduler", "pbt"], "width is structural"),
+        (["--param", "learning_rate=choice:0.1,0.2", "--scheduler", "pb2"], "LOW:HIGH ranges"),
         (["--param", "learning_rate=choice:0.1", "--seeds", "0"], "--seeds must be"),
         ([], "needs at least one --param"),
     ],
