@@ -14,10 +14,11 @@ import time
 
 import numpy as np
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
 ray = pytest.importorskip("ray", reason="the distributed extra (make venv installs it)")
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from workbench.runs import Run, RunStore  # noqa: E402
 from workbench.runs.statistics import (  # noqa: E402
     group_by_config,
@@ -232,9 +233,7 @@ EXPLOITS_DRAWN = """() => Math.max(0, ...[...Bokeh.documents[0].all_models]
 
 
 @pytest.mark.browser
-def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(
-    cluster, sweep_server, page, page_problems
-):
+def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(cluster, sweep_server):
     """A PBT population of 4 SB3 trials: the Sweeps page shows the trials appearing and
     their curves growing, then the exploit in the lineage; in the store the exploit is a
     fork of the donor's run at the cloned checkpoint, the explore a knob event there."""
@@ -258,6 +257,26 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(
     )
     sweep = start_sweep(store, spec, name="population under test")
     driver = threading.Thread(target=run_sweep, args=(store, sweep), daemon=True)
+    # A browser of this test's own, not pytest-playwright's `page`: that fixture hangs on a
+    # session-wide browser parameter, and pytest then moves every browser test of the suite
+    # next to this one, while this module's Ray cluster is still up.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            _watch_the_population(browser.new_page(), url, store, sweep, driver)
+        finally:
+            browser.close()
+    runs = store.list_runs(sweep.id)
+    _check_lineage_in_the_store(store, runs, [r for r in runs if r.parent_id], sweep)
+
+
+def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{url}/?page=sweeps&sweep={sweep.id}")
     header = page.locator(".sweep-header:visible")
@@ -271,12 +290,12 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(
     assert page.evaluate(CURVE_POINTS) > first, "the trials' curves did not grow"
     driver.join(timeout=240)
     assert not driver.is_alive()
-    deadline = time.monotonic() + 30
-    while page.evaluate(EXPLOITS_DRAWN) < 1 and time.monotonic() < deadline:
-        page.wait_for_timeout(1_000)
     runs = store.list_runs(sweep.id)
     forks = [r for r in runs if r.parent_id is not None]
     assert forks, "no exploit happened"
+    deadline = time.monotonic() + 60
+    while page.evaluate(EXPLOITS_DRAWN) < len(forks) and time.monotonic() < deadline:
+        page.wait_for_timeout(1_000)
     assert page.evaluate(EXPLOITS_DRAWN) == len(forks), "the lineage does not draw the exploits"
     # The table follows the states: every trial's last run finished.
     finished = page.locator(".trials-table .tabulator-cell", has_text=re.compile("^finished$"))
@@ -286,7 +305,10 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(
         page.set_viewport_size({"width": 1400, "height": 2200})
         page.wait_for_timeout(3_000)
         page.screenshot(path=os.environ["SWEEPS_SCREENSHOT"], full_page=True)
-    assert page_problems == []
+    assert problems == []
+
+
+def _check_lineage_in_the_store(store: RunStore, runs: list, forks: list, sweep) -> None:
     child = forks[0]
     donor = store.get_run(child.parent_id)
     assert donor.sweep_id == sweep.id

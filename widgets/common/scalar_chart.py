@@ -254,12 +254,8 @@ class ScalarChart(pn.viewable.Viewer):
         }
         drawn = {run_id: self._points(s) for run_id, s in data.items() if len(s.steps)}
         keys = tuple(run_id for run_id, (x, _, _) in drawn.items() if len(x))
-        # A new figure reaches the pane with its data in it: data changes sent in the same
-        # message as the figure that holds their sources can reach the browser first, which
-        # then fails on a source it does not know yet.
-        rebuilt = (
-            self._new_figure(keys) if (keys, self.logy, self.x_axis) != self._plotted else None
-        )
+        if (keys, self.logy, self.x_axis) != self._plotted:
+            self._pane.object = self._new_figure(keys)
         for run_id in keys:
             x, _, smoothed = drawn[run_id]
             line, dot = self._sources[run_id]
@@ -275,11 +271,7 @@ class ScalarChart(pn.viewable.Viewer):
             len(s.steps) - len(drawn[run_id][0]) for run_id, s in data.items() if run_id in drawn
         )
         title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
-        (rebuilt or self.figure).title.text = (
-            title if keys or hidden else f"{self.metric} (no data yet)"
-        )
-        if rebuilt is not None:
-            self._pane.object = rebuilt
+        self.figure.title.text = title if keys or hidden else f"{self.metric} (no data yet)"
         if self.session.in_notebook:
             pn.io.push_notebook(self._pane)  # a notebook sends Bokeh changes only when told
 
