@@ -252,7 +252,9 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(cluster
         samples=4,
         metric="charts/episodic_return",
         scheduler="pbt",
-        perturbation_interval=1024,
+        # Seven chances to exploit: with four trials PBT clones only a bottom-quartile
+        # trial that reaches an interval after the others reported.
+        perturbation_interval=512,
         cpus_per_trial=0.5,
     )
     sweep = start_sweep(store, spec, name="population under test")
