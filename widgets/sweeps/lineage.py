@@ -74,6 +74,12 @@ class LineageView(pn.viewable.Viewer):
         lanes = sorted({(r.trial or r.id) for r in runs})
         lane_of = {r.id: (r.trial or r.id).rsplit("_", 1)[-1] for r in runs}
         start_of = {r.id: r.fork_step or 0 for r in runs}
+        # Each run's knob events, read once: the explores of forks and the knobs searched.
+        knob_changes = {
+            r.id: [event[3].get("changes", {}) for event in store.events(r.id, "knob")]
+            for r in runs
+        }
+        searched = {knob for events in knob_changes.values() for c in events for knob in c}
         x0, y0, x1, y1, child, changes = [], [], [], [], [], []
         for record in runs:
             if record.parent_id in lane_of and record.fork_step is not None:
@@ -82,16 +88,11 @@ class LineageView(pn.viewable.Viewer):
                 x1.append(record.fork_step)
                 y1.append(lane_of[record.id])
                 child.append(record.id)
-                knob_events = store.events(record.id, "knob")
-                changed = knob_events[0][3].get("changes", {}) if knob_events else {}
-                changes.append(json.dumps(changed))
+                explored = knob_changes[record.id]
+                changes.append(json.dumps(explored[0] if explored else {}))
         self.figure.y_range.factors = [lane.rsplit("_", 1)[-1] for lane in lanes][::-1]
         self.figure.frame_height = max(100, 34 * len(lanes))
         self.figure.x_range.update(start=0, end=max([r.step for r in runs] + [1]) * 1.02)
-        searched = set()
-        for record in runs:
-            for event in store.events(record.id, "knob"):
-                searched.update(event[3].get("changes", {}))
         self.bars.data = {
             "lane": [lane_of[r.id] for r in runs],
             "start": [start_of[r.id] for r in runs],

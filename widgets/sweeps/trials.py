@@ -19,10 +19,6 @@ from workbench.runs.store import RunRecord
 from workbench.runs.sweeps import SearchParam, SweepSpec
 
 
-def searched(spec: SweepSpec) -> list[SearchParam]:
-    return spec.search_params()
-
-
 def _number(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
@@ -61,7 +57,7 @@ class TrialsTable(pn.viewable.Viewer):
                 "step": record.step,
                 spec.metric.rsplit("/", 1)[-1]: _number(latest),
             }
-            for search in searched(spec):
+            for search in spec.search_params():
                 value = record.config.get(search.knob)
                 row[search.knob] = _number(value) if isinstance(value, float) else value
             row["seed"] = record.config.get("seed")
@@ -124,7 +120,7 @@ class ParallelCoordinates(pn.viewable.Viewer):
             return
         store = self.session.store
         spec = SweepSpec(**store.get_sweep(self.sweep_id).spec)
-        params = searched(spec)
+        params = spec.search_params()
         runs = [r for r in store.list_runs(self.sweep_id) if r.step > 0]
         scores = [store.last_scalars(r.id).get(spec.metric) for r in runs]
         kept = [(r, s) for r, s in zip(runs, scores, strict=True) if s is not None]
