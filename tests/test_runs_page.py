@@ -178,3 +178,31 @@ def test_wall_clock_axis_places_each_step_at_the_seconds_since_its_run_was_creat
     page.x_axis = "step"
     figure = chart.figure
     assert figure.xaxis[0].axis_label == "step"
+
+
+def test_a_training_run_patches_its_cells_and_keeps_the_table_and_its_selection(store):
+    """Steps change every re-read while a run trains: the changed cells are patched (a new
+    value redraws the table in the browser, where a checkbox clicked meanwhile was lost),
+    and a new run replaces the value with the selection kept."""
+    session = LiveSession(store)
+    page = RunsPage(session)
+    table = page.table
+    _select(page, "ppo fast")
+    shown = table.table.value
+    patches = []
+    original_patch = table.table.patch
+    table.table.patch = lambda value, **kw: (patches.append(value), original_patch(value, **kw))
+    store.set_state(_ids(store)["ppo fast"], "running", step=400)
+    for _ in range(table.refresh_every):
+        table.refresh()
+    assert table.table.value is shown  # patched in place, not replaced
+    row = list(shown["name"]).index("ppo fast")
+    assert patches == [{"step": [(row, 400)], "state": [(row, "running")]}]
+    assert table.selection == [_ids(store)["ppo fast"]]
+    # A new run is a new row: a new value, the same run selected.
+    store.create_run("ppo new", "sb3", {"env_id": "workbench/Plane-v0", "learning_rate": 1e-2})
+    for _ in range(table.refresh_every):
+        table.refresh()
+    assert table.table.value is not shown and table.table.value["name"].iloc[0] == "ppo new"
+    assert table.selection == [_ids(store)["ppo fast"]]
+    assert table.table.selection == [list(table.table.value["name"]).index("ppo fast")]

@@ -168,7 +168,15 @@ class RunsTable(pn.viewable.Viewer):
         if self._ticks % self.refresh_every:
             return
         frame = self._frame()
-        if not frame.equals(self.table.value):
+        if frame.equals(self.table.value):
+            return
+        shown = self.table.value
+        if frame.dtypes.equals(shown.dtypes) and frame["id"].equals(shown["id"]):
+            # The same runs, some cells changed (a step, a state): patch those cells. A new
+            # value redraws the whole table in the browser, and a checkbox clicked while it
+            # did was lost.
+            self.table.patch(_changed_cells(shown, frame), as_index=False)
+        else:
             selected = set(self.selection)
             titles = self._titles(frame)
             if titles != self.table.titles:  # a metric or knob column came or went
@@ -178,6 +186,19 @@ class RunsTable(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.table
+
+
+def _changed_cells(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, list[tuple[int, object]]]:
+    """Tabulator's patch of ``old`` into ``new`` (same shape): per column, (row, value) of the
+    cells that differ. Two empty cells (NaN, None) are the same."""
+    patch = {}
+    for column in new.columns:
+        before, after = old[column], new[column]
+        same = (before == after) | (before.isna() & after.isna())
+        rows = [i for i in range(len(new)) if not same.iloc[i]]
+        if rows:
+            patch[column] = [(i, after.iloc[i]) for i in rows]
+    return patch
 
 
 def _knob_text(value: object) -> object:
