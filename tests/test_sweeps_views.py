@@ -61,7 +61,8 @@ def test_sweeps_view_lists_the_trials_ranks_the_configurations_and_draws_the_for
     assert [label.split(",")[0] for label in labels] == [
         "learning_rate=0.02", "learning_rate=0.03", "learning_rate=0.003",
     ]  # fmt: skip
-    assert "P(best beats the runner-up)" in view.statistics.summary.object
+    # The best is the one clone: no probability of improvement from one run.
+    assert "needs at least two seeds" in view.statistics.summary.object
     # One line per run with a score, through an axis per knob and one for the score.
     assert len(view.coordinates.lines.data["xs"]) == 7
     assert "learning_rate (log)" in view.coordinates.ticks.data["text"]
@@ -87,5 +88,7 @@ def test_the_runs_page_shows_seed_statistics_of_the_selected_runs(store, sweep):
     expected = seed_statistics(score_table(store, records, "losses/mse"), reps=1000)
     drawn = sorted(page.seed_statistics.intervals.data["iqm"])
     assert drawn == pytest.approx(sorted(s.iqm for s in expected.values()))
+    # Three seeds each: 0.03 beats 0.003 in every pair of runs.
+    assert "**P(best beats the runner-up)** = 1.00" in page.seed_statistics.summary.object
     page.table.selection = runs[:1]
     assert not page.seed_panel.visible

@@ -141,22 +141,26 @@ class SeedStatisticsView(pn.viewable.Viewer):
 
     def _summary(self, statistics: dict, scores: dict, ranked: list[str]) -> str:
         best = statistics[ranked[0]]
+        seeds = "1 seed" if best.n_runs == 1 else f"{best.n_runs} seeds"
         lines = [
-            f"**Best:** {best.label}: IQM {best.iqm:.4g} over {best.n_runs} seeds"
+            f"**Best:** {best.label}: IQM {best.iqm:.4g} over {seeds}"
             + ("" if np.isnan(best.ci_low) else f" [{best.ci_low:.4g}, {best.ci_high:.4g}]")
         ]
         if len(ranked) > 1:
             first, second = ranked[0], ranked[1]
-            if self.mode == "min":  # rliable's P(X > Y) reads "X is better" for higher scores
-                pair = {first: -scores[first], second: -scores[second]}
+            runner_up = f"(runner-up: {statistics[second].label})"
+            if min(statistics[first].n_runs, statistics[second].n_runs) < 2:
+                # One run against one is a coin toss of 0, 1/2 or 1, not a probability.
+                lines.append(
+                    "**P(best beats the runner-up)** needs at least two seeds of each " + runner_up
+                )
             else:
-                pair = {first: scores[first], second: scores[second]}
-            point, low, high = probability_of_improvement(pair, (first, second), reps=self.reps)
-            interval = "" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]"
-            lines.append(
-                f"**P(best beats the runner-up)** = {point:.2f}{interval} "
-                f"(runner-up: {statistics[second].label})"
-            )
+                # rliable's P(X > Y) reads "X is better" for higher scores.
+                sign = -1 if self.mode == "min" else 1
+                pair = {first: sign * scores[first], second: sign * scores[second]}
+                point, low, high = probability_of_improvement(pair, (first, second), reps=self.reps)
+                interval = "" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]"
+                lines.append(f"**P(best beats the runner-up)** = {point:.2f}{interval} {runner_up}")
         lines.append(
             f"Score of a run: the mean of the last {self.last_fraction:.0%} of its "
             f"`{self.metric}` values. Groups of one run have no interval."
