@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.tabulator_guard import TabulatorPatchGuard
 from workbench.runs import RunRecord
 
 # Latest values shown as columns when any run logs them: each trainer's headline metric,
@@ -185,7 +186,8 @@ class RunsTable(pn.viewable.Viewer):
             self.table.selection = [i for i, run_id in enumerate(frame["id"]) if run_id in selected]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self.table
+        # Cells are patched while a dynamic tab or a new session may be building the table.
+        return pn.Column(self.table, TabulatorPatchGuard(), sizing_mode="stretch_width", margin=0)
 
 
 def _changed_cells(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, list[tuple[int, object]]]:
