@@ -136,6 +136,8 @@ def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
         _regression_sweep(store, params=["learning_rate=uniform:1e-9:0.1"])
     with pytest.raises(SweepError, match="--seeds 1"):
         _regression_sweep(store, search="optuna")
+    with pytest.raises(SweepError, match=r"--quantile-fraction must lie in \(0, 0.5\]"):
+        _regression_sweep(store, scheduler="pbt", seeds=1, quantile_fraction=0.75)
     assert store.list_sweeps() == []
 
 
@@ -252,9 +254,11 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(cluster
         samples=4,
         metric="charts/episodic_return",
         scheduler="pbt",
-        # Seven chances to exploit: with four trials PBT clones only a bottom-quartile
-        # trial that reaches an interval after the others reported.
+        # Seven perturbation points per trial. Tune clones a donor only from the checkpoint
+        # of its own last perturbation point, if it was in the top share then: with a quarter
+        # of four trials, most exploits were skipped ("no checkpoint"), with half, few.
         perturbation_interval=512,
+        quantile_fraction=0.5,
         cpus_per_trial=0.5,
     )
     sweep = start_sweep(store, spec, name="population under test")

@@ -212,6 +212,7 @@ def _sweep(args: argparse.Namespace) -> int:
             search=args.search,
             scheduler=args.scheduler,
             perturbation_interval=args.perturbation_interval,
+            quantile_fraction=args.quantile_fraction,
             cpus_per_trial=args.cpus_per_trial,
         )
         sweep = start_sweep(store, spec, name=args.name)
@@ -735,6 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--perturbation-interval", type=int, default=0,
         help="PBT, PB2: steps between exploits (default: an eighth of the run)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--quantile-fraction", type=float, default=0.25,
+        help="PBT, PB2: the bottom share of trials that clone a top one (0.25, at most 0.5)",
     )  # fmt: skip
     sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs a trial takes")
     sweep.add_argument(

@@ -43,6 +43,12 @@ SEARCHES = ("random", "grid", "optuna")
 SCHEDULERS = ("fifo", "asha", "pbt", "pb2")
 PARAM_KINDS = ("uniform", "loguniform", "randint", "choice", "grid")
 CHECKPOINT_FILE = "run.json"  # what a Tune checkpoint of a trial holds: run id and step
+# PBT's clock: the step of a trial's newest checkpoint, not its step. Tune clones the
+# checkpoint of the donor's report at its own perturbation point (a function trainable's
+# save is its last report), so the perturbation must fall on the report that carries the
+# checkpoint; with the step as clock it fell a report early and every exploit was skipped
+# ("no checkpoint for trial").
+CHECKPOINT_STEP = "checkpoint_step"
 
 
 class SweepError(ValueError):
@@ -137,6 +143,9 @@ class SweepSpec:
     search: str = "random"
     scheduler: str = "fifo"
     perturbation_interval: int = 0  # PBT: steps between exploits (0: an eighth of the run)
+    # PBT, PB2: the bottom share of the population that clones a trial of the top share
+    # (Tune's default; Jaderberg et al. truncated at 20%). At most 0.5.
+    quantile_fraction: float = 0.25
     cpus_per_trial: float = 1.0
     max_failures: int = 2  # restarts of a trial whose worker died (from its checkpoint)
     search_seed: int = 0
@@ -148,6 +157,10 @@ class SweepSpec:
                 raise SweepError(
                     f"--{name} must be a whole number >= {low}, got {getattr(self, name)!r}"
                 )
+        if not 0 < self.quantile_fraction <= 0.5:
+            raise SweepError(
+                f"--quantile-fraction must lie in (0, 0.5], got {self.quantile_fraction!r}"
+            )
         if self.search not in SEARCHES:
             raise SweepError(f"--search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
         if self.scheduler not in SCHEDULERS:
@@ -270,7 +283,12 @@ class TuneReporter:
         new_checkpoint = ctx.last_checkpoint_step != self.reported_checkpoint
         if self.metric not in ctx.latest or (ctx.step <= self.reported_step and not new_checkpoint):
             return  # Tune's schedulers need the metric in every report
-        result = {"step": ctx.step, self.metric: ctx.latest[self.metric], "run_id": self.run_id}
+        result = {
+            "step": ctx.step,
+            CHECKPOINT_STEP: ctx.last_checkpoint_step or 0,
+            self.metric: ctx.latest[self.metric],
+            "run_id": self.run_id,
+        }
         if not new_checkpoint or ctx.last_checkpoint_step is None:
             tune.report(result)
         else:
@@ -470,15 +488,17 @@ def _tuner(store: RunStore, sweep: SweepRecord, restore: bool = False) -> Any:
         )
     elif spec.scheduler == "pbt":
         scheduler = PopulationBasedTraining(
-            time_attr="step",
+            time_attr=CHECKPOINT_STEP,
             perturbation_interval=spec.interval(),
             hyperparam_mutations={p.knob: p.domain() for p in params},
+            quantile_fraction=spec.quantile_fraction,
         )
     elif spec.scheduler == "pb2":  # PBT whose explore step is a GP-bandit (Parker-Holder 2020)
         scheduler = PB2(
-            time_attr="step",
+            time_attr=CHECKPOINT_STEP,
             perturbation_interval=spec.interval(),
             hyperparam_bounds={p.knob: list(p.values) for p in params},
+            quantile_fraction=spec.quantile_fraction,
         )
     else:
         scheduler = FIFOScheduler()
