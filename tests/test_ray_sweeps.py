@@ -34,15 +34,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head node and a second node, each with its own CPU; this process is the driver."""
+    """A head node and a second node, each with its own CPU and training slot (as
+    docs/scaling.md starts them); this process is the driver."""
     from ray.cluster_utils import Cluster
 
-    from workbench.runs.ray_executor import connect
+    from workbench.runs.ray_executor import TRAINING_SLOT, connect
 
     if ray.is_initialized():
         ray.shutdown()
-    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    nodes.add_node(num_cpus=1)
+    one_cpu = {"num_cpus": 1, "resources": {TRAINING_SLOT: 1}}
+    nodes = Cluster(initialize_head=True, head_node_args=one_cpu)
+    nodes.add_node(**one_cpu)
     nodes.wait_for_nodes()
     connect(address=nodes.address)
     yield nodes
@@ -87,6 +89,24 @@ def test_a_run_on_ray_reports_through_the_driver_and_is_steered_like_any_run(clu
     run.resume("ray")
     assert run.wait_for_step(stopped_at + 50, timeout=60) >= stopped_at + 50
     assert run.stop() == "stopped"
+
+
+def test_runs_on_ray_train_no_more_at_once_than_there_are_cpus(cluster, store):
+    """Three runs on two CPUs: the third starts when one ends. (A Ray task gives its CPU
+    back while it waits on a store call, and Ray then started the third beside the two.)"""
+    runs = [
+        Run.create("regression", store=store, total_steps=1000, step_delay=0.005, seed=seed)
+        for seed in range(3)
+    ]
+    for run in runs:
+        run.start(executor="ray")
+    assert all(run.wait(timeout=120) == "finished" for run in runs)
+    spans = []
+    for run in runs:
+        rows = store.timed_scalars(run.id, "losses/mse")
+        spans.append((rows[0][3], rows[-1][3]))  # first and last write
+    busiest = max(sum(start <= t < end for start, end in spans) for t, _ in spans)
+    assert busiest <= 2, spans
 
 
 def test_workbench_train_on_a_local_ray_with_two_cpus(tmp_path):
