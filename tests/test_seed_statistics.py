@@ -78,10 +78,11 @@ def test_a_group_of_one_run_has_points_and_no_interval():
     one = result["one"]
     assert (one.n_runs, one.iqm, one.mean, one.median) == (1, 3.0, 3.0, 3.0)
     assert math.isnan(one.ci_low) and math.isnan(one.ci_high)
-    profile, low, high = performance_profile(
-        {"one": np.array([3.0])}, np.array([2.0, 4.0]), reps=REPS
-    )["one"]
-    assert profile.tolist() == [1.0, 0.0]
+    taus = np.array([2.0, 3.0, 4.0])
+    profile, low, high = performance_profile({"one": np.array([3.0])}, taus, reps=REPS)["one"]
+    assert profile.tolist() == [1.0, 0.0, 0.0]  # strictly above tau, as rliable counts
+    points, _ = rly.create_performance_profile({"one": np.array([[3.0]])}, taus, reps=REPS)
+    np.testing.assert_allclose(profile, points["one"])
     assert np.isnan(low).all() and np.isnan(high).all()
     point, low, high = probability_of_improvement(
         {"one": np.array([[3.0]]), "b": STEADY}, ("one", "b"), reps=REPS

@@ -84,25 +84,25 @@ class SeedStatisticsView(pn.viewable.Viewer):
     @param.depends("run_ids", "metric", "mode", watch=True)
     def _changed(self) -> None:
         self._last = 0.0  # recompute at the next refresh
+        self._shown = ()  # even from the same scores: the mode ranks them the other way
         self.interval_figure.xaxis.axis_label = self.metric
 
-    def statistics(self) -> tuple[dict, dict]:
-        """(seed statistics by group key, scores by group key) of the runs now."""
+    def _scores(self) -> tuple[list, dict]:
+        """(the runs' records, their scores by group key) now."""
         store = self.session.store
         records = [store.get_run(run_id) for run_id in self.run_ids]
-        scores = score_table(store, records, self.metric, self.last_fraction)
-        labels = group_labels(records)
-        return seed_statistics(scores, reps=self.reps, labels=labels), scores
+        return records, score_table(store, records, self.metric, self.last_fraction)
 
     def refresh(self) -> None:
         if not self.run_ids or time.monotonic() - self._last < self.every_s:
             return
         self._last = time.monotonic()
-        statistics, scores = self.statistics()
-        key = (tuple(sorted(statistics)), tuple(float(s.iqm) for s in statistics.values()))
+        records, scores = self._scores()
+        key = tuple((group, values.tobytes()) for group, values in sorted(scores.items()))
         if key == self._shown:
-            return  # nothing new: nothing sent to the browser
+            return  # the same scores: no bootstrap (seconds for many groups), nothing sent
         self._shown = key
+        statistics = seed_statistics(scores, reps=self.reps, labels=group_labels(records))
         self._draw(statistics, scores)
 
     def _draw(self, statistics: dict, scores: dict) -> None:

@@ -238,13 +238,18 @@ def performance_profile(
     profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for key, raw_scores in score_dict.items():
         scores = _runs_by_tasks(raw_scores, key)
+        if scores.shape[0] < 2:
+            # No band from one run, and no bootstrap for it either: a PBT population is a
+            # group per member, and its resampling took seconds on the server's loop.
+            profile = np.array([np.mean(scores > tau) for tau in taus], dtype=float)
+            nan = np.full_like(profile, np.nan)
+            profiles[key] = (profile, nan, nan.copy())
+            continue
         with _seeded_global_rng(seed):
             points, bands = rly.create_performance_profile(
                 {key: scores}, taus, reps=reps, confidence_interval_size=CONFIDENCE
             )
         low, high = np.asarray(bands[key][0], dtype=float), np.asarray(bands[key][1], dtype=float)
-        if scores.shape[0] < 2:
-            low, high = np.full_like(low, np.nan), np.full_like(high, np.nan)
         profiles[key] = (np.asarray(points[key], dtype=float), low, high)
     return profiles
 
