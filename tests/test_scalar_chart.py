@@ -9,6 +9,7 @@ import numpy as np
 from bokeh.models import GlyphRenderer
 
 from widgets import LiveSession, ScalarChart
+from widgets.common.scalar_chart import MAX_LEGEND_ENTRIES
 from workbench.runs import RunStore
 
 
@@ -66,6 +67,18 @@ def test_the_legend_names_runs_by_name_and_tells_apart_runs_of_one_name(tmp_path
     legend = chart.figure.legend[0]
     labels = [item.label["value"] for item in legend.items]
     assert sorted(labels) == sorted([f"PPO ({ids[0]})", f"PPO ({ids[1]})", "PPO · gamma=0.5"])
+    assert legend.visible
+
+
+def test_a_population_too_large_for_a_legend_is_drawn_without_one(tmp_path):
+    store = RunStore(tmp_path)
+    ids = [store.create_run(f"member {i}", "sb3", {}).id for i in range(MAX_LEGEND_ENTRIES + 1)]
+    for run_id in ids:
+        store.add_scalars(run_id, [(10, "charts/episodic_return", 1.0)])
+    chart = ScalarChart(LiveSession(store), run_ids=ids)
+    chart.refresh(force=True)
+    assert not chart.figure.legend[0].visible
+    assert len(chart.figure.legend[0].items) == len(ids)  # still there to hover and hide
 
 
 def test_a_run_that_went_back_to_a_checkpoint_draws_its_live_branch_and_the_rest_faint(tmp_path):

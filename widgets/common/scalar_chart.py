@@ -90,6 +90,10 @@ class _Series:
         self.abandoned = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
 
 
+MAX_LEGEND_ENTRIES = 10
+"""More runs than this are drawn without a legend."""
+
+
 class ScalarChart(pn.viewable.Viewer):
     """One metric of the selected runs, live."""
 
@@ -334,6 +338,9 @@ class ScalarChart(pn.viewable.Viewer):
         if lines:
             figure.legend.location = "bottom_right"
             figure.legend.click_policy = "hide"
+            # A PBT population or a large sweep: a legend of every run would cover the
+            # curves; the hover names the run under the pointer instead.
+            figure.legend.visible = len(lines) <= MAX_LEGEND_ENTRIES
         self._plotted = (run_ids, self.logy, x)
         return figure
 

@@ -15,6 +15,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure as BokehFigure
 
 from widgets.common.live import LiveSession
+from widgets.common.scalar_chart import MAX_LEGEND_ENTRIES
 from workbench.runs.statistics import (
     group_labels,
     performance_profile,
@@ -63,7 +64,7 @@ class SeedStatisticsView(pn.viewable.Viewer):
         )  # fmt: skip
         self.profiles = ColumnDataSource({"xs": [], "ys": [], "color": [], "label": []})
         self.profile_figure = BokehFigure(
-            title="Performance profile: fraction of runs scoring above tau",
+            title="Performance profile: share of runs above tau",
             frame_width=self.width - 120, frame_height=150, toolbar_location=None,
             x_range=Range1d(0, 1), y_range=Range1d(0, 1.02), x_axis_label="tau",
         )  # fmt: skip
@@ -131,6 +132,8 @@ class SeedStatisticsView(pn.viewable.Viewer):
         taus = np.linspace(low - pad, high + pad, PROFILE_POINTS)
         profiles = performance_profile({k: scores[k] for k in ranked}, taus, reps=self.reps)
         self.profile_figure.x_range.update(start=float(taus[0]), end=float(taus[-1]))
+        # Past ten groups (a PBT population) the legend would hide the profiles.
+        self.profile_figure.legend.visible = len(ranked) <= MAX_LEGEND_ENTRIES
         self.profiles.data = {
             "xs": [taus] * len(ranked),
             "ys": [profiles[k][0] for k in ranked],
