@@ -147,6 +147,22 @@ def test_a_sweep_trains_every_seed_of_each_configuration_on_both_nodes(cluster, 
     assert ours[key].ci_low == pytest.approx(interval[key][0, 0], abs=1e-12)
 
 
+def test_asha_stops_trials_that_trail_at_a_rung_and_their_runs_say_so(cluster, store):
+    """Six learning rates over three decades: ASHA (rungs at an eighth of the run, then
+    four times further) lets the leaders train to the end and stops the others early."""
+    spec = _regression_sweep(
+        store, base={"total_steps": 800, "step_delay": 0.002}, samples=6, seeds=1,
+        params=["learning_rate=loguniform:1e-4:1e-1"], scheduler="asha", cpus_per_trial=0.5,
+    )  # fmt: skip
+    sweep = run_sweep(store, start_sweep(store, spec, name="asha"))
+    assert sweep.state == "finished", sweep.message
+    runs = store.list_runs(sweep.id)
+    early = [r for r in runs if r.state == "stopped"]
+    assert early and all(r.message == "stopped early by the asha scheduler" for r in early)
+    assert all(r.step < 800 for r in early)
+    assert any(r.state == "finished" and r.step == 800 for r in runs)
+
+
 def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
     with pytest.raises(SweepError, match="not a knob"):
         _regression_sweep(store, params=["lr=uniform:0.1:0.2"])
@@ -274,10 +290,11 @@ def test_pbt_of_four_sb3_trials_live_on_the_sweeps_page_with_its_lineage(cluster
         samples=4,
         metric="charts/episodic_return",
         scheduler="pbt",
-        # Seven perturbation points per trial. Tune clones a donor only from the checkpoint
+        # Three perturbation points per trial. Tune clones a donor only from the checkpoint
         # of its own last perturbation point, if it was in the top share then: with a quarter
-        # of four trials, most exploits were skipped ("no checkpoint"), with half, few.
-        perturbation_interval=512,
+        # of four trials, most exploits were skipped ("no checkpoint"); with half and seven
+        # points, 20 exploits made 24 runs.
+        perturbation_interval=1024,
         quantile_fraction=0.5,
         cpus_per_trial=0.5,
     )
@@ -319,7 +336,7 @@ def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> Non
     runs = store.list_runs(sweep.id)
     forks = [r for r in runs if r.parent_id is not None]
     assert forks, "no exploit happened"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while page.evaluate(EXPLOITS_DRAWN) < len(forks) and time.monotonic() < deadline:
         page.wait_for_timeout(1_000)
     assert page.evaluate(EXPLOITS_DRAWN) == len(forks), "the lineage does not draw the exploits"
