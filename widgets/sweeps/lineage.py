@@ -67,7 +67,9 @@ class LineageView(pn.viewable.Viewer):
             return
         store = self.session.store
         runs = store.list_runs(self.sweep_id)
-        key = tuple((r.id, r.step, r.state) for r in runs)
+        # The fork's parent and step too: a run may be read before they are recorded, and
+        # then its step and state never change again (an exploit was left undrawn).
+        key = tuple((r.id, r.step, r.state, r.parent_id, r.fork_step) for r in runs)
         if key == self._shown:
             return
         self._shown = key
