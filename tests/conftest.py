@@ -4,10 +4,12 @@ of its own here)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -127,3 +129,29 @@ def page_problems(page):
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
     return problems
+
+
+@contextlib.contextmanager
+def panel_served(app: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``panel serve APP`` on 127.0.0.1 (its output in ``log``) until the block ends;
+    yields the app's URL once the server listens (a GET would start a session)."""
+    port = free_port()
+    with log.open("w") as output:  # a file, not a pipe nobody reads
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "panel", "serve", str(app), "--address", "127.0.0.1",
+                "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
+                "--liveness",
+            ],
+            cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        )  # fmt: skip
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/liveness", process, log)
+        yield f"http://127.0.0.1:{port}/{app.stem}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -4,18 +4,14 @@ anything cut off."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import REPO, free_port, wait_for_http
+from tests.conftest import REPO, panel_served
 
 QUICKSTART = REPO / "notebooks" / "00_quickstart.ipynb"
 
@@ -24,31 +20,10 @@ QUICKSTART = REPO / "notebooks" / "00_quickstart.ipynb"
 def served_quickstart(tmp_path_factory) -> Iterator[str]:
     """``panel serve notebooks/00_quickstart.ipynb`` in quick mode on 127.0.0.1, over a
     fresh run store; yields its URL."""
-    port, home = free_port(), tmp_path_factory.mktemp("quickstart-home")
-    log = home.parent / f"{home.name}-panel.log"
-    with log.open("w") as output:  # a file, not a pipe nobody reads
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "panel", "serve", str(QUICKSTART), "--address",
-                "127.0.0.1", "--port", str(port), "--allow-websocket-origin",
-                f"127.0.0.1:{port}", "--liveness",
-            ],
-            cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "WORKBENCH_QUICK": "1", "RL_WORKBENCH_HOME": str(home),
-                 "PYTHONPATH": str(REPO)},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/{QUICKSTART.stem}"
-    try:
-        # Only the listening socket is awaited: a GET would run the notebook (and start a
-        # run) for a session no browser ever opens.
-        wait_for_http(f"http://127.0.0.1:{port}/liveness", process, log)
+    home = tmp_path_factory.mktemp("quickstart-home")
+    env = {"WORKBENCH_QUICK": "1", "RL_WORKBENCH_HOME": str(home)}
+    with panel_served(QUICKSTART, home.parent / f"{home.name}-panel.log", env) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _step(page: Page) -> int:

@@ -4,43 +4,21 @@ from the Runs table patched in the background)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import REPO, free_port, wait_for_http
+from tests.conftest import panel_served
 
 APP = Path(__file__).parent / "apps" / "patched_table.py"
 
 
 @pytest.fixture(scope="module")
 def served_table(tmp_path_factory) -> Iterator[str]:
-    port, log = free_port(), tmp_path_factory.mktemp("patched-table") / "panel.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "panel", "serve", str(APP), "--address", "127.0.0.1",
-                "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
-                "--liveness",
-            ],
-            cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )  # fmt: skip
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/liveness", process, log)
-        yield f"http://127.0.0.1:{port}/{APP.stem}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    with panel_served(APP, tmp_path_factory.mktemp("patched-table") / "panel.log") as url:
+        yield url
 
 
 def _first_step(page: Page) -> int:
