@@ -190,7 +190,7 @@ the Tune sweep: {met(tune_rate >= 0.9 * subprocess_rate)}.
 
 Ray tasks take a training slot each (`TRAINING_SLOT` in workbench/runs/ray_executor.py):
 a task blocked in `ray.get` (every store call) gives its CPU back, and without the slots Ray
-trained 3 or 4 of the 8 runs at once on 2 CPUs (55% of the subprocess executor, 2026-12-03).
+trained 3 or 4 of the 8 runs at once on 2 CPUs (55% of the subprocess executor when measured before).
 A Tune sweep pays a fixed start (the Tuner, placement groups, trial actors importing torch
 and the trainers: about 9 s before the first row, against 3 s for a subprocess), which
 weighs less the longer the trials.
