@@ -3,9 +3,12 @@ table, parallel coordinates, seed statistics, lineage; and seed statistics on th
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
+import widgets.sweeps.seed_statistics as seed_statistics_module
 from widgets.common.live import LiveSession
 from widgets.runs import RunsPage
 from widgets.sweeps import SweepsView
@@ -50,8 +53,9 @@ def sweep(store):
 
 def test_sweeps_view_lists_the_trials_ranks_the_configurations_and_draws_the_fork(store, sweep):
     view = SweepsView(LiveSession(store), sweep_id=sweep.id)
-    for part in (view, view.trials, view.coordinates, view.statistics, view.lineage):
+    for part in (view, view.trials, view.coordinates, view.lineage):
         part.refresh()
+    view.statistics.settle()
     table = view.trials.table.value
     assert len(table) == 7 and set(table["state"]) == {"finished", "stopped"}
     assert table.loc[table["trial"] == "00006", "cloned from"].item().endswith("@ 50")
@@ -83,7 +87,7 @@ def test_the_runs_page_shows_seed_statistics_of_the_selected_runs(store, sweep):
     page.table.selection = runs
     page.metrics = ["losses/mse"]
     assert page.seed_panel.visible and page.seed_statistics.mode == "min"
-    page.seed_statistics.refresh()
+    page.seed_statistics.settle()
     records = [store.get_run(run_id) for run_id in runs]
     expected = seed_statistics(score_table(store, records, "losses/mse"), reps=1000)
     drawn = sorted(page.seed_statistics.intervals.data["iqm"])
@@ -92,3 +96,39 @@ def test_the_runs_page_shows_seed_statistics_of_the_selected_runs(store, sweep):
     assert "**P(best beats the runner-up)** = 1.00" in page.seed_statistics.summary.object
     page.table.selection = runs[:1]
     assert not page.seed_panel.visible
+
+
+def test_seed_statistics_are_bootstrapped_off_the_refreshing_thread(store, sweep, monkeypatch):
+    """The bootstraps of a PBT population take seconds: a refresh (the server's loop) starts
+    them in a thread and returns; the next refresh after they end draws them."""
+    release, started, computed_on = threading.Event(), threading.Event(), []
+
+    def held_back(*args, **kwargs):
+        computed_on.append(threading.current_thread())
+        started.set()
+        release.wait(30)
+        return seed_statistics(*args, **kwargs)
+
+    monkeypatch.setattr(seed_statistics_module, "seed_statistics", held_back)
+    view = SweepsView(LiveSession(store), sweep_id=sweep.id)
+    view.refresh()
+    view.statistics.refresh()
+    try:
+        assert view.statistics.intervals.data["iqm"] == []  # returned before the bootstrap
+        assert started.wait(30) and computed_on[0] is not threading.current_thread()
+    finally:
+        release.set()
+    view.statistics.settle()
+    assert len(view.statistics.intervals.data["iqm"]) == 3
+    # Runs changed while a computation runs: its now stale result is not drawn.
+    release.clear()
+    view.statistics.run_ids = view.statistics.run_ids[:3]
+    view.statistics.refresh()
+    view.statistics.run_ids = last = view.statistics.run_ids[:2]
+    release.set()
+    view.statistics.settle()
+    records = [store.get_run(run_id) for run_id in last]
+    expected = seed_statistics(score_table(store, records, "losses/mse"), reps=1000)
+    assert sorted(view.statistics.intervals.data["iqm"]) == pytest.approx(
+        sorted(s.iqm for s in expected.values())
+    )
