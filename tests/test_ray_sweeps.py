@@ -163,6 +163,29 @@ def test_asha_stops_trials_that_trail_at_a_rung_and_their_runs_say_so(cluster, s
     assert any(r.state == "finished" and r.step == 800 for r in runs)
 
 
+def test_pb2_clones_the_leaders_and_explores_inside_the_knobs_bounds(cluster, store):
+    """PB2 (PBT whose explore is a GP bandit over the bounds): a trailing trial goes on in a
+    fork of a leader's run at a checkpoint, with a learning rate the bandit chose inside
+    the sweep's bounds, recorded as the explore."""
+    spec = _regression_sweep(
+        store, base={"total_steps": 600, "step_delay": 0.002, "checkpoint_every": 100},
+        params=["learning_rate=uniform:0.001:0.1"], samples=4, seeds=1, scheduler="pb2",
+        perturbation_interval=100, quantile_fraction=0.5, cpus_per_trial=0.5,
+    )  # fmt: skip
+    sweep = run_sweep(store, start_sweep(store, spec, name="pb2"))
+    assert sweep.state == "finished", sweep.message
+    runs = store.list_runs(sweep.id)
+    forks = [r for r in runs if r.parent_id is not None]
+    assert forks, "no exploit happened"
+    for child in forks:
+        donor = store.get_run(child.parent_id)
+        assert child.fork_step in [step for step, _ in store.checkpoints(donor.id)]
+        explore = store.events(child.id, "knob")[0][3]
+        assert explore["by"] == "pb2 explore"
+        assert 0.001 <= child.config["learning_rate"] <= 0.1
+    assert {r.trial for r in runs if r.state == "finished"} == {r.trial for r in runs}
+
+
 def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
     with pytest.raises(SweepError, match="not a knob"):
         _regression_sweep(store, params=["lr=uniform:0.1:0.2"])

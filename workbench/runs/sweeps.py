@@ -333,6 +333,7 @@ def run_for_trial(
         )
     donor = store.get_run(pointer["run_id"])
     step = int(pointer["step"])
+    by = SweepSpec(**sweep.spec).scheduler  # pbt, or pb2 (whose explore is a GP bandit)
     changes = {k: v for k, v in knobs.items() if donor.config.get(k) != v}
     child = store.create_run(
         f"{sweep.name} {number}",
@@ -344,17 +345,18 @@ def run_for_trial(
         trial=trial,
     )
     store.add_event(
-        donor.id, step, "fork", {"child": child.id, "changes": changes, "by": "pbt exploit"}
+        donor.id, step, "fork", {"child": child.id, "changes": changes, "by": f"{by} exploit"}
     )
     before = {k: donor.config.get(k) for k in changes}
     store.add_event(
-        child.id, step, "knob", {"changes": changes, "before": before, "by": "pbt explore"}
+        child.id, step, "knob", {"changes": changes, "before": before, "by": f"{by} explore"}
     )
     if current is not None and current.state in (*ACTIVE_STATES, "created"):
         store.set_state(
             current.id,
             "stopped",
-            f"PBT exploit: the trial trains on in {child.id}, a clone of {donor.id} at step {step}",
+            f"{by.upper()} exploit: the trial trains on in {child.id}, a clone of {donor.id} "
+            f"at step {step}",
         )
     return child
 
