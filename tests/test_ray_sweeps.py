@@ -164,13 +164,13 @@ def test_asha_stops_trials_that_trail_at_a_rung_and_their_runs_say_so(cluster, s
 
 
 def test_pb2_clones_the_leaders_and_explores_inside_the_knobs_bounds(cluster, store):
-    """PB2 (PBT whose explore is a GP bandit over the bounds): a trailing trial goes on in a
-    fork of a leader's run at a checkpoint, with a learning rate the bandit chose inside
-    the sweep's bounds, recorded as the explore."""
+    """PB2 (PBT whose explore is a GP bandit over the bounds), two trials, one per node: the
+    trailing one goes on in a fork of the leader's run at a checkpoint, with a learning rate
+    the bandit chose inside the sweep's bounds, recorded as the explore."""
     spec = _regression_sweep(
-        store, base={"total_steps": 600, "step_delay": 0.002, "checkpoint_every": 100},
-        params=["learning_rate=uniform:0.001:0.1"], samples=4, seeds=1, scheduler="pb2",
-        perturbation_interval=100, quantile_fraction=0.5, cpus_per_trial=0.5,
+        store, base={"total_steps": 400, "step_delay": 0.002, "checkpoint_every": 100},
+        params=["learning_rate=uniform:0.001:0.1"], samples=2, seeds=1, scheduler="pb2",
+        perturbation_interval=100, quantile_fraction=0.5,
     )  # fmt: skip
     sweep = run_sweep(store, start_sweep(store, spec, name="pb2"))
     assert sweep.state == "finished", sweep.message
