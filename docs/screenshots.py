@@ -84,25 +84,29 @@ def _wait_until(page: Page, selector: str, text: str | None, timeout_s: float) -
 
 
 def shoot(
-    url: str, out: Path, browser: Browser | None = None, timeout_s: float = 300.0
+    url: str,
+    out: Path,
+    browser: Browser | None = None,
+    timeout_s: float = 300.0,
+    pages: tuple[PageShot, ...] = PAGES,
 ) -> dict[str, tuple[float, float]]:
-    """Open every page of the dashboard at ``url`` (in ``browser``, else a Chromium of its
-    own); write ``out/<page>.png``; return, per page, (seconds to first paint, seconds to
-    first data)."""
+    """Open each of ``pages`` (every page of the dashboard) at ``url`` (in ``browser``, else
+    a Chromium of its own); write ``out/<page>.png``; return, per page, (seconds to first
+    paint, seconds to first data)."""
     if browser is None:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             try:
-                return shoot(url, out, chromium, timeout_s)
+                return shoot(url, out, chromium, timeout_s, pages)
             finally:
                 chromium.close()
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, tuple[float, float]] = {}
     page = browser.new_page(viewport=VIEWPORT)
     try:
-        for shot in PAGES:
+        for shot in pages:
             start = time.monotonic()
             page.goto(f"{url.rstrip('/')}/?page={shot.tab.lower()}")  # as a link opens it
             _wait_until(page, shot.painted, None, timeout_s)
