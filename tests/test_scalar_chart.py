@@ -142,3 +142,34 @@ def test_with_many_sessions_shown_each_refreshes_every_few_ticks(tmp_path):
             for _ in range(6):
                 session.tick()
         assert refresh.call_count == 9
+
+
+def test_two_rebuilds_in_one_hold_send_no_change_of_a_model_the_browser_never_got(tmp_path):
+    """A sweep's runs change in the same tick as the chart's own refresh: two new figures in
+    one ``hold``. Events are about models of the document the browser ends up with; a change
+    to the first new figure's data, sent after the second replaced it, named models the
+    browser never received ("reference p5088 isn't known" on the Sweeps page)."""
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnDataChangedEvent, ModelChangedEvent
+
+    store = RunStore(tmp_path)
+    first, second = (store.create_run(name, "regression", {}).id for name in ("a", "b"))
+    chart = ScalarChart(LiveSession(store), run_ids=[first], metric="losses/mse")
+    document = Document()
+    document.add_root(chart.__panel__().get_root(document))
+    events = []
+    document.on_change(events.append)
+    document.hold("combine")
+    store.add_scalars(first, [(1, "losses/mse", 1.0)])
+    chart.refresh(force=True)  # a curve appears: a new figure
+    store.add_scalars(second, [(1, "losses/mse", 2.0)])
+    chart.run_ids = [first, second]  # and another, in the same hold
+    document.unhold()
+    known = {model.id for model in document.models}
+    named = [
+        event.model.id
+        for event in events
+        if isinstance(event, ModelChangedEvent | ColumnDataChangedEvent)
+    ]
+    assert named, "the hold sent nothing"
+    assert [model for model in named if model not in known] == []

@@ -258,8 +258,12 @@ class ScalarChart(pn.viewable.Viewer):
         }
         drawn = {run_id: self._points(s) for run_id, s in data.items() if len(s.steps)}
         keys = tuple(run_id for run_id, (x, _, _) in drawn.items() if len(x))
-        if (keys, self.logy, self.x_axis) != self._plotted:
-            self._pane.object = self._new_figure(keys)
+        rebuilt = (keys, self.logy, self.x_axis) != self._plotted
+        # A new figure gets its data before it joins the page. Changed once shown, its models'
+        # changes would be events of their own, and if a second rebuild in the same hold (a
+        # sweep's runs changing in the same tick) replaced it, the browser would get events
+        # about models it never received: "reference p5088 isn't known".
+        figure = self._new_figure(keys) if rebuilt else self.figure
         for run_id in keys:
             x, _, smoothed = drawn[run_id]
             line, dot = self._sources[run_id]
@@ -275,7 +279,9 @@ class ScalarChart(pn.viewable.Viewer):
             len(s.steps) - len(drawn[run_id][0]) for run_id, s in data.items() if run_id in drawn
         )
         title = self.metric + (f" ({hidden} points <= 0 not on the log axis)" if hidden else "")
-        self.figure.title.text = title if keys or hidden else f"{self.metric} (no data yet)"
+        figure.title.text = title if keys or hidden else f"{self.metric} (no data yet)"
+        if rebuilt:
+            self._pane.object = figure
         if self.session.in_notebook:
             pn.io.push_notebook(self._pane)  # a notebook sends Bokeh changes only when told
 
