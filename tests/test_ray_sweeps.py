@@ -186,6 +186,29 @@ def test_pb2_clones_the_leaders_and_explores_inside_the_knobs_bounds(cluster, st
     assert {r.trial for r in runs if r.state == "finished"} == {r.trial for r in runs}
 
 
+def test_a_trial_reports_to_tune_every_few_seconds_at_each_checkpoint_and_at_its_end(
+    monkeypatch,
+):
+    """Each report waits for Tune's controller: not at every flush, but when one is due,
+    when it carries a new checkpoint (PBT's clock), and at the run's last step."""
+    from types import SimpleNamespace
+
+    from ray import tune
+
+    from workbench.runs.sweeps import TuneReporter
+
+    reported = []
+    monkeypatch.setattr(tune, "report", lambda result, checkpoint=None: reported.append(
+        (result["step"], checkpoint is not None)
+    ))  # fmt: skip
+    reporter = TuneReporter("run", "losses/mse", last_step=500, every_s=3600)
+    ctx = SimpleNamespace(step=0, latest={"losses/mse": 1.0}, last_checkpoint_step=None)
+    for step, checkpoint in ((100, None), (200, None), (300, 300), (400, 300), (500, 300)):
+        ctx.step, ctx.last_checkpoint_step = step, checkpoint
+        reporter(ctx)
+    assert reported == [(100, False), (300, True), (500, False)]
+
+
 def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
     with pytest.raises(SweepError, match="not a knob"):
         _regression_sweep(store, params=["lr=uniform:0.1:0.2"])
