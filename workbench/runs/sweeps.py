@@ -8,8 +8,8 @@ runs:
 
 - each trial trains through the ordinary run engine (``execute_run``), on any Ray node, and
   reports to the store through the driver's store actor (``workbench.runs.ray_executor``);
-- a trial reports its metric to Tune every few seconds (``REPORT_EVERY_S``), at its last
-  step, and with a checkpoint (a pointer to the store's checkpoint: run id and step) each
+- a trial reports its metric to Tune every few seconds (``REPORT_EVERY_S``; under ASHA at
+  each flush of its scalars), at its last step, and with a checkpoint (a pointer to the store's checkpoint: run id and step) each
   time it writes one;
 - Tune restarting a trial after a worker failure resumes the same run from that checkpoint,
   and records the restart; scalars logged after it are marked abandoned, never deleted;
@@ -54,9 +54,9 @@ CHECKPOINT_FILE = "run.json"  # what a Tune checkpoint of a trial holds: run id 
 CHECKPOINT_STEP = "checkpoint_step"
 # Seconds between a trial's reports to Tune (besides those with a checkpoint and the last).
 # A function trainable's report waits until Tune's controller on the driver has taken it: at
-# every flush of the scalars (twice a second), those waits cost trials a fifth of their
-# speed on two busy cores. The store, and so every view, gets the scalars at each flush all
-# the same; ASHA sees a rung at most this late.
+# every flush of the scalars (twice a second) those waits slow every trial. The store, and
+# so every view, gets the scalars at each flush all the same. Under ASHA a trial reports at
+# every flush: a rung it passed between two reports would never be judged.
 REPORT_EVERY_S = 3.0
 
 
@@ -400,7 +400,12 @@ def train_trial(
     store.set_process(record.id, "ray", driver_pid)
     record_worker(store, record.id)
     length_knob = resolve_trainer(record.trainer).length_knob
-    reporter = TuneReporter(record.id, spec.metric, last_step=record.config.get(length_knob))
+    reporter = TuneReporter(
+        record.id,
+        spec.metric,
+        last_step=record.config.get(length_knob),
+        every_s=0.0 if spec.scheduler == "asha" else REPORT_EVERY_S,
+    )
     final = execute_run(
         store, record.id, on_trainer=lambda trainer: trainer.ctx.on_flush.append(reporter)
     )
