@@ -166,9 +166,11 @@ def test_asha_stops_trials_that_trail_at_a_rung_and_their_runs_say_so(cluster, s
 def test_pb2_clones_the_leaders_and_explores_inside_the_knobs_bounds(cluster, store):
     """PB2 (PBT whose explore is a GP bandit over the bounds), two trials, one per node: the
     trailing one goes on in a fork of the leader's run at a checkpoint, with a learning rate
-    the bandit chose inside the sweep's bounds, recorded as the explore."""
+    the bandit chose inside the sweep's bounds, recorded as the explore. Each trial trains
+    for 8 s at least: PBT compares only trials still training, and on a busy machine one
+    trial's worker started seconds after the other's."""
     spec = _regression_sweep(
-        store, base={"total_steps": 400, "step_delay": 0.002, "checkpoint_every": 100},
+        store, base={"total_steps": 400, "step_delay": 0.02, "checkpoint_every": 100},
         params=["learning_rate=uniform:0.001:0.1"], samples=2, seeds=1, scheduler="pb2",
         perturbation_interval=100, quantile_fraction=0.5,
     )  # fmt: skip
@@ -385,7 +387,8 @@ def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> Non
     deadline = time.monotonic() + 120
     while page.evaluate(EXPLOITS_DRAWN) < len(forks) and time.monotonic() < deadline:
         page.wait_for_timeout(1_000)
-    assert page.evaluate(EXPLOITS_DRAWN) == len(forks), "the lineage does not draw the exploits"
+    drawn = page.evaluate(EXPLOITS_DRAWN)
+    assert drawn == len(forks), f"the lineage draws {drawn} of {len(forks)} exploits; {problems}"
     # The table follows the states: every trial's last run finished.
     finished = page.locator(".trials-table .tabulator-cell", has_text=re.compile("^finished$"))
     expect(finished).to_have_count(4, timeout=30_000)
