@@ -9,7 +9,9 @@ executor, and Ray's start-up time and memory (issue 19).
    latency from report to store row. Target: p95 under 1 s, no result lost.
 2. Throughput: the same N short regression runs (2 at a time: 2 cores) with the subprocess
    executor, then as Ray tasks, then as a Ray Tune sweep; total steps per second of wall
-   clock. Target: Ray at least 90% of the subprocess executor.
+   clock, each the median of ``--repeats`` rounds taken in turn (a shared VM's speed drifts
+   by a fifth between minutes: one round of each compared minutes apart). Ray is up, idle,
+   during the subprocess rounds too. Target: Ray at least 90% of the subprocess executor.
 3. Start-up: seconds of ``ray.init`` on this machine and the memory (RSS) of Ray's own
    processes once idle.
 """
@@ -141,11 +143,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--results", type=int, default=1000, help="per latency task (4 tasks)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the throughputs")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-
-    subprocess_rate = subprocess_throughput(root / "subprocess", args.trials, args.steps)
-    print(f"subprocess executor: {subprocess_rate:,.0f} steps/s", flush=True)
 
     before = ray_processes_rss()
     started = time.perf_counter()
@@ -155,17 +155,29 @@ def main() -> None:
     memory = ray_processes_rss() - before
     print(f"ray.init: {startup:.1f} s, {memory:.0f} MiB in Ray's processes", flush=True)
 
-    ray_rate = ray_task_throughput(root / "ray", args.trials, args.steps)
-    print(f"Ray tasks: {ray_rate:,.0f} steps/s", flush=True)
-    tune_rate = tune_throughput(root / "tune", args.trials, args.steps)
-    print(f"Ray Tune sweep: {tune_rate:,.0f} steps/s", flush=True)
+    measures = {
+        "subprocess executor": subprocess_throughput,
+        "Ray tasks": ray_task_throughput,
+        "Ray Tune sweep": tune_throughput,
+    }
+    rounds: dict[str, list[float]] = {name: [] for name in measures}
+    for number in range(args.repeats):
+        for name, measure in measures.items():
+            home = root / f"{name.split()[0]}-{number}"
+            rounds[name].append(measure(home, args.trials, args.steps))
+            print(f"round {number + 1}, {name}: {rounds[name][-1]:,.0f} steps/s", flush=True)
+    subprocess_rate, ray_rate, tune_rate = (float(np.median(rounds[name])) for name in measures)
+
+    def each(name: str) -> str:
+        return ", ".join(f"{rate:,.0f}" for rate in rounds[name])
+
     lat = latency(RunStore(root / "latency"), 4, args.results)
     print(f"latency: {lat}", flush=True)
 
     met = lambda ok: "met" if ok else "**NOT met**"  # noqa: E731
     body = f"""## Ray executor and sweeps (issue 19)
 
-Command: `.venv/bin/python benchmarks/bench_ray.py --trials {args.trials} --steps {args.steps}`
+Command: `.venv/bin/python benchmarks/bench_ray.py --trials {args.trials} --steps {args.steps} --repeats {args.repeats}`
 Machine: {machine_line()}; local Ray with 2 CPUs.
 
 | measure | value |
@@ -174,9 +186,9 @@ Machine: {machine_line()}; local Ray with 2 CPUs.
 | report -> store row latency, p95 | {lat["p95"] * 1000:.0f} ms |
 | report -> store row latency, max | {lat["max"] * 1000:.0f} ms |
 | results sent / stored | {lat["sent"]:.0f} / {lat["stored"]:.0f} |
-| {args.trials} regression runs x {args.steps:,} steps, subprocess executor (2 at a time) | {subprocess_rate:,.0f} steps/s |
-| the same as Ray tasks (`Run.start(executor="ray")`) | {ray_rate:,.0f} steps/s ({ray_rate / subprocess_rate:.0%}) |
-| the same as a Ray Tune sweep (`run_sweep`, FIFO) | {tune_rate:,.0f} steps/s ({tune_rate / subprocess_rate:.0%}) |
+| {args.trials} regression runs x {args.steps:,} steps, subprocess executor (2 at a time) | {subprocess_rate:,.0f} steps/s (rounds: {each("subprocess executor")}) |
+| the same as Ray tasks (`Run.start(executor="ray")`) | {ray_rate:,.0f} steps/s, {ray_rate / subprocess_rate:.0%} (rounds: {each("Ray tasks")}) |
+| the same as a Ray Tune sweep (`run_sweep`, FIFO) | {tune_rate:,.0f} steps/s, {tune_rate / subprocess_rate:.0%} (rounds: {each("Ray Tune sweep")}) |
 | `ray.init(num_cpus=2)` | {startup:.1f} s |
 | memory of Ray's processes, idle | {memory:.0f} MiB |
 
@@ -188,12 +200,17 @@ Targets: p95 under 1 s with nothing lost: {met(lat["p95"] < 1.0 and lat["stored"
 Ray tasks at least 90% of the subprocess executor: {met(ray_rate >= 0.9 * subprocess_rate)};
 the Tune sweep: {met(tune_rate >= 0.9 * subprocess_rate)}.
 
+Throughputs: the median of {args.repeats} rounds, each round the three in turn, with Ray up
+(idle) during the subprocess rounds as well.
+
 Ray tasks take a training slot each (`TRAINING_SLOT` in workbench/runs/ray_executor.py):
 a task blocked in `ray.get` (every store call) gives its CPU back, and without the slots Ray
 trained 3 or 4 of the 8 runs at once on 2 CPUs (55% of the subprocess executor when measured before).
-A Tune sweep pays a fixed start (the Tuner, placement groups, trial actors importing torch
-and the trainers: about 9 s before the first row, against 3 s for a subprocess), which
-weighs less the longer the trials.
+A Tune sweep pays a fixed start (the Tuner, placement groups, trial actors importing
+`ray.tune`, torch and the trainers: 10 to 15 s before the first row, against 3 s for a
+subprocess), which weighs less the longer the trials; its trials report to Tune every 3 s
+and at each checkpoint (`REPORT_EVERY_S` in workbench/runs/sweeps.py), since each report waits
+for Tune's controller on the driver.
 """
     write_section("ray", body)
     print(body)
