@@ -9,8 +9,8 @@ runs:
 - each trial trains through the ordinary run engine (``execute_run``), on any Ray node, and
   reports to the store through the driver's store actor (``workbench.runs.ray_executor``);
 - a trial reports its metric to Tune every few seconds (``REPORT_EVERY_S``; under ASHA at
-  each flush of its scalars), at its last step, and with a checkpoint (a pointer to the store's checkpoint: run id and step) each
-  time it writes one;
+  each flush of its scalars), at its last step, and with a checkpoint (a pointer to the
+  store's checkpoint: run id and step) each time it writes one;
 - Tune restarting a trial after a worker failure resumes the same run from that checkpoint,
   and records the restart; scalars logged after it are marked abandoned, never deleted;
 - a PBT exploit is a fork: the trial trains on in a new run, a child of the donor trial's
