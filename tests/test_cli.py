@@ -209,7 +209,8 @@ def test_train_stopped_by_sigterm_checkpoints_and_records_the_stop(tmp_path):
         assert process.stdout.readline().startswith("run ")
         assert "step" in process.stdout.readline()  # training
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        code = process.wait(timeout=60)
+        assert code == 0, f"exit {code}: {process.stdout.read()}"  # its last line says why
     finally:
         process.kill()
         process.stdout.close()
