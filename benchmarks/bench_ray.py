@@ -163,7 +163,7 @@ def main() -> None:
     rounds: dict[str, list[float]] = {name: [] for name in measures}
     for number in range(args.repeats):
         for name, measure in measures.items():
-            home = root / f"{name.split()[0]}-{number}"
+            home = root / f"{name.lower().replace(' ', '-')}-{number}"  # a store each
             rounds[name].append(measure(home, args.trials, args.steps))
             print(f"round {number + 1}, {name}: {rounds[name][-1]:,.0f} steps/s", flush=True)
     subprocess_rate, ray_rate, tune_rate = (float(np.median(rounds[name])) for name in measures)
