@@ -121,11 +121,16 @@ def test_seed_statistics_are_bootstrapped_off_the_refreshing_thread(store, sweep
     view.statistics.settle()
     assert len(view.statistics.intervals.data["iqm"]) == 3
     # Runs changed while a computation runs: its now stale result is not drawn.
+    drawn_before = list(view.statistics.intervals.data["iqm"])
     release.clear()
     view.statistics.run_ids = view.statistics.run_ids[:3]
     view.statistics.refresh()
+    stale = view.statistics._computing
     view.statistics.run_ids = last = view.statistics.run_ids[:2]
     release.set()
+    stale.join(30)
+    view.statistics.refresh()  # would draw the stale result, were it kept
+    assert view.statistics.intervals.data["iqm"] == drawn_before
     view.statistics.settle()
     records = [store.get_run(run_id) for run_id in last]
     expected = seed_statistics(score_table(store, records, "losses/mse"), reps=1000)
