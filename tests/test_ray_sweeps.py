@@ -91,6 +91,24 @@ def test_a_run_on_ray_reports_through_the_driver_and_is_steered_like_any_run(clu
     assert run.stop() == "stopped"
 
 
+def test_the_store_actor_outlives_the_handles_given_out(cluster, store):
+    """A sweep's trials drop their handles to the store actor when the sweep ends; a run
+    started next by the same driver must find it alive (it found it dying: ActorDiedError)."""
+    import gc
+
+    from workbench.runs.ray_executor import store_server
+
+    server = store_server(store.home)
+    first = server._actor_id
+    assert ray.get(server.call.remote("list_runs")) == []
+    del server
+    gc.collect()
+    time.sleep(2)  # Ray destroys an actor without references within about a second
+    again = store_server(store.home)
+    assert again._actor_id == first
+    assert ray.get(again.call.remote("list_runs")) == []
+
+
 def test_runs_on_ray_train_no_more_at_once_than_there_are_cpus(cluster, store):
     """Three runs on two CPUs: the third starts when one ends. (A Ray task gives its CPU
     back while it waits on a store call, and Ray then started the third beside the two.)"""

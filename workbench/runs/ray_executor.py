@@ -108,15 +108,32 @@ class StoreProxy:
         return call
 
 
+# The driver's handles of its store actors, by (driver node, Ray job, store home). A named
+# actor that is not detached is destroyed once no handle to it is left: without these, the
+# actor died when a sweep's trials let go of theirs, and a run started next looked up the
+# dying actor by name (ActorDiedError). The node and job tell one Ray session from the next
+# one after ``ray.shutdown()``.
+_STORE_SERVERS: dict[tuple[str, str, str], Any] = {}
+
+
 def store_server(home: str | Path) -> Any:
     """The store actor of ``home`` on this (the driver's) node, started on first use. One per
-    store and Ray namespace: every run and trial of this driver shares it."""
+    store and Ray session: every run and trial of this driver shares it, and it lives as
+    long as the driver's connection to Ray."""
     ray = require_ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     home = str(Path(home).resolve())
+    context = ray.get_runtime_context()
+    here = context.get_node_id()
+    key = (here, context.get_job_id(), home)
+    if key not in _STORE_SERVERS:
+        _STORE_SERVERS[key] = _start_store_server(ray, home, here, NodeAffinitySchedulingStrategy)
+    return _STORE_SERVERS[key]
+
+
+def _start_store_server(ray: Any, home: str, node: str, affinity: type) -> Any:
     name = "workbench-store-" + hashlib.sha1(home.encode()).hexdigest()[:12]
-    here = ray.get_runtime_context().get_node_id()
     actor_class = ray.remote(StoreServer)
     return actor_class.options(
         name=name,
@@ -124,7 +141,7 @@ def store_server(home: str | Path) -> Any:
         get_if_exists=True,
         num_cpus=0,
         max_concurrency=STORE_SERVER_THREADS,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+        scheduling_strategy=affinity(node_id=node, soft=False),
     ).remote(home)
 
 
