@@ -173,3 +173,31 @@ def test_two_rebuilds_in_one_hold_send_no_change_of_a_model_the_browser_never_go
     ]
     assert named, "the hold sent nothing"
     assert [model for model in named if model not in known] == []
+
+
+def test_runs_set_by_another_view_during_a_refresh_make_no_second_figure_in_it(tmp_path):
+    """On the Sweeps page the chart refreshes first (a run's first point: a new figure), then
+    the page sets the sweep's runs, one more of them with data. A second new figure in the
+    same refresh (one hold) left Panel's styling of the first one, never sent, in the message
+    that replaced it: "reference p10134 isn't known". The second waits for the next refresh."""
+    store = RunStore(tmp_path)
+    first, second = (store.create_run(name, "regression", {}).id for name in ("a", "b"))
+    session = LiveSession(store)
+    chart = ScalarChart(session, run_ids=[first], metric="losses/mse")
+
+    class SweepPage:  # registered after the chart, as the Sweeps page is
+        def refresh(self) -> None:
+            chart.run_ids = [first, second]
+
+    session.register(SweepPage())
+    figures = []
+    chart._pane.param.watch(lambda event: figures.append(event.new), "object")
+    store.add_scalars(first, [(1, "losses/mse", 1.0)])
+    store.add_scalars(second, [(1, "losses/mse", 2.0)])
+    with mock.patch.object(LiveSession, "redraw_interval", return_value=0.0):  # no waiting
+        session.refresh()
+        assert len(figures) == 1  # the first run's curve
+        assert [r.name for r in figures[-1].renderers if r.name] == ["a"]
+        session.refresh()
+        assert len(figures) == 2  # both runs, at the next refresh
+        assert [r.name for r in figures[-1].renderers if r.name] == ["a", "b"]

@@ -130,6 +130,9 @@ class LiveSession:
         # Off while nobody can see the views (a page's hidden tab): a refresh reads nothing
         # and sends nothing; the views catch up from their cursors once shown again.
         self.active = True
+        # True while refresh() runs the views: a view changed by another one then (a chart
+        # whose runs a page sets) may wait for the next refresh to redraw.
+        self.refreshing = False
         self._ticks = 0
         LiveSession._all.add(self)
 
@@ -230,5 +233,9 @@ class LiveSession:
         if not self.active:
             return
         with self._lock, pn.io.hold():
-            for view in self.views:
-                view.refresh()
+            self.refreshing = True
+            try:
+                for view in self.views:
+                    view.refresh()
+            finally:
+                self.refreshing = False

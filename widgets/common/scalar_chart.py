@@ -130,6 +130,7 @@ class ScalarChart(pn.viewable.Viewer):
         self._sources: dict[str, tuple[ColumnDataSource, ColumnDataSource]] = {}
         self._last_draw = 0.0
         self._stale = False
+        self._redraw_due = False  # runs or metric changed during a session refresh
         self.metric_select = pn.widgets.Select(
             label="metric", options=[self.metric], value=self.metric, width=260
         )
@@ -162,6 +163,13 @@ class ScalarChart(pn.viewable.Viewer):
         options = sorted(set(self.metric_select.options) | {self.metric})
         self.metric_select.param.update(options=options, value=self.metric)
         self._series = {run_id: self._new_series(run_id) for run_id in self.run_ids}
+        if self.session.refreshing:
+            # Set by another view in the session's refresh, after this chart's own refresh may
+            # have built a new figure. A second new figure in the same hold left Panel's
+            # styling of the first one, which the browser never got, in the message that
+            # replaced it ("reference p10134 isn't known"): drawn at the next refresh.
+            self._redraw_due = True
+            return
         self.refresh(force=True)
 
     def _new_series(self, run_id: str) -> _Series:
@@ -173,6 +181,7 @@ class ScalarChart(pn.viewable.Viewer):
 
     def refresh(self, force: bool = False) -> None:
         store = self.session.store
+        force, self._redraw_due = force or self._redraw_due, False
         changed = force
         for run_id in self.run_ids:
             if run_id not in self._series:
