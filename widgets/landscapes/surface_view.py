@@ -14,6 +14,7 @@ import param
 from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d, Whisker
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure as BokehFigure
+from bokeh.plotting.contour import contour_data
 
 from widgets.common.live import LiveSession
 from widgets.common.threads import on_next_tick
@@ -21,6 +22,10 @@ from workbench.landscapes.run_surfaces import run_gradient_line, run_surface, st
 from workbench.landscapes.surfaces import CLIFF_CHECK_INDEX, SurfaceResult, find_cliffs, grid_axis
 
 EMPTY_POINTS = {"a": [], "b": [], "value": [], "stderr": []}
+EMPTY_CONTOURS = {"xs": [], "ys": [], "level": []}
+# Level lines drawn over a finished surface, evenly spaced between its lowest and highest
+# return: where the surface is steep they crowd together (Li et al. 2018 draw theirs so).
+CONTOUR_LEVELS = 8
 
 
 class SurfaceView(pn.viewable.Viewer):
@@ -67,6 +72,8 @@ class SurfaceView(pn.viewable.Viewer):
             "a", "b", width=0.2, height=0.2, source=self.points,
             fill_color={"field": "value", "transform": self.colors}, line_color=None,
         )  # fmt: skip
+        self.contours = ColumnDataSource(dict(EMPTY_CONTOURS))
+        figure.multi_line("xs", "ys", source=self.contours, color="white", alpha=0.55)
         figure.line("a", "b", source=self.trajectory, color="white", line_width=2)
         figure.scatter("a", "b", source=self.trajectory, color="white", size=5)
         figure.scatter([0.0], [0.0], marker="x", size=12, color="red", line_width=2)
@@ -93,6 +100,7 @@ class SurfaceView(pn.viewable.Viewer):
         self._line: SurfaceResult | None = None  # set by the worker
         self._grid = 0
         self._axis = np.zeros(0)
+        self._returns = np.zeros((0, 0))  # the grid's mean returns so far, [a index, b index]
         self._busy = False
         self._done = ""
         self._job = 0  # the job whose results are drawn (another run's are dropped)
@@ -109,6 +117,7 @@ class SurfaceView(pn.viewable.Viewer):
             self._job += 1
             self._arrived, self._plane, self._line = [], None, None
         self.points.data = dict(EMPTY_POINTS)
+        self.contours.data = dict(EMPTY_CONTOURS)
         self.trajectory.data = {"a": [], "b": []}
         self.line.data = {"t": [], "value": [], "lower": [], "upper": []}
         self.line_verdict.object = ""
@@ -141,6 +150,8 @@ class SurfaceView(pn.viewable.Viewer):
         self.figure.x_range.update(start=-magnitude - pad, end=magnitude + pad)
         self.figure.y_range.update(start=-magnitude - pad, end=magnitude + pad)
         self.points.data = dict(EMPTY_POINTS)
+        self.contours.data = dict(EMPTY_CONTOURS)
+        self._returns = np.full((grid, grid), np.nan)
         points = np.zeros((0, 2)) if trajectory is None else np.asarray(trajectory)
         self.trajectory.data = {"a": points[:, 0], "b": points[:, 1]}
 
@@ -232,9 +243,12 @@ class SurfaceView(pn.viewable.Viewer):
                 "value": np.array([m for _, m, _ in arrived]),
                 "stderr": np.array([s for _, _, s in arrived]),
             })  # fmt: skip
+            self._returns.flat[index] = [m for _, m, _ in arrived]
             every = np.asarray(self.points.data["value"], dtype=np.float64)
             low, high = float(every.min()), float(every.max())
             self.colors.update(low=low, high=high if high > low else low + 1e-9)
+            if not np.isnan(self._returns).any() and high > low:
+                self._draw_contours(low, high)
             if busy:
                 self.status.value = f"computing: {every.size} / {grid * grid} points"
         if line is not None:
@@ -245,6 +259,19 @@ class SurfaceView(pn.viewable.Viewer):
         if (arrived or line is not None) and self.session.in_notebook:
             pn.io.push_notebook(self.pane)
             pn.io.push_notebook(self.line_pane)
+
+    def _draw_contours(self, low: float, high: float) -> None:
+        """Level lines of the finished surface (contourpy's, through Bokeh)."""
+        levels = np.linspace(low, high, CONTOUR_LEVELS + 2)[1:-1]
+        # contour_data wants z[y index, x index]: b is the vertical axis.
+        lines = contour_data(
+            self._axis, self._axis, self._returns.T, levels, want_fill=False, want_line=True
+        ).line_data
+        self.contours.data = {
+            "xs": list(lines.xs),
+            "ys": list(lines.ys),
+            "level": list(lines.levels),
+        }
 
     def _draw_line(self, line: SurfaceResult) -> None:
         values, errors = line.returns_mean, line.returns_stderr
