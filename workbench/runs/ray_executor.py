@@ -121,18 +121,17 @@ def store_server(home: str | Path) -> Any:
     store and Ray session: every run and trial of this driver shares it, and it lives as
     long as the driver's connection to Ray."""
     ray = require_ray()
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     home = str(Path(home).resolve())
     context = ray.get_runtime_context()
-    here = context.get_node_id()
-    key = (here, context.get_job_id(), home)
+    key = (context.get_node_id(), context.get_job_id(), home)
     if key not in _STORE_SERVERS:
-        _STORE_SERVERS[key] = _start_store_server(ray, home, here, NodeAffinitySchedulingStrategy)
+        _STORE_SERVERS[key] = _start_store_server(ray, home, node=context.get_node_id())
     return _STORE_SERVERS[key]
 
 
-def _start_store_server(ray: Any, home: str, node: str, affinity: type) -> Any:
+def _start_store_server(ray: Any, home: str, node: str) -> Any:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     name = "workbench-store-" + hashlib.sha1(home.encode()).hexdigest()[:12]
     actor_class = ray.remote(StoreServer)
     return actor_class.options(
@@ -141,7 +140,7 @@ def _start_store_server(ray: Any, home: str, node: str, affinity: type) -> Any:
         get_if_exists=True,
         num_cpus=0,
         max_concurrency=STORE_SERVER_THREADS,
-        scheduling_strategy=affinity(node_id=node, soft=False),
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node, soft=False),
     ).remote(home)
 
 
