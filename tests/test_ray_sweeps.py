@@ -229,6 +229,15 @@ def test_a_trial_reports_to_tune_every_few_seconds_at_each_checkpoint_and_at_its
     assert reported == [(100, False), (300, True), (500, False)]
 
 
+def test_a_knob_value_just_past_its_bound_is_brought_inside(store):
+    """PB2 chose the upper bound 0.1 and handed it back as float32 0.10000000149."""
+    from workbench.runs.sweeps import trial_knobs
+
+    spec = _regression_sweep(store, params=["learning_rate=uniform:0.001:0.1"], seeds=1)
+    knobs = trial_knobs(spec, {"learning_rate": np.float32(0.1)})
+    assert knobs["learning_rate"] == 0.1
+
+
 def test_bad_sweeps_are_refused_before_anything_is_recorded(store):
     with pytest.raises(SweepError, match="not a knob"):
         _regression_sweep(store, params=["lr=uniform:0.1:0.2"])

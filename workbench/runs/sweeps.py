@@ -260,6 +260,8 @@ def trial_knobs(spec: SweepSpec, tune_config: Mapping[str, Any]) -> dict[str, An
     chosen = dict(tune_config.get("trial") or {})
     chosen.update({k: v for k, v in tune_config.items() if k != "trial"})
     config_class = resolve_trainer(spec.trainer).Config
+    # PB2's bandit hands back float32 values: 0.1 came back as 0.10000000149, past the bound.
+    bounds = {p.knob: p.values for p in spec.search_params() if p.kind in ("uniform", "loguniform")}
     knobs = {**spec.base}
     for knob, value in chosen.items():
         value = _plain(value)
@@ -267,6 +269,8 @@ def trial_knobs(spec: SweepSpec, tune_config: Mapping[str, Any]) -> dict[str, An
             value = round(value)
         elif isinstance(config_class.param[knob], param.Number):
             value = float(value)
+            if knob in bounds:
+                value = min(max(value, float(bounds[knob][0])), float(bounds[knob][1]))
         knobs[knob] = value
     if spec.scheduler in ("pbt", "pb2") and "checkpoint_every" in config_class.knob_names():
         knobs["checkpoint_every"] = spec.interval()  # a checkpoint to clone at each exploit
