@@ -177,6 +177,8 @@ class ScalarChart(pn.viewable.Viewer):
 
     @param.depends("smoothing", "logy", "x_axis", watch=True)
     def _redraw(self) -> None:
+        if self._redraw_due:
+            return  # new runs are read, and drawn with these settings, at the next refresh
         self._publish()
 
     def refresh(self, force: bool = False) -> None:
