@@ -41,6 +41,7 @@ from widgets import (
     RunView,
     SkillsView,
 )
+from widgets.common.tabulator_guard import TabulatorPatchGuard
 from widgets.default_runs import (
     CURRICULUM_KNOBS,
     CURRICULUM_NAME,
@@ -368,6 +369,8 @@ class Dashboard:
         # Horizon page's first analysis, say) would update views that have no document yet.
         pn.state.onload(lambda: self._page_shown(self.state.page))
         template.main.append(tabs)
+        # Loaded with the page, before any table of a dynamic tab is patched.
+        template.header.append(TabulatorPatchGuard())
         return template
 
     def _page_shown(self, page: str) -> None:

@@ -16,11 +16,12 @@ import panel as pn
 
 
 class TabulatorPatchGuard(pn.custom.JSComponent):
-    """An invisible component that installs the guard once per page when it is rendered;
-    place one beside any Tabulator that is patched while it may be (re)built."""
+    """An invisible component that installs the guard once per page when its code is
+    loaded. Place one where the page loads, outside any dynamic tab (a dashboard's header):
+    one loaded together with a patched Tabulator may come after the table's first patch."""
 
     _esm = """
-export function render() {
+function installGuard() {
   const model = Bokeh.Models.get("panel.models.tabulator.DataTabulator")
   const view = model?.prototype.default_view?.prototype
   if (view == null || typeof view.updateOrAddData !== "function" || view._patchGuarded) {
@@ -29,19 +30,32 @@ export function render() {
   const update = view.updateOrAddData
   view.updateOrAddData = function () {
     const table = this.tabulator
-    if (table == null) {
+    if (table == null || table.destroyed) {  // a removed view: its successor shows the data
       return
     }
-    if (this._building || this._initializing || !table.initialized) {
+    // Tabulator creates its table in a timeout after construction; until then it has no
+    // row renderer, and setData throws in adjustTableSize.
+    const built = table.initialized && table.rowManager?.renderer != null
+    if (this._building || this._initializing || !built) {
       if (this._patchAfterBuild !== table) {  // one deferred redraw per table built
         this._patchAfterBuild = table
-        table.on("tableBuilt", () => update.call(this))
+        // Checked again when the build ends: render() may have replaced the table meanwhile,
+        // and an old table's tableBuilt must not push data into the new, unbuilt one.
+        table.on("tableBuilt", () => this.updateOrAddData())
       }
       return
     }
     update.call(this)
   }
   view._patchGuarded = true
+}
+
+// On import, once per page: a guard installed only when rendered comes too late for a table
+// rendered in the same pass (Panel sends it patches before it is drawn).
+installGuard()
+
+export function render() {
+  installGuard()
 }
 """
 

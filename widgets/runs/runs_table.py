@@ -187,7 +187,8 @@ class RunsTable(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         # Cells are patched while a dynamic tab or a new session may be building the table.
-        return pn.Column(self.table, TabulatorPatchGuard(), sizing_mode="stretch_width", margin=0)
+        # The guard comes first, for a notebook; a dashboard loads one with the page.
+        return pn.Column(TabulatorPatchGuard(), self.table, sizing_mode="stretch_width", margin=0)
 
 
 def _changed_cells(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, list[tuple[int, object]]]:

@@ -1,5 +1,5 @@
 """A Tabulator patched twenty times a second inside a dynamic tab, as the Runs table is
-while a run trains, with the guard beside it (served by tests/ui/test_tabulator_guard.py)."""
+while a run trains, with the guard loaded with the page (served by tests/ui/test_tabulator_guard.py)."""
 
 import pandas as pd
 import panel as pn
@@ -22,8 +22,7 @@ def advance() -> None:
 
 
 pn.state.add_periodic_callback(advance, period=50)
-pn.Tabs(
-    ("Other", pn.pane.Markdown("another page")),
-    ("Table", pn.Column(table, TabulatorPatchGuard())),
-    dynamic=True,
+pn.Column(
+    TabulatorPatchGuard(),  # loaded with the page, as in the dashboard's header
+    pn.Tabs(("Other", pn.pane.Markdown("another page")), ("Table", table), dynamic=True),
 ).servable()
