@@ -419,12 +419,28 @@ def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> Non
     # The table follows the states: every trial's last run finished.
     finished = page.locator(".trials-table .tabulator-cell", has_text=re.compile("^finished$"))
     expect(finished).to_have_count(4, timeout=30_000)
+    # The header looks the same after the tab is revisited (its heading was 28 px with pink
+    # code on a first load and 14 px with blue code after a revisit: whichever of Panel's
+    # and Bootstrap's stylesheets reached the pane last won).
+    first_look = _header_look(page)
+    page.locator(".bk-tab", has_text="Runs").click()
+    page.locator(".bk-tab", has_text="Sweeps").click()
+    expect(header).to_contain_text("population under test", timeout=30_000)
+    assert _header_look(page) == first_look
     # For a look at the page: SWEEPS_SCREENSHOT=path.png pytest -k sweeps_page
     if os.environ.get("SWEEPS_SCREENSHOT"):
         page.set_viewport_size({"width": 1400, "height": 2200})
         page.wait_for_timeout(3_000)
         page.screenshot(path=os.environ["SWEEPS_SCREENSHOT"], full_page=True)
     assert problems == []
+
+
+def _header_look(page) -> tuple[str, str]:
+    header = page.locator(".sweep-header:visible")
+    return (
+        header.locator("h3").first.evaluate("e => getComputedStyle(e).fontSize"),
+        header.locator("code").first.evaluate("e => getComputedStyle(e).color"),
+    )
 
 
 def _check_lineage_in_the_store(store: RunStore, runs: list, forks: list, sweep) -> None:

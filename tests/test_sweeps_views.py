@@ -137,3 +137,22 @@ def test_seed_statistics_are_bootstrapped_off_the_refreshing_thread(store, sweep
     assert sorted(view.statistics.intervals.data["iqm"]) == pytest.approx(
         sorted(s.iqm for s in expected.values())
     )
+
+
+def test_the_sweep_picker_names_a_sweep_by_its_id_only_where_two_read_alike():
+    """The id made every label too long for the picker (it was cut off mid-id)."""
+    from widgets.dashboard import _picker_options
+
+    options = _picker_options(
+        [
+            "lr · running · started Dec 04 22:35",
+            "pbt · finished · started Dec 04 22:35",
+            "lr · running · started Dec 04 22:35",
+        ],
+        ["sweep-a", "sweep-b", "sweep-c"],
+    )
+    assert options == {
+        "lr · running · started Dec 04 22:35 (sweep-a)": "sweep-a",
+        "pbt · finished · started Dec 04 22:35": "sweep-b",
+        "lr · running · started Dec 04 22:35 (sweep-c)": "sweep-c",
+    }

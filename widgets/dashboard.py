@@ -124,6 +124,20 @@ EXTRA_ROUTES = [(r"/api/environments", EnvironmentsHandler)]
 
 RUN_PICKER_WIDTH = 460  # wide enough for a run's name, state and start time
 
+
+def _started(created_at: float) -> str:
+    return time.strftime("%b %d %H:%M", time.localtime(created_at))
+
+
+def _picker_options(labels: list[str], ids: list[str]) -> dict[str, str]:
+    """A picker's {label: id}, a label followed by its id only where two are alike."""
+    counts = Counter(labels)
+    return {
+        label if counts[label] == 1 else f"{label} ({id_})": id_
+        for label, id_ in zip(labels, ids, strict=True)
+    }
+
+
 PAGES = (
     "live", "skills", "hilbert", "curricula", "landscapes", "runs", "sweeps", "environments",
     "horizon",
@@ -237,14 +251,13 @@ class Dashboard:
         self.state.sweep = event.new or ""
 
     def _sweep_options(self) -> dict[str, str]:
-        """Newest first, each as "name · state · started Dec 03 04:20"."""
-        return {
-            f"{sweep.name} · {sweep.state} · started "
-            f"{time.strftime('%b %d %H:%M', time.localtime(sweep.created_at))} ({sweep.id})": (
-                sweep.id
-            )
-            for sweep in reversed(self.store.list_sweeps())
-        }
+        """Newest first, each as "name · state · started Dec 03 04:20" (the id only where
+        that still leaves two sweeps alike)."""
+        sweeps = list(reversed(self.store.list_sweeps()))
+        return _picker_options(
+            [f"{s.name} · {s.state} · started {_started(s.created_at)}" for s in sweeps],
+            [s.id for s in sweeps],
+        )
 
     def _live_run_chosen(self, event: param.parameterized.Event) -> None:
         self.run_view.run_id = event.new or ""
@@ -294,15 +307,10 @@ class Dashboard:
             for r in reversed(self.store.list_runs() if runs is None else runs)
             if trainer is None or r.trainer == trainer
         ]
-        labels = [
-            f"{r.name} · {r.state} · started {time.strftime('%b %d %H:%M', time.localtime(r.created_at))}"
-            for r in runs
-        ]
-        counts = Counter(labels)
-        return {
-            label if counts[label] == 1 else f"{label} ({r.id})": r.id
-            for label, r in zip(labels, runs, strict=True)
-        }
+        return _picker_options(
+            [f"{r.name} · {r.state} · started {_started(r.created_at)}" for r in runs],
+            [r.id for r in runs],
+        )
 
     def _new_run(self) -> None:
         run = Run.create(

@@ -13,6 +13,15 @@ from widgets.sweeps.seed_statistics import SeedStatisticsView
 from widgets.sweeps.trials import ParallelCoordinates, TrialsTable
 from workbench.runs.sweeps import SweepSpec
 
+# The header's own look: which of Panel's markdown and the template's Bootstrap styles won
+# depended on the order their stylesheets reached the pane (a large heading with pink code on
+# a first load, a small one with blue code once the tab was revisited).
+HEADER_CSS = """
+:host h3 { font-size: 1.5rem; font-weight: 500; margin: 0.2em 0 0.3em; }
+:host h3 small { font-size: 0.6em; color: #666; }
+:host code { color: #0b5394; background: #f1f3f5; padding: 0 0.25em; border-radius: 3px; }
+"""
+
 START_HINT = """**No sweep yet.** A sweep trains every configuration of a search, with several
 seeds, as live runs on Ray Tune. Start one from a terminal, then pick it above:
 
@@ -33,8 +42,9 @@ class SweepsView(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session
         self.header = pn.pane.Markdown(
-            "", css_classes=["sweep-header"], sizing_mode="stretch_width"
-        )
+            "", css_classes=["sweep-header"], stylesheets=[HEADER_CSS],
+            sizing_mode="stretch_width",
+        )  # fmt: skip
         self.trials = TrialsTable(session)
         self.curves = ScalarChart(session, height=280, smoothing=0.6)
         self.coordinates = ParallelCoordinates(session, width=560)
