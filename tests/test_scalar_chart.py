@@ -3,6 +3,7 @@ axis of its own metric."""
 
 from __future__ import annotations
 
+import re
 from unittest import mock
 
 import numpy as np
@@ -201,3 +202,18 @@ def test_runs_set_by_another_view_during_a_refresh_make_no_second_figure_in_it(t
         session.refresh()
         assert len(figures) == 2  # both runs, at the next refresh
         assert [r.name for r in figures[-1].renderers if r.name] == ["a", "b"]
+
+
+def test_the_knob_changes_line_lists_the_latest_changes_of_all_runs_in_step_order(tmp_path):
+    """With a population, each run's changes came one run after another (steps 1692, 2776,
+    466, ...), and the five shown were the last runs', not the latest."""
+    store = RunStore(tmp_path)
+    ids = [store.create_run(f"trial {i}", "sb3", {}).id for i in range(3)]
+    for run_id, steps in zip(ids, ((100, 700), (300, 900), (200, 500)), strict=True):
+        store.add_scalars(run_id, [(1_000, "charts/episodic_return", 1.0)])
+        for step in steps:
+            store.add_event(run_id, step, "knob", {"changes": {"learning_rate": step / 1e6}})
+    chart = ScalarChart(LiveSession(store), run_ids=ids)
+    chart.refresh(force=True)
+    shown = [int(s) for s in re.findall(r"step (\d+)", chart.markers_text.value)]
+    assert shown == [200, 300, 500, 700, 900]

@@ -240,7 +240,8 @@ class ScalarChart(pn.viewable.Viewer):
         if self._stale and (force or time.monotonic() - self._last_draw >= interval):
             self._stale = False
             self._last_draw = time.monotonic()
-            markers = [m for run_id in self.run_ids for m in self._series[run_id].markers]
+            # The latest five of all the runs' changes, in step order.
+            markers = sorted(m for run_id in self.run_ids for m in self._series[run_id].markers)
             self.markers_text.value = "; ".join(f"step {s}: {t}" for s, t in markers[-5:]) or "none"
             self._publish()
 
