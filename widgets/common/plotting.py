@@ -10,6 +10,13 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 
+# Inline code in a Markdown pane, the same on every load: Panel's markdown styles (blue) and
+# the template's Bootstrap styles (pink) won by the order their stylesheets reached the pane,
+# which differed between a first load and a revisited tab.
+MARKDOWN_CODE_CSS = (
+    ":host code { color: #0b5394; background: #f1f3f5; padding: 0 0.25em; border-radius: 3px; }"
+)
+
 
 def figure_pane(figure: Any, **params: Any) -> pn.pane.HoloViews:
     """A HoloViews pane whose axes are its own. Panel links the axes of all panes of a

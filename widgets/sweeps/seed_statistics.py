@@ -18,6 +18,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure as BokehFigure
 
 from widgets.common.live import LiveSession
+from widgets.common.plotting import MARKDOWN_CODE_CSS
 from widgets.common.scalar_chart import MAX_LEGEND_ENTRIES
 from workbench.runs.statistics import (
     group_labels,
@@ -93,7 +94,9 @@ class SeedStatisticsView(pn.viewable.Viewer):
         self.interval_pane.object = self.interval_figure
         self.profile_pane = pn.pane.Bokeh(css_classes=["seed-profiles"])
         self.profile_pane.object = self.profile_figure
-        self.summary = pn.pane.Markdown("", css_classes=["seed-summary"], width=self.width)
+        self.summary = pn.pane.Markdown(
+            "", css_classes=["seed-summary"], width=self.width, stylesheets=[MARKDOWN_CODE_CSS]
+        )
         self._last = 0.0
         self._shown: tuple = ()
         # The computing thread hands its result over under this lock; a result whose job is
