@@ -123,9 +123,10 @@ def store_server(home: str | Path) -> Any:
     ray = require_ray()
     home = str(Path(home).resolve())
     context = ray.get_runtime_context()
-    key = (context.get_node_id(), context.get_job_id(), home)
+    node = context.get_node_id()
+    key = (node, context.get_job_id(), home)
     if key not in _STORE_SERVERS:
-        _STORE_SERVERS[key] = _start_store_server(ray, home, node=context.get_node_id())
+        _STORE_SERVERS[key] = _start_store_server(ray, home, node)
     return _STORE_SERVERS[key]
 
 
