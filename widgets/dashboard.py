@@ -41,6 +41,7 @@ from widgets import (
     RunView,
     SkillsView,
 )
+from widgets.common.patch_order import keep_patches_in_order
 from widgets.common.tabulator_guard import TabulatorPatchGuard
 from widgets.default_runs import (
     CURRICULUM_KNOBS,
@@ -417,6 +418,7 @@ def serve(
     every page asks for it (basic auth)."""
     store = RunStore(home)
     keep_stylesheets_on_the_server()
+    keep_patches_in_order()  # Panel's queued messages before Bokeh's later ones
     demo_run = start_demo_run(store) if demo else None
     origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     # Panel's basic auth, with a login page that needs no CDN and slows down guessing.
