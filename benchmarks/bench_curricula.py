@@ -9,7 +9,7 @@ and per update.
 
 Then the cost of a GMM refit as the student sees it. A stand-in student spends
 ``--episode-ms`` per episode (20 and 100 ms), either in pure Python (it holds the GIL all along, the
-worst case for a worker thread) or in a numpy matrix product (it releases the GIL, as
+worst case for a fit in a thread; the fit now runs in a process) or in a numpy matrix product (it releases the GIL, as
 torch's kernels do); around each refit the episodes' wall times are compared with the
 same student's episodes without a fit. Synchronous: the update that refits stalls the
 student for the whole fit. In the background (``refit_in_background=True``,
@@ -247,7 +247,7 @@ def student_section(args: argparse.Namespace) -> str:
         f"SB3 PPO (4 envs, MLP 64 x 2) on the U-maze's goal task, {args.student_steps:,} steps per "
         "run, headless, no evaluations or checkpoints, one torch thread; a plain `sb3` run "
         "against a `curriculum` "
-        "run whose ALP-GMM teacher picks every episode's goal (refits in a thread), "
+        "run whose ALP-GMM teacher picks every episode's goal (refits in a worker process), "
         f"alternating, {args.pairs} pairs.",
         f"Command: `.venv/bin/python benchmarks/bench_curricula.py --parts student "
         f"--student-steps {args.student_steps} --pairs {args.pairs}`",

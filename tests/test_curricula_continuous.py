@@ -215,6 +215,32 @@ def test_background_refit_applies_at_its_fixed_point_and_zero_delay_matches_sync
     )
 
 
+def test_a_refit_whose_worker_process_dies_is_fitted_in_the_students_process(caplog):
+    """The background fit runs in a worker process; killed (out of memory, say), the fit is
+    redone where the student runs, with the same result."""
+    import os
+    import signal
+    import time
+
+    from joblib.externals.loky import get_reusable_executor
+
+    from workbench.curricula.alp_gmm import _BackgroundFit, fit_best_mixture
+
+    rows = np.random.default_rng(0).random((250, 3))
+    executor = get_reusable_executor(max_workers=1)
+    busy = executor.submit(time.sleep, 30)  # holds the one worker: the fit waits behind it
+    fit = _BackgroundFit(rows, range(2, 11), "aic", seed=3)
+    for process in list(executor._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    with caplog.at_level("WARNING", logger="workbench.curricula.alp_gmm"):
+        mixture = fit.result()
+    assert busy.exception(timeout=30) is not None
+    assert "worker process died" in caplog.text
+    np.testing.assert_array_equal(
+        mixture.means, fit_best_mixture(rows, range(2, 11), "aic", seed=3).means
+    )
+
+
 # -- Covar-GMM ------------------------------------------------------------------------------
 
 

@@ -17,25 +17,30 @@ Refit cost (measured, 2-D tasks, 250 rows, 9 mixtures; benchmarks/RESULTS.md,
 "curricula_toy"): 0.2-0.6 s with BLAS on one thread on a busy 2-core machine, but 4-6 s
 with OpenBLAS's default threads (every 3 x 3 triangular solve wakes the thread pool), so
 fits run with BLAS limited to one thread. A synchronous refit stalls the student for that
-long every 250 tasks. With ``refit_in_background=True`` the fit runs in a worker thread
+long every 250 tasks. With ``refit_in_background=True`` the fit runs in a worker process
 and its result is applied exactly ``apply_after`` tasks later (waiting then only if it is
 still running): the run stays reproducible from the seed, and the student does not stall
 as long as ``apply_after`` of its episodes outlast a fit (25 episodes of 100 ms: at most
-23 ms in any teacher call). The fit is Python-heavy and shares the GIL: a student that
-holds the GIL (pure Python) slows down while it runs, one in numpy or torch kernels hardly.
+23 ms in any teacher call). A process, not a thread: the fit is Python-heavy, and in a
+thread it took the GIL from the student's own Python (stepping environments, SB3's loop)
+for as long as it ran. The worker is joblib's reusable loky executor: it is started once
+per training process (about 2 s, on the other core) and, unlike ``multiprocessing``'s
+spawn, never re-runs the user's main script.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from joblib.externals.loky import get_reusable_executor
 from scipy.spatial import cKDTree
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
@@ -44,6 +49,8 @@ from workbench.curricula.base import CurriculumError, TaskBox
 from workbench.curricula.random_teacher import ContinuousTeacher, gaussian_density
 
 CRITERIA = ("aic", "bic")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,35 +126,33 @@ def fit_best_mixture(
 
 
 class _BackgroundFit:
-    """One :func:`fit_best_mixture` call in a daemon worker thread."""
+    """One :func:`fit_best_mixture` call in a worker process (the same fit, bit for bit, as
+    in the student's own process: the arguments and the seed are the same, BLAS runs on one
+    thread in both)."""
 
     def __init__(self, rows: np.ndarray, components: Sequence[int], criterion: str, seed: int):
+        self._arguments = (rows, list(components), criterion, seed)
         self._result: FittedMixture | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(rows, list(components), criterion, seed),
-            name="curriculum-gmm-refit",
-            daemon=True,
+        # One worker: refits of one run come 250 tasks apart, and a second training
+        # process has its own.
+        self._future = get_reusable_executor(max_workers=1).submit(
+            fit_best_mixture, *self._arguments
         )
-        self._thread.start()
-
-    def _run(self, rows: np.ndarray, components: list[int], criterion: str, seed: int) -> None:
-        try:
-            self._result = fit_best_mixture(rows, components, criterion, seed)
-        except BaseException as error:  # re-raised in the student's thread by result()
-            self._error = error
 
     @property
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self._future.done()
 
     def result(self) -> FittedMixture:
-        """The fitted mixture, waiting for the worker if it is still fitting."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
+        """The fitted mixture, waiting for the worker if it is still fitting; fitted here
+        if the worker died (killed, out of memory), so the run goes on with the same
+        mixture."""
+        if self._result is None:
+            try:
+                self._result = self._future.result()
+            except BrokenProcessPool as error:
+                logger.warning("the mixture's worker process died (%s); fitting here", error)
+                self._result = fit_best_mixture(*self._arguments)
         return self._result
 
 
@@ -213,7 +218,7 @@ class GaussianMixtureTeacher(ContinuousTeacher):
         self.max_components = int(max_components)
         # "aic" (the paper's) or "bic": the criterion that picks the number of components.
         self.criterion = criterion
-        # Fit in a worker thread and apply the result ``apply_after`` tasks later (0 applies
+        # Fit in a worker process and apply the result ``apply_after`` tasks later (0 applies
         # it at once, i.e. waits for it: the same tasks as a synchronous fit).
         self.refit_in_background = bool(refit_in_background)
         self.apply_after = int(apply_after)

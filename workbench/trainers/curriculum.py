@@ -394,7 +394,7 @@ class CurriculumTrainer(SB3Trainer):
         else:
             self.family = MazeGoals(gym.make(config.env_id).unwrapped.task.maze)
         # A Gaussian-mixture refit takes longer than many environment steps: the GMM
-        # teachers fit in a thread and switch to the new mixture a fixed number of tasks
+        # teachers fit in a worker process and switch to the new mixture a fixed number of tasks
         # later (reproducible from the seed, and the student never waits).
         mixture = (
             {
