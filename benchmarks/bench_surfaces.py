@@ -3,7 +3,8 @@
 The same grid (random filter-normalised directions, seed 0) and the same episodes (episode
 e of every point seeded e) are evaluated twice in one process: by
 ``workbench.landscapes.surfaces.evaluate_grid`` (every point of a chunk in one vector env,
-the actions of all points from one vmapped functional call per step) and by the reference
+the actions of all points from one batched call per step: for this MlpPolicy, batched
+matrix products over the stacked weights) and by the reference
 loop (``evaluate_point_reference``: SB3's ``evaluate_policy`` per point, one env, one
 episode after another, as Sullivan et al.'s code). The returns must agree: identical with
 discrete actions, to float32 rounding with continuous ones.
@@ -15,6 +16,7 @@ Target (issue 18): batched at least 20x faster.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -110,6 +112,7 @@ def main() -> None:
     # Small networks: more intra-op threads only contend, and on a busy machine their
     # spinning slows the batched matmuls tenfold.
     torch.set_num_threads(args.threads)
+    load_at_start = os.getloadavg()[0]
 
     rows = []
     for label, env_id, env_kwargs in CASES:
@@ -134,8 +137,8 @@ def main() -> None:
 Untrained PPO MlpPolicy [64, 64] (seed 0), {args.grid} x {args.grid} grid over two random
 filter-normalised directions (seed 0), magnitude 1, {args.episodes} episodes per point seeded
 0..{args.episodes - 1}, deterministic actions, each env's own time limit (CartPole 500, U-maze 200
-steps). Batched: `evaluate_grid` (64 points per chunk, one vector env, one vmapped
-`functional_call` per step). One at a time: `evaluate_point_reference` per point (SB3
+steps). Batched: `evaluate_grid` (64 points per chunk, one vector env, one batched head
+per step: batched matrix products over the points' stacked MlpPolicy weights). One at a time: `evaluate_point_reference` per point (SB3
 `evaluate_policy`, one env, one episode after another). Returns asserted identical for
 CartPole (discrete actions) and equal to float32 rounding for the maze (continuous actions:
 a batched matmul may round an action one ulp differently from SB3's).
@@ -150,8 +153,9 @@ Target: batched at least 20x faster: **{verdict}** (lowest {worst:.1f}x). The U-
 its copies as arrays, so the batched run costs little more than one policy call per step.
 CartPole's copies are gymnasium `CartPoleEnv`s in a `SyncVectorEnv` (its own vector env does
 not replay single-env seeds): the batched run still makes one Python `step` per episode step
-(about 90,000 here, half its time), which caps its speed-up near 20x whatever the policy
-costs. Other sessions shared the 2 cores during the run (load about 2)."""
+(about 90,000 here, over half its time since the policy's head is batched matrix
+products), which bounds its speed-up whatever the policy costs. Load average (1 min) when
+the run started: {load_at_start:.1f}."""
     if not args.no_write:
         write_section("surfaces", body)
     print(body)

@@ -166,6 +166,39 @@ def test_batched_grid_equals_reference_for_sac_on_pendulum():
     np.testing.assert_allclose(batched.returns_mean, means, rtol=1e-6)
 
 
+@pytest.mark.parametrize("which", ["cartpole_model", "maze_model"])
+def test_mlp_policies_take_batched_products_equal_to_the_vmapped_call(which, request):
+    """An MlpPolicy's head by batched matrix products gives the vmapped functional call's
+    values (the call any other policy takes)."""
+    from torch.func import functional_call
+
+    from workbench.landscapes.surfaces import (
+        _action_kind,
+        _ActionHead,
+        _batched_mlp_head,
+        _perturbed_stack,
+    )
+
+    model = request.getfixturevalue(which)
+    policy = model.policy
+    kind = _action_kind(policy)
+    params = policy_parameters(model)
+    directions = random_directions(params, seed=3)
+    coords = np.array([[0.0, 0.0], [0.5, -1.0], [1.0, 1.0]])
+    stacked = {f"policy.{k}": v for k, v in _perturbed_stack(params, directions, coords).items()}
+    obs = torch.as_tensor(
+        np.stack([policy.observation_space.sample() for _ in range(3 * 4)]).reshape(3, 4, -1)
+    )
+    head = _ActionHead(policy, kind)
+    vmapped = torch.vmap(lambda p, o: functional_call(head, p, (o,)))(stacked, obs)
+    fast = _batched_mlp_head(policy, kind)
+    assert fast is not None
+    for ours, theirs in zip(fast(stacked, obs), vmapped, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    sac = SAC("MlpPolicy", "Pendulum-v1", policy_kwargs=SMALL, buffer_size=100, device="cpu")
+    assert _batched_mlp_head(sac.policy, _action_kind(sac.policy)) is None
+
+
 def test_autoresetting_vector_env_gives_the_same_returns(cartpole_model):
     """A vector env that is not a bare SyncVectorEnv is stepped whole: the copies that
     finished autoreset (gymnasium 1.x NEXT_STEP) and must be masked out."""

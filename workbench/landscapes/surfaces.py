@@ -11,8 +11,9 @@ each output row (filter) of each weight matrix is rescaled to the norm of the sa
 Why this module exists: the reference code evaluates one policy after another, an SB3
 ``evaluate_policy`` per grid point. Here every grid point of a chunk is evaluated at once:
 the parameter sets of P points are stacked, ``torch.func.functional_call`` under
-``torch.vmap`` computes the actions of all P policies in one call per step, and the
-P * episodes episodes run in ONE vector environment. Episode ``e`` of every point resets
+``torch.vmap`` computes the actions of all P policies in one call per step (for SB3's
+``MlpPolicy``, batched matrix products over the stacked weights do the same at a fraction
+of the call's overhead), and the P * episodes episodes run in ONE vector environment. Episode ``e`` of every point resets
 with seed ``seed + e`` (common random numbers), so point-to-point differences come from
 the parameters, not from the episodes drawn. :func:`evaluate_point_reference` is the
 one-at-a-time loop, kept for the tests and the benchmark; both give the same returns.
@@ -359,6 +360,65 @@ class _ActionHead(nn.Module):
         return (policy.actor(obs),)
 
 
+# Parameter-free modules acting on the last dimension alone: the same on (P, E, H) as on
+# each point's (E, H).
+_ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.ELU, nn.LeakyReLU, nn.SiLU, nn.GELU, nn.Identity)
+
+BatchedHead = Callable[[Parameters, torch.Tensor], tuple[torch.Tensor, ...]]
+"""``head(stacked, obs)``: the action-distribution parameters of P points, ``obs`` (P, E, ...)."""
+
+
+def _batched_mlp_head(policy: BasePolicy, kind: ActionKind) -> BatchedHead | None:
+    """The action head of an SB3 ``MlpPolicy`` (PPO, A2C: a features extractor without
+    parameters, a ``Sequential`` of ``Linear`` layers and element-wise activations, a
+    ``Linear`` action net) as batched matrix products over the points' stacked parameters.
+
+    The same values as the vmapped ``functional_call`` (which re-binds every parameter of
+    the policy at each call, a third of a CartPole surface's time), computed as each
+    point's own ``Linear`` computes them: ``baddbmm`` is the batched ``addmm``. None for
+    any other policy, which then takes the vmapped call.
+    """
+    if kind not in ("categorical", "gaussian"):
+        return None
+    assert isinstance(policy, ActorCriticPolicy)
+    extractor = policy.pi_features_extractor
+    net = policy.mlp_extractor.policy_net
+    if any(True for _ in extractor.parameters()) or not isinstance(net, nn.Sequential):
+        return None
+    if not isinstance(policy.action_net, nn.Linear):
+        return None
+    layers: list[str | nn.Module] = []  # a Linear's parameter prefix, or an activation
+    for index, module in enumerate(net):
+        if isinstance(module, nn.Linear):
+            layers.append(f"policy.mlp_extractor.policy_net.{index}")
+        elif isinstance(module, _ELEMENTWISE):
+            layers.append(module)
+        else:
+            return None
+    layers.append("policy.action_net")
+
+    def head(stacked: Parameters, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        points, episodes = obs.shape[:2]
+        flat = obs.reshape(points * episodes, *obs.shape[2:])
+        x = BaseModel.extract_features(policy, flat, extractor).reshape(points, episodes, -1)
+        for layer in layers:
+            if isinstance(layer, str):
+                weight = stacked[f"{layer}.weight"].transpose(1, 2)
+                bias = stacked.get(f"{layer}.bias")
+                x = (
+                    torch.bmm(x, weight)
+                    if bias is None
+                    else torch.baddbmm(bias[:, None], x, weight)
+                )
+            else:
+                x = layer(x)
+        if kind == "gaussian":
+            return x, stacked["policy.log_std"][:, None, :].expand_as(x)
+        return (x,)
+
+    return head
+
+
 def _env_actions(
     kind: ActionKind,
     outputs: tuple[torch.Tensor, ...],
@@ -403,7 +463,7 @@ def _draw_noise(
 
 
 def _returns_of_chunk(
-    batched_head: Callable[[Parameters, torch.Tensor], tuple[torch.Tensor, ...]],
+    batched_head: BatchedHead,
     stacked: Parameters,
     env: VectorEnv,
     kind: ActionKind,
@@ -412,8 +472,11 @@ def _returns_of_chunk(
     seed: int,
     deterministic: bool,
     max_steps: int | None,
+    used_points: int | None = None,
 ) -> np.ndarray:
-    """Run one episode per copy of ``env`` (points x episodes copies); returns (P, E)."""
+    """Run one episode per copy of ``env`` (points x episodes copies); returns (P, E).
+    Only the first ``used_points`` points (all when None) need their returns: the copies of
+    the others (the last chunk's spares) are not stepped where stepping costs per copy."""
     points = env.num_envs // episodes
     n = points * episodes
     obs_space = env.single_observation_space
@@ -428,6 +491,12 @@ def _returns_of_chunk(
 
     returns = np.zeros(n)
     active = np.ones(n, dtype=bool)
+    if sub_envs is not None and used_points is not None:
+        active[used_points * episodes :] = False
+    # Discrete actions go to the sub-envs as Python ints: gymnasium's Discrete.contains,
+    # which every step of such an env asserts, checks a NumPy integer through
+    # np.issubdtype, a sixth of CartPole's step (the env's arithmetic is the same).
+    discrete = isinstance(env.single_action_space, spaces.Discrete)
     steps = 0
     while active.any():
         obs_tensor = torch.as_tensor(obs, device=policy.device)
@@ -442,8 +511,9 @@ def _returns_of_chunk(
         else:
             rewards = np.zeros(n)
             terminated, truncated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            chosen = actions.tolist() if discrete else actions
             for i in np.flatnonzero(active):
-                obs[i], rewards[i], terminated[i], truncated[i], _ = sub_envs[i].step(actions[i])
+                obs[i], rewards[i], terminated[i], truncated[i], _ = sub_envs[i].step(chosen[i])
         # Under NEXT_STEP autoreset a finished copy's next step is a reset (reward 0, a new
         # episode); under SAME_STEP its obs is already the next episode's: masked out.
         returns += np.where(active, np.asarray(rewards, dtype=np.float32), 0.0)
@@ -603,7 +673,9 @@ def evaluate_grid(
         )
 
     head = _ActionHead(policy, kind)
-    batched_head = torch.vmap(lambda p, obs: functional_call(head, p, (obs,)))
+    batched_head = _batched_mlp_head(policy, kind) or torch.vmap(
+        lambda p, obs: functional_call(head, p, (obs,))
+    )
     chunk = min(chunk_points, len(coords))
     means, stderrs = np.zeros(len(coords)), np.zeros(len(coords))
     was_training = policy.training
@@ -613,7 +685,8 @@ def evaluate_grid(
         with torch.no_grad():
             for start in range(0, len(coords), chunk):
                 indices = np.arange(start, min(start + chunk, len(coords)))
-                # The last chunk reuses the env: its spare copies replay its last point.
+                # The last chunk reuses the env: its spare copies replay its last point
+                # (array-stepped envs; a SyncVectorEnv leaves them idle).
                 rows = coords[np.minimum(np.arange(start, start + chunk), len(coords) - 1)]
                 stacked = _perturbed_stack(params, directions, rows)
                 stacked = {f"policy.{name}": value for name, value in stacked.items()}
@@ -627,6 +700,7 @@ def evaluate_grid(
                     seed,
                     deterministic,
                     max_steps,
+                    used_points=len(indices),
                 )
                 for row, index in enumerate(indices):
                     means[index], stderrs[index] = _mean_and_stderr(returns[row])
