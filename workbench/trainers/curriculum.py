@@ -394,8 +394,8 @@ class CurriculumTrainer(SB3Trainer):
         else:
             self.family = MazeGoals(gym.make(config.env_id).unwrapped.task.maze)
         # A Gaussian-mixture refit takes longer than many environment steps: the GMM
-        # teachers fit in a worker process and switch to the new mixture a fixed number of tasks
-        # later (reproducible from the seed, and the student never waits).
+        # teachers fit in a worker process and switch to the new mixture a fixed number of
+        # tasks later (reproducible from the seed, and the student never waits).
         mixture = (
             {
                 "refit_in_background": True,
