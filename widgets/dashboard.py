@@ -8,8 +8,8 @@ distance, the reward surface around the policy), Runs (the table and an overlay
 of the selected runs), Sweeps (Ray Tune sweeps and PBT populations: trials live, knobs
 against the score, seed statistics, lineage), Environments (the foundation's gallery), Horizon (effective-horizon
 analyses of tabular MDPs, and discount sweeps of live SB3 runs). Every browser session gets
-its own widgets and refresh loop over the one shared run store, so several pages see the
-same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
+its own widgets (each page's built the first time the session shows it) and refresh loop
+over the one shared run store, so several pages see the same runs. Runs started here train in subprocesses: a crash or kill of a trainer never takes
 the server down.
 """
 
@@ -143,6 +143,28 @@ PAGES = (
     "live", "skills", "hilbert", "curricula", "landscapes", "runs", "sweeps", "environments",
     "horizon",
 )  # fmt: skip
+TAB_LABELS = (
+    "Live", "Skills", "Hilbert", "Curricula", "Landscapes", "Runs", "Sweeps", "Environments",
+    "Horizon",
+)  # fmt: skip
+
+
+# The pages that show one run of a trainer: (trainer, picker label, view class, URL key).
+RUN_PAGES: dict[str, tuple[str, str, type, str]] = {
+    "skills": ("metra", "skill run", SkillsView, "skills_run"),
+    "hilbert": ("hilp", "HILP run", HilbertView, "hilbert_run"),
+    "curricula": ("curriculum", "curriculum run", CurriculaView, "curricula_run"),
+    "landscapes": ("reward", "reward run", LandscapesView, "landscapes_run"),
+}
+
+
+# The run each of those pages starts the first time anyone opens it: (name, knobs).
+DEFAULT_RUNS: dict[str, tuple[str, dict]] = {
+    "skills": (SKILLS_NAME, SKILLS_KNOBS),
+    "hilbert": (HILBERT_NAME, HILBERT_KNOBS),
+    "curricula": (CURRICULUM_NAME, CURRICULUM_KNOBS),
+    "landscapes": (LANDSCAPE_NAME, LANDSCAPE_KNOBS),
+}
 
 
 class ViewState(param.Parameterized):
@@ -200,26 +222,12 @@ class Dashboard:
             css_classes=["run-select"],
         )
         self.state.run = first
-        self.run_view = RunView(session=self.sessions["live"], run_id=first, executor="subprocess")
         self.run_select.param.watch(self._live_run_chosen, "value")
         self.new_button = pn.widgets.Button(
             label="New PPO run", color="success", css_classes=["new-run"], align="end"
         )
         self.new_button.on_click(lambda _: self._new_run())
-        self.runs_page = RunsPage(self.sessions["runs"])
-        self.skills_select, self.skills_view = self._page_of(
-            "metra", "skill run", SkillsView, "skills_run", self.sessions["skills"]
-        )
-        self.hilbert_select, self.hilbert_view = self._page_of(
-            "hilp", "HILP run", HilbertView, "hilbert_run", self.sessions["hilbert"]
-        )
-        self.curricula_select, self.curricula_view = self._page_of(
-            "curriculum", "curriculum run", CurriculaView, "curricula_run",
-            self.sessions["curricula"],
-        )  # fmt: skip
-        self.landscapes_select, self.landscapes_view = self._page_of(
-            "reward", "reward run", LandscapesView, "landscapes_run", self.sessions["landscapes"]
-        )
+        self.run_pickers = {page: self._run_picker(page) for page in RUN_PAGES}
         sweeps = [sweep.id for sweep in self.store.list_sweeps()]
         first_sweep = self.state.sweep if self.state.sweep in sweeps else (sweeps or [""])[-1]
         self.state.sweep = first_sweep
@@ -227,10 +235,17 @@ class Dashboard:
             label="sweep", options=self._sweep_options(), value=first_sweep or None,
             width=RUN_PICKER_WIDTH, css_classes=["sweep-select"],
         )  # fmt: skip
-        self.sweeps_view = SweepsView(self.sessions["sweeps"], sweep_id=first_sweep)
         self.sweep_select.param.watch(self._sweep_chosen, "value")
-        self.horizon_view = HorizonView()  # analyses its default MDP when first opened
-        self.discount_sweep = DiscountSweepView(self.sessions["horizon"], executor="subprocess")
+        # A page's views are built the first time it is shown (`_build`): a session pays
+        # only for the pages it opens, and a classroom's page loads got slower with every
+        # page added when each session built them all.
+        self.contents = {page: pn.Column(sizing_mode="stretch_width") for page in PAGES}
+        self.run_view: RunView | None = None
+        self.run_views: dict[str, pn.viewable.Viewer] = {}  # Skills ... Landscapes pages
+        self.runs_page: RunsPage | None = None
+        self.sweeps_view: SweepsView | None = None
+        self.horizon_view: HorizonView | None = None
+        self.discount_sweep: DiscountSweepView | None = None
         self.session.register(self)
 
     def _write_url(self) -> None:
@@ -248,8 +263,9 @@ class Dashboard:
         return newest.id if newest is not None else ""
 
     def _sweep_chosen(self, event: param.parameterized.Event) -> None:
-        self.sweeps_view.sweep_id = event.new or ""
         self.state.sweep = event.new or ""
+        if self.sweeps_view is not None:
+            self.sweeps_view.sweep_id = event.new or ""
 
     def _sweep_options(self) -> dict[str, str]:
         """Newest first, each as "name · state · started Dec 03 04:20" (the id only where
@@ -261,15 +277,14 @@ class Dashboard:
         )
 
     def _live_run_chosen(self, event: param.parameterized.Event) -> None:
-        self.run_view.run_id = event.new or ""
         self.state.run = event.new or ""
+        if self.run_view is not None:
+            self.run_view.run_id = event.new or ""
         self.last_run.set(event.new or "")
 
-    def _page_of(
-        self, trainer: str, label: str, view_class: type, url_key: str, session: LiveSession
-    ) -> tuple:
-        """A run selector and the view of ``trainer``'s runs: the URL's run, else the
-        newest."""
+    def _run_picker(self, page: str) -> pn.widgets.Select:
+        """The run picker of one of ``RUN_PAGES``: the URL's run, else the newest."""
+        trainer, label, _, url_key = RUN_PAGES[page]
         runs = [r.id for r in self.store.list_runs() if r.trainer == trainer]
         wanted = getattr(self.state, url_key)
         first = wanted if wanted in runs else (runs or [""])[-1]
@@ -281,14 +296,48 @@ class Dashboard:
             width=RUN_PICKER_WIDTH,
             css_classes=[f"{trainer}-select"],
         )
-        view = view_class(session, run_id=first, executor="subprocess")
 
         def chosen(event: param.parameterized.Event) -> None:
-            view.run_id = event.new or ""
             setattr(self.state, url_key, event.new or "")
+            if page in self.run_views:
+                self.run_views[page].run_id = event.new or ""
 
         select.param.watch(chosen, "value")
-        return select, view
+        return select
+
+    def _build(self, page: str) -> None:
+        """Build ``page``'s views into its tab, the first time it is shown."""
+        content = self.contents[page]
+        if content.objects:
+            return
+        session = self.sessions[page]
+        if page == "live":
+            self.run_view = RunView(session=session, run_id=self.state.run, executor="subprocess")
+            objects = [self._page_bar(self.run_select, self.new_button), self.run_view]
+        elif page in RUN_PAGES:
+            _, _, view_class, url_key = RUN_PAGES[page]
+            view = view_class(session, run_id=getattr(self.state, url_key), executor="subprocess")
+            self.run_views[page] = view
+            objects = [self._page_bar(self.run_pickers[page]), view]
+        elif page == "runs":
+            self.runs_page = RunsPage(session)
+            objects = [self.runs_page]
+        elif page == "sweeps":
+            self.sweeps_view = SweepsView(session, sweep_id=self.state.sweep)
+            objects = [self._page_bar(self.sweep_select), self.sweeps_view]
+        elif page == "environments":
+            intro = pn.pane.Markdown(
+                "Press Walk: eight points take smoothed random steps through Sutton's four "
+                "rooms, and their trails stream into the plot as they go.",
+                width=320,
+            )
+            # The walkers wait for their Walk button: a hidden tab should cost nothing.
+            objects = [pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()]
+        else:
+            self.horizon_view = HorizonView()  # analyses its default MDP when first shown
+            self.discount_sweep = DiscountSweepView(session, executor="subprocess")
+            objects = [self.horizon_view, self.discount_sweep]
+        content.objects = objects
 
     def _start_default_run(
         self, trainer: str, name: str, knobs: dict, select: pn.widgets.Select
@@ -326,13 +375,9 @@ class Dashboard:
 
     def refresh(self) -> None:
         runs = self.store.list_runs()  # read once for all the pickers
-        for select, trainer in (
-            (self.run_select, None),
-            (self.skills_select, "metra"),
-            (self.hilbert_select, "hilp"),
-            (self.curricula_select, "curriculum"),
-            (self.landscapes_select, "reward"),
-        ):
+        pickers = [(self.run_select, None)]
+        pickers += [(self.run_pickers[page], RUN_PAGES[page][0]) for page in RUN_PAGES]
+        for select, trainer in pickers:
             options = self._options(trainer, runs)
             if options != select.options:
                 select.options = options
@@ -348,30 +393,13 @@ class Dashboard:
 
     def page(self) -> pn.template.BaseTemplate:
         template = pn.template.BootstrapTemplate(title="RL Workbench", collapsed_sidebar=True)
-        intro = pn.pane.Markdown(
-            "Press Walk: eight points take smoothed random steps through Sutton's four rooms, "
-            "and their trails stream into the plot as they go.",
-            width=320,
-        )
-        width = {"sizing_mode": "stretch_width"}
+        self._build(self.state.page)  # the page opened: in the first response, no round trip
         tabs = pn.Tabs(
-            ("Live", pn.Column(self._page_bar(self.run_select, self.new_button), self.run_view, **width)),
-            ("Skills", pn.Column(self._page_bar(self.skills_select), self.skills_view, **width)),
-            ("Hilbert", pn.Column(self._page_bar(self.hilbert_select), self.hilbert_view, **width)),
-            ("Curricula", pn.Column(self._page_bar(self.curricula_select), self.curricula_view, **width)),
-            ("Landscapes", pn.Column(self._page_bar(self.landscapes_select), self.landscapes_view, **width)),
-            ("Runs", self.runs_page),
-            ("Sweeps", pn.Column(self._page_bar(self.sweep_select), self.sweeps_view, **width)),
-            # The walkers wait for their Walk button: a hidden tab should cost nothing.
-            (
-                "Environments",
-                pn.Column(pn.Row(LiveRollout(autostart=False), intro), EnvironmentGallery()),
-            ),
-            ("Horizon", pn.Column(self.horizon_view, self.discount_sweep, **width)),
+            *((label, self.contents[page]) for label, page in zip(TAB_LABELS, PAGES, strict=True)),
             active=PAGES.index(self.state.page),
             dynamic=True,
-            **width,
-        )  # fmt: skip
+            sizing_mode="stretch_width",
+        )
         tabs.param.watch(lambda e: self._page_shown(PAGES[e.new]), "active")
         self.state.param.watch(lambda e: setattr(tabs, "active", PAGES.index(e.new)), "page")
         # Once the page is up: work started while the page is still being built (the
@@ -386,23 +414,15 @@ class Dashboard:
         """Refresh the shown page's views only; start what a page needs the first time it
         is shown (in this session or any)."""
         self.state.page = page
+        self._build(page)
         for name, session in self.sessions.items():
             if name != page:
                 session.hide()
         self.sessions[page].show()
-        if page == "skills":
-            self._start_default_run("metra", SKILLS_NAME, SKILLS_KNOBS, self.skills_select)
-        elif page == "hilbert":
-            self._start_default_run("hilp", HILBERT_NAME, HILBERT_KNOBS, self.hilbert_select)
-        elif page == "curricula":
-            self._start_default_run(
-                "curriculum", CURRICULUM_NAME, CURRICULUM_KNOBS, self.curricula_select
-            )
-        elif page == "landscapes":
-            self._start_default_run(
-                "reward", LANDSCAPE_NAME, LANDSCAPE_KNOBS, self.landscapes_select
-            )
-        elif page == "horizon":
+        if page in DEFAULT_RUNS:
+            name, knobs = DEFAULT_RUNS[page]
+            self._start_default_run(RUN_PAGES[page][0], name, knobs, self.run_pickers[page])
+        elif page == "horizon" and self.horizon_view is not None:
             self.horizon_view.start()
 
 
