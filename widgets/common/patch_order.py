@@ -13,7 +13,7 @@ plot's refresh) go by Bokeh's road, whose write waits on the websocket's lock. W
 is released, Bokeh's waiting write takes it at once, before Panel's next retry: a message made
 *after* Panel's queued one is written *before* it. Measured on the Horizon page (the tab's
 content rendered by Panel's road, its status line then updated from the analysis thread by
-Bokeh's): 1 page load in 4 with default runs training on 2 cores showed the error.
+Bokeh's): 1 page load in 10 with default runs training on 2 cores showed the error.
 
 :func:`keep_patches_in_order` makes Bokeh's road wait for the messages Panel had queued for
 the same connection when its own message was made; later ones do not hold it up.
