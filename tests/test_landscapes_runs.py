@@ -12,7 +12,6 @@ from workbench.cli import main
 from workbench.landscapes.run_surfaces import run_surface, stored_surface
 from workbench.landscapes.surfaces import evaluate_point_reference, policy_parameters
 from workbench.runs import Run, RunStore
-from workbench.trainers.sb3 import env_kwargs
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +41,11 @@ def test_a_surface_is_stored_with_its_run_and_its_centre_is_the_checkpoints_poli
     # The centre is the unperturbed policy, evaluated one episode after another.
     from workbench.landscapes.run_surfaces import policy_of_run
 
-    model, config, _ = policy_of_run(store, run.id)
+    policy = policy_of_run(store, run.id)
+    assert policy.reward == "the environment's reward" and policy.skill is None
     mean, _ = evaluate_point_reference(
-        model, config.env_id, policy_parameters(model), episodes=2, seed=0,
-        env_kwargs=env_kwargs(config),
+        policy.model, policy.env, policy_parameters(policy.model), episodes=2, seed=0,
+        env_kwargs=policy.env_kwargs,
     )  # fmt: skip
     assert result.grid()[1, 1] == pytest.approx(mean, rel=1e-6)
 

@@ -554,7 +554,7 @@ def _surface(args: argparse.Namespace) -> int:
     if args.directions == "gradient":
         line, step = run_gradient_line(
             store, args.run_id, points=args.points, magnitude=args.magnitude,
-            episodes=args.episodes, seed=args.seed,
+            episodes=args.episodes, seed=args.seed, skill=args.skill,
         )  # fmt: skip
         # The cliff rule looks at the 10th point: shorter lines are not judged.
         cliff = find_cliffs(line.returns_mean, line.returns_range) if args.points >= 10 else None
@@ -569,7 +569,7 @@ def _surface(args: argparse.Namespace) -> int:
     else:
         result, step = run_surface(
             store, args.run_id, grid=args.grid, magnitude=args.magnitude,
-            episodes=args.episodes, seed=args.seed, directions=args.directions,
+            episodes=args.episodes, seed=args.seed, directions=args.directions, skill=args.skill,
         )  # fmt: skip
         grid = result.grid()
         summary = {
@@ -581,15 +581,15 @@ def _surface(args: argparse.Namespace) -> int:
             "max_stderr": float(np.max(result.returns_stderr)),
             "seconds": time.perf_counter() - started,
         }  # fmt: skip
+    snapshot = "gradient_line" if args.directions == "gradient" else "surface"
+    summary["reward"] = str(store.load_snapshot(args.run_id, snapshot, step)["reward"])
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         for key, value in summary.items():
             if key not in ("returns", "stderr"):
                 print(f"{key:16} {value}")
-        print(
-            f"stored with run {args.run_id} (snapshot '{'gradient_line' if args.directions == 'gradient' else 'surface'}')"
-        )
+        print(f"stored with run {args.run_id} (snapshot '{snapshot}')")
     return 0
 
 
@@ -801,6 +801,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     surface.add_argument("--points", type=int, default=20, help="gradient line: points (20)")
     surface.add_argument("--seed", type=int, default=0, help="first episode seed (0)")
+    surface.add_argument(
+        "--skill", type=int, default=0,
+        help="skill runs (METRA, DIAYN, LSD, HILP): whose policy, and whose reward the return "
+        "sums; METRA: the run's evaluation skill of this index (0)",
+    )  # fmt: skip
     surface.add_argument("--json", action="store_true", help="print the summary as JSON")
     surface.set_defaults(handler=_surface)
 

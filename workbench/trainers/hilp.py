@@ -259,9 +259,15 @@ def load_agent(store: Any, run_id: str) -> tuple[HILP, HILPConfig, int]:
     if restored is None:
         raise CheckpointError(f"run {run_id} has no checkpoint yet")
     step, state, _ = restored
+    return agent_of_checkpoint(config, state), config, step
+
+
+def agent_of_checkpoint(config: HILPConfig, state: Mapping[str, Any]) -> HILP:
+    """The agent of one checkpoint's state (as ``RunStore.load_checkpoint`` gives it), on
+    the CPU."""
     agent = HILP(
         obs_dim=2, action_dim=2, max_action=0.2, latent_dim=config.latent_dim,
-        hidden=config.hidden, layers=config.layers, device="cpu",
+        hidden=config.hidden, layers=config.layers, gamma=config.gamma, device="cpu",
     )  # fmt: skip
     agent.load_state_dict(state["trainer"]["agent"])
-    return agent, config, step
+    return agent

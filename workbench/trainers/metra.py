@@ -345,21 +345,27 @@ def load_agent(store: Any, run_id: str) -> tuple[SkillDiscovery, METRAConfig, in
     skills in the server, away from the trainer's process). Returns agent, config, step."""
     from workbench.runs.store import CheckpointError
 
-    record = store.get_run(run_id)
-    config = METRAConfig.from_dict(record.config)
+    config = METRAConfig.from_dict(store.get_run(run_id).config)
     restored = store.latest_good_checkpoint(run_id)
     if restored is None:
         raise CheckpointError(f"run {run_id} has no checkpoint yet")
     step, state, _ = restored
+    return agent_of_checkpoint(config, state), config, step
+
+
+def agent_of_checkpoint(config: METRAConfig, state: Mapping[str, Any]) -> SkillDiscovery:
+    """The agent of one checkpoint's state (as ``RunStore.load_checkpoint`` gives it), on
+    the CPU."""
     env = gym.make(config.env_id, **env_kwargs(config.env_id))
     space = env.action_space
     agent = SkillDiscovery(
         env.observation_space.shape[0], torch.as_tensor(space.low), torch.as_tensor(space.high),
         skill_dim=config.skill_dim, skill_type=config.skill_type, objective=config.objective,
-        hidden=config.hidden, device="cpu",
+        hidden=config.hidden, gamma=config.gamma, device="cpu",
     )  # fmt: skip
+    env.close()
     agent.load_state_dict(state["trainer"]["agent"])
-    return agent, config, step
+    return agent
 
 
 def rollout(agent: SkillDiscovery, env_id: str, skill: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,222 @@
+"""Reward surfaces of our own agents: a skill policy (METRA, DIAYN, LSD on our SAC; HILP)
+copied into an SB3 model of the same function, on its skill's reward."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from workbench.agents.hilp import HILP
+from workbench.agents.metra import SkillDiscovery
+from workbench.cli import main
+from workbench.landscapes.agent_policies import (
+    SkillRewardVectorEnv,
+    SkillRewardWrapper,
+    sb3_model_of,
+    skill_reward_of,
+)
+from workbench.landscapes.run_surfaces import (
+    policy_of_run,
+    run_gradient_line,
+    run_surface,
+    stored_surface,
+)
+from workbench.landscapes.surfaces import (
+    evaluate_point_reference,
+    perturb,
+    policy_parameters,
+    random_directions,
+)
+from workbench.runs import Run, RunStore
+from workbench.trainers.metra import env_kwargs, load_agent
+
+PLANE = "workbench/Plane-v0"
+UMAZE = "workbench/PointMaze-UMaze-v0"
+
+
+@pytest.fixture(scope="module")
+def metra_run(tmp_path_factory):
+    """A small finished METRA run on the plane with three checkpoints."""
+    store = RunStore(tmp_path_factory.mktemp("metra-surface"))
+    run = Run.create(
+        "metra", store=store, env_id=PLANE, hidden=32, total_steps=4_000, min_buffer=800,
+        trajectories_per_epoch=4, updates_per_epoch=10, batch_size=64, eval_every=0,
+        checkpoint_every=1_600, device="cpu",
+    )  # fmt: skip
+    run.start("thread")
+    assert run.wait(timeout=300) == "finished", run.record.message
+    return store, run
+
+
+@pytest.fixture(scope="module")
+def hilp_run(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("hilp-surface"))
+    run = Run.create(
+        "hilp", store=store, env_id=UMAZE, episodes=4, hidden=16, layers=1, latent_dim=4,
+        total_steps=60, eval_every=0, checkpoint_every=20, device="cpu",
+    )  # fmt: skip
+    run.start("thread")
+    assert run.wait(timeout=300) == "finished", run.record.message
+    return store, run
+
+
+def _with(obs: np.ndarray, skill: np.ndarray) -> np.ndarray:
+    return np.concatenate([obs, np.broadcast_to(skill, (len(obs), len(skill)))], 1)
+
+
+@pytest.mark.parametrize(
+    ("objective", "skill_type"),
+    [
+        ("metra", "continuous"),
+        ("diayn", "discrete"),
+        ("diayn", "continuous"),
+        ("lsd", "continuous"),
+    ],
+)
+def test_the_sb3_copy_of_our_sac_acts_values_and_rewards_as_the_agent(objective, skill_type):
+    torch.manual_seed(0)
+    env = gym.make(PLANE)
+    space = env.action_space
+    agent = SkillDiscovery(
+        2, torch.as_tensor(space.low), torch.as_tensor(space.high), skill_dim=3,
+        skill_type=skill_type, objective=objective, hidden=24, device="cpu",
+    )  # fmt: skip
+    skill = np.eye(3, dtype=np.float32)[1] if skill_type == "discrete" else np.full(3, 0.6, "f")
+    reward = skill_reward_of(agent, skill)
+    model = sb3_model_of(agent, SkillRewardWrapper(env, skill, reward))
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(16, 2)).astype(np.float32)
+    inputs = _with(obs, skill)
+    ours = agent.act(obs, np.tile(skill, (16, 1)), deterministic=True).numpy()
+    theirs, _ = model.predict(inputs, deterministic=True)
+    np.testing.assert_allclose(theirs, ours, atol=1e-6)
+    actions = torch.as_tensor(rng.uniform(-0.2, 0.2, (16, 2)).astype(np.float32))
+    q_ours = agent.sac.q_values(agent.sac.critic, torch.as_tensor(inputs), actions)
+    with torch.no_grad():
+        q_theirs = torch.cat(model.policy.critic(torch.as_tensor(inputs), actions), 1).T
+    torch.testing.assert_close(q_theirs, q_ours.detach(), atol=1e-5, rtol=1e-5)
+    assert model.log_ent_coef.item() == pytest.approx(agent.sac.log_alpha.item())
+    # The reward is the agent's own, for the fixed skill.
+    next_obs = obs + 0.1
+    expected = agent.rewards(
+        torch.as_tensor(obs), torch.as_tensor(next_obs), torch.as_tensor(np.tile(skill, (16, 1)))
+    )
+    np.testing.assert_allclose(reward(obs, next_obs), expected.detach().numpy(), rtol=1e-6)
+
+
+def test_the_ppo_copy_of_hilps_skill_policy_acts_as_it():
+    agent = HILP(obs_dim=2, action_dim=2, max_action=0.2, latent_dim=4, hidden=16, layers=2)
+    with torch.no_grad():  # a policy whose clipping matters: outputs beyond [-1, 1]
+        agent.actor.net.weights[-1].mul_(300.0)
+    skill = np.array([0.5, -0.5, 0.5, 0.5], dtype=np.float32)
+    env = SkillRewardWrapper(gym.make(UMAZE), skill, skill_reward_of(agent, skill))
+    model = sb3_model_of(agent, env)
+    obs = np.random.default_rng(0).uniform(0, 5, (32, 2)).astype(np.float32)
+    ours = agent.act(obs, np.tile(skill, (32, 1)))
+    theirs, _ = model.predict(_with(obs, skill), deterministic=True)
+    assert np.abs(ours).max() == pytest.approx(0.2)  # some actions clipped at the box
+    np.testing.assert_allclose(theirs, ours, atol=1e-6)
+
+
+def test_the_vector_env_pays_each_transitions_skill_reward_and_nothing_at_a_reset():
+    skill = np.array([1.0, 0.0], dtype=np.float32)
+
+    def reward(obs, next_obs):  # progress along x: the METRA reward of phi = identity
+        return (next_obs - obs) @ skill
+
+    from workbench.landscapes.surfaces import make_vector_env
+
+    env = SkillRewardVectorEnv(make_vector_env(PLANE, 2, max_steps=3), skill, reward)
+    obs, _ = env.reset(seed=[0, 1])
+    assert obs.shape == (2, 4) and np.all(obs[:, 2:] == skill)
+    done = []
+    for step in range(4):  # three steps to the time limit, then the reset step
+        next_obs, rewards, terminated, truncated, _ = env.step(np.full((2, 2), 0.1, "f"))
+        done.append(terminated | truncated)
+        moved = next_obs[:, 0] - obs[:, 0]
+        if step < 3:
+            assert np.all(moved > 0)
+            np.testing.assert_allclose(rewards, moved, rtol=1e-6)
+        else:  # back at the start, a new episode: nothing paid for the jump
+            assert np.all(moved < 0) and np.all(rewards == 0.0)
+        obs = next_obs
+    assert [bool(d.all()) for d in done] == [False, False, True, False]
+
+
+def _own_return(agent, env_id: str, skill: np.ndarray, episodes: int, seed: int) -> float:
+    """The agent's return on its skill reward, rolled out with its own act and rewards."""
+    env = gym.make(env_id, **env_kwargs(env_id))
+    reward = skill_reward_of(agent, skill)
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            if isinstance(agent, HILP):
+                action = agent.act(obs[None], skill[None])[0]
+            else:
+                action = agent.act(obs[None], skill[None], deterministic=True)[0].numpy()
+            next_obs, _, terminated, truncated, _ = env.step(action)
+            total += float(np.float32(reward(obs[None], next_obs[None])[0]))
+            obs, done = next_obs, terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def test_a_metra_surface_is_centred_on_the_agents_own_return_on_its_skill(metra_run):
+    store, run = metra_run
+    result, step = run_surface(store, run.id, grid=3, episodes=2, skill=1)
+    agent, _, _ = load_agent(store, run.id)
+    policy = policy_of_run(store, run.id, skill=1)
+    assert policy.reward == "skill 1's reward" and step == policy.step == 4_000
+    own = _own_return(agent, PLANE, policy.skill, episodes=2, seed=0)
+    assert result.grid()[1, 1] == pytest.approx(own, rel=1e-5, abs=1e-6)
+    # A perturbed point, batched, equals the one-at-a-time evaluation.
+    centre = policy_parameters(policy.model)
+    corner = perturb(centre, random_directions(centre, seed=0), [-1.0, -1.0])
+    mean, _ = evaluate_point_reference(policy.model, policy.single_env, corner, 2, seed=0)
+    assert result.grid()[0, 0] == pytest.approx(mean, rel=1e-5, abs=1e-6)
+    assert result.returns_range > 0  # the perturbations change where the skill goes
+    stored = store.load_snapshot(run.id, "surface", step)
+    assert str(stored["reward"]) == "skill 1's reward"
+    np.testing.assert_array_equal(stored["skill"], policy.skill)
+
+
+def test_a_metra_run_has_a_pca_plane_and_a_gradient_line_on_its_skill(metra_run):
+    store, run = metra_run
+    run_surface(store, run.id, grid=3, episodes=1, directions="pca", skill=2)
+    _, _, _, trajectory = stored_surface(store, run.id)
+    assert trajectory.shape == (len(store.checkpoints(run.id)), 2) and len(trajectory) >= 3
+    np.testing.assert_allclose(trajectory[-1], 0.0, atol=1e-5)  # the latest is the centre
+    line, _ = run_gradient_line(store, run.id, points=3, episodes=2, skill=2)
+    centre = run_surface(store, run.id, grid=3, episodes=2, skill=2)[0].grid()[1, 1]
+    assert line.returns_mean[0] == pytest.approx(centre)  # the line starts at the policy
+
+
+def test_a_hilp_surface_is_centred_on_its_skill_policys_return(hilp_run):
+    store, run = hilp_run
+    result, _ = run_surface(store, run.id, grid=3, episodes=2, skill=2, magnitude=3.0)
+    from workbench.trainers.hilp import load_agent as load_hilp
+
+    agent, _, _ = load_hilp(store, run.id)
+    policy = policy_of_run(store, run.id, skill=2)
+    assert np.linalg.norm(policy.skill) == pytest.approx(1.0) and len(policy.skill) == 4
+    own = _own_return(agent, UMAZE, policy.skill, episodes=2, seed=0)
+    assert result.grid()[1, 1] == pytest.approx(own, rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="no critic of its own return"):
+        run_gradient_line(store, run.id)
+
+
+def test_the_cli_computes_a_skill_surface_and_refuses_a_skill_out_of_range(metra_run, capsys):
+    store, run = metra_run
+    home = str(store.home)
+    args = ["--home", home, "surface", run.id, "--grid", "3", "--episodes", "1", "--skill", "3"]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["reward"] == "skill 3's reward" and summary["grid"] == 3
+    assert main(["--home", home, "surface", run.id, "--skill", "48"]) == 2
+    assert "skill must be in [0, 47]" in capsys.readouterr().err
