@@ -34,7 +34,8 @@ def test_a_surface_is_stored_with_its_run_and_its_centre_is_the_checkpoints_poli
         store, run.id, grid=3, episodes=2, on_point=lambda *a: arrived.append(a)
     )
     assert step == 1_500 and sorted(i for i, _, _ in arrived) == list(range(9))
-    again, magnitude, stored_step, trajectory = stored_surface(store, run.id)
+    again, magnitude, stored_step, trajectory, reward = stored_surface(store, run.id)
+    assert reward == "the environment's reward"
     assert trajectory is None  # random directions: the trajectory is not in their plane
     np.testing.assert_array_equal(again.returns_mean, result.returns_mean)
     assert (magnitude, stored_step, again.grid_shape) == (1.0, 1_500, (3, 3))
@@ -58,7 +59,7 @@ def test_the_cli_computes_a_surface_and_refuses_what_has_none(finished, tmp_path
     )
     summary = json.loads(capsys.readouterr().out)
     assert summary["checkpoint_step"] == 1_500 and summary["grid"] == 3
-    stored, _, _, _ = stored_surface(store, run.id)  # the CLI's surface, stored with the run
+    stored = stored_surface(store, run.id).result  # the CLI's surface, stored with the run
     assert summary["centre_return"] == pytest.approx(stored.grid()[1, 1])
     assert (summary["min_return"], summary["max_return"]) == (
         pytest.approx(stored.returns_mean.min()),
@@ -83,7 +84,7 @@ def test_the_pca_plane_holds_the_training_trajectory_and_ends_at_the_centre(fini
         store, run.id, grid=3, episodes=1, directions="pca",
         on_plane=lambda extent, trajectory: planes.append((extent, trajectory)),
     )  # fmt: skip
-    _, magnitude, _, trajectory = stored_surface(store, run.id)
+    _, magnitude, _, trajectory, _ = stored_surface(store, run.id)
     checkpoints = store.checkpoints(run.id)  # every 500 steps, and at the end
     assert len(checkpoints) >= 3 and trajectory.shape == (len(checkpoints), 2)
     np.testing.assert_allclose(trajectory[-1], 0.0, atol=1e-5)  # the latest is the centre

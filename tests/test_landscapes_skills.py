@@ -189,7 +189,9 @@ def test_a_metra_surface_is_centred_on_the_agents_own_return_on_its_skill(metra_
 def test_a_metra_run_has_a_pca_plane_and_a_gradient_line_on_its_skill(metra_run):
     store, run = metra_run
     run_surface(store, run.id, grid=3, episodes=1, directions="pca", skill=2)
-    _, _, _, trajectory = stored_surface(store, run.id)
+    stored = stored_surface(store, run.id)
+    trajectory = stored.trajectory
+    assert stored.reward == "skill 2's reward"
     assert trajectory.shape == (len(store.checkpoints(run.id)), 2) and len(trajectory) >= 3
     np.testing.assert_allclose(trajectory[-1], 0.0, atol=1e-5)  # the latest is the centre
     line, _ = run_gradient_line(store, run.id, points=3, episodes=2, skill=2)
@@ -220,3 +222,40 @@ def test_the_cli_computes_a_skill_surface_and_refuses_a_skill_out_of_range(metra
     assert summary["reward"] == "skill 3's reward" and summary["grid"] == 3
     assert main(["--home", home, "surface", run.id, "--skill", "48"]) == 2
     assert "skill must be in [0, 47]" in capsys.readouterr().err
+
+
+def _wait_until_done(view, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view.refresh()
+        if not view._busy and not view.compute_button.disabled:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the surface did not finish: {view.status.value}")
+
+
+def test_the_surface_view_of_a_skill_run_asks_for_the_skill_and_names_its_reward(
+    metra_run, hilp_run
+):
+    from widgets import LiveSession, SkillsView
+    from widgets.common.surface_view import SurfaceView
+
+    store, run = metra_run
+    page = SkillsView(LiveSession(store), run_id=run.id)
+    view = page.surface
+    assert view.run_id == run.id and view.skill_input.visible and view.line_button.visible
+    assert "log q(z | s')" in view.caption.object  # the skill return, explained
+    view.skill_input.value = 4
+    view.grid_input.value, view.episodes_input.value = 3, 1
+    view.compute()
+    _wait_until_done(view)
+    assert view.status.value.startswith("done: 9 points"), view.status.value
+    assert view.figure.title.text == "return around the policy (skill 4's reward)"
+    assert len(view.points.data["value"]) == 9
+    assert str(store.load_snapshot(run.id, "surface")["reward"]) == "skill 4's reward"
+
+    hilp_store, hilp = hilp_run
+    hilp_view = SurfaceView(LiveSession(hilp_store), run_id=hilp.id)
+    assert hilp_view.skill_input.visible and not hilp_view.line_button.visible

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from widgets import LiveSession
-from widgets.landscapes.surface_view import CONTOUR_LEVELS, SurfaceView
+from widgets.common.surface_view import CONTOUR_LEVELS, SurfaceView
 from workbench.runs import RunStore
 
 

@@ -20,6 +20,7 @@ from widgets.common import (  # noqa: E402
     RunControls,
     ScalarChart,
     SnapshotView,
+    SurfaceView,
 )
 from widgets.curricula import CurriculaView, TaskSpaceView  # noqa: E402
 from widgets.gallery import EnvironmentCard, EnvironmentGallery, LiveRollout  # noqa: E402
@@ -38,7 +39,6 @@ from widgets.landscapes import (  # noqa: E402
     LandscapeMaps,
     LandscapesView,
     RewardEditor,
-    SurfaceView,
 )
 from widgets.runs import RolloutView, RunsPage, RunsTable, RunView  # noqa: E402
 from widgets.skills import LatentMap, SkillPicker, SkillsView, SkillTrajectories  # noqa: E402

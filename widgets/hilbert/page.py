@@ -12,6 +12,7 @@ from widgets.common.live import LiveSession
 from widgets.common.objective_panel import ObjectivePanel
 from widgets.common.run_controls import RunControls
 from widgets.common.scalar_chart import ScalarChart
+from widgets.common.surface_view import SurfaceView
 from widgets.hilbert.goal_distance import GoalDistance
 from widgets.hilbert.hilbert_map import HilbertMap
 from widgets.hilbert.reward_prompt import RewardPrompt
@@ -61,11 +62,12 @@ class HilbertView(pn.viewable.Viewer):
             title="Objective: HILP's Hilbert value", caption=HILBERT_CAPTION,
         )  # fmt: skip
         self.objective = ObjectivePanel(session, run_id=self.run_id, executor=self.executor)
+        self.surface = SurfaceView(session, run_id=self.run_id)
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
         views = (self.controls, self.map, self.distance, self.prompt, self.formula, self.objective)
-        for view in views:
+        for view in (*views, self.surface):
             view.run_id = self.run_id
         for chart in self.curves.values():
             chart.run_ids = [self.run_id]
@@ -85,6 +87,7 @@ class HilbertView(pn.viewable.Viewer):
                 self.distance,
                 pn.pane.Markdown("**Reward prompting**"),
                 self.prompt,
+                self.surface,
                 sizing_mode="stretch_width",
             ),
             # The maths beside the pictures, above the knobs it names.

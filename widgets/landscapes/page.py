@@ -10,9 +10,9 @@ import param
 from widgets.common.live import LiveSession
 from widgets.common.run_controls import RunControls
 from widgets.common.scalar_chart import ScalarChart
+from widgets.common.surface_view import SurfaceView
 from widgets.landscapes.reward_editor import RewardEditor
 from widgets.landscapes.state_maps import LandscapeMaps
-from widgets.landscapes.surface_view import SurfaceView
 
 CURVES = ("eval/return", "charts/episodic_return")
 CAPTION = (

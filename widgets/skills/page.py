@@ -12,6 +12,7 @@ from widgets.common.live import LiveSession
 from widgets.common.objective_panel import ObjectivePanel
 from widgets.common.run_controls import RunControls
 from widgets.common.scalar_chart import ScalarChart
+from widgets.common.surface_view import SurfaceView
 from widgets.skills.picker import SkillPicker
 from widgets.skills.trajectories import LatentMap, SkillTrajectories
 
@@ -107,10 +108,12 @@ class SkillsView(pn.viewable.Viewer):
         self.objective = ObjectivePanel(
             session, on_fork=self._forked, run_id=self.run_id, executor=self.executor
         )
+        self.surface = SurfaceView(session, run_id=self.run_id)
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
-        for view in (self.controls, self.trajectories, self.latent, self.picker, self.objective):
+        views = (self.controls, self.trajectories, self.latent, self.picker, self.objective)
+        for view in (*views, self.surface):
             view.run_id = self.run_id
         for chart in (self.coverage, self.phi_loss, self.violation, self.dual):
             chart.run_ids = [self.run_id]
@@ -147,6 +150,7 @@ class SkillsView(pn.viewable.Viewer):
                 pn.Row(trajectories, latent),
                 picker,
                 charts,
+                self.surface,
                 sizing_mode="stretch_width",
             ),
             # The maths beside the pictures, above the knobs it names.

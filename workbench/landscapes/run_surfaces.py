@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -76,6 +76,11 @@ class RunPolicy:
     """One environment of the same kind, for a one-at-a-time evaluation (skill runs)."""
 
 
+def reward_label(trainer: str, skill: int = 0) -> str:
+    """What the return of a surface of a ``trainer`` run sums, in words."""
+    return f"skill {skill}'s reward" if trainer in SKILL_TRAINERS else "the environment's reward"
+
+
 def policy_of_run(store: RunStore, run_id: str, skill: int = 0) -> RunPolicy:
     """The policy of a run's latest good checkpoint. SB3 runs ('sb3', 'reward'): the model
     itself, on the environment's reward. Skill runs ('metra': METRA, DIAYN, LSD; 'hilp'):
@@ -105,7 +110,7 @@ def policy_of_run(store: RunStore, run_id: str, skill: int = 0) -> RunPolicy:
     model = build_model(config.changed(n_envs=1, device="cpu"))
     model.set_parameters(dict(state["trainer"]["parameters"]), exact_match=True, device="cpu")
     return RunPolicy(
-        model, config.env_id, env_kwargs(config), step, "the environment's reward",
+        model, config.env_id, env_kwargs(config), step, reward_label(record.trainer),
         parameters_of=lambda checkpoint: dict(checkpoint["trainer"]["parameters"]["policy"]),
     )  # fmt: skip
 
@@ -152,7 +157,7 @@ def _skill_policy(
         return {name: value.detach().clone() for name, value in policy.state_dict().items()}
 
     return RunPolicy(
-        model, vector_env, {}, step, f"skill {index}'s reward", parameters_of, skill, single_env
+        model, vector_env, {}, step, reward_label(trainer, index), parameters_of, skill, single_env
     )
 
 
@@ -291,15 +296,28 @@ def run_gradient_line(
     return result, step
 
 
-def stored_surface(
-    store: RunStore, run_id: str
-) -> tuple[SurfaceResult, float, int, np.ndarray | None] | None:
-    """The run's latest stored surface, its magnitude, step and (PCA plane) trajectory;
-    None when there is none."""
+class StoredSurface(NamedTuple):
+    """A run's stored surface: the grid's returns, its extent along each direction, the
+    checkpoint's step, the training trajectory in the plane (PCA plane; else None) and
+    what the returns sum (:func:`reward_label`)."""
+
+    result: SurfaceResult
+    magnitude: float
+    step: int
+    trajectory: np.ndarray | None
+    reward: str
+
+
+def stored_surface(store: RunStore, run_id: str) -> StoredSurface | None:
+    """The run's latest stored surface; None when there is none."""
     rows = store.snapshots(run_id, SURFACE_SNAPSHOT)
     if not rows:
         return None
     step = rows[-1][1]
     values = store.load_snapshot(run_id, SURFACE_SNAPSHOT, step)
-    trajectory = values.get("trajectory")
-    return SurfaceResult.from_dict(values), float(values["magnitude"]), step, trajectory
+    # Surfaces stored before skill runs had them were all of the environment's reward.
+    reward = str(values["reward"]) if "reward" in values else reward_label("sb3")
+    return StoredSurface(
+        SurfaceResult.from_dict(values), float(values["magnitude"]), step,
+        values.get("trajectory"), reward,
+    )  # fmt: skip

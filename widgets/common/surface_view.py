@@ -18,11 +18,23 @@ from bokeh.plotting.contour import contour_data
 
 from widgets.common.live import LiveSession
 from widgets.common.threads import on_next_tick
-from workbench.landscapes.run_surfaces import run_gradient_line, run_surface, stored_surface
+from workbench.landscapes.run_surfaces import (
+    SKILL_TRAINERS,
+    reward_label,
+    run_gradient_line,
+    run_surface,
+    stored_surface,
+)
 from workbench.landscapes.surfaces import CLIFF_CHECK_INDEX, SurfaceResult, find_cliffs, grid_axis
 
 EMPTY_POINTS = {"a": [], "b": [], "value": [], "stderr": []}
 EMPTY_CONTOURS = {"xs": [], "ys": [], "level": []}
+SKILL_CAPTION = (
+    "For a skill run the return is one skill's own objective: its skill reward summed over "
+    "an episode, with the checkpoint's phi held fixed (METRA, LSD and HILP: how far the "
+    "episode moves along z in the learned space; DIAYN: log q(z | s')). **skill** picks z: "
+    "the run's evaluation skill of that number (HILP: a fixed random unit vector)."
+)
 # Level lines drawn over a finished surface, evenly spaced between its lowest and highest
 # return: where the surface is steep they crowd together (Li et al. 2018 draw theirs so).
 CONTOUR_LEVELS = 8
@@ -30,7 +42,11 @@ CONTOUR_LEVELS = 8
 
 class SurfaceView(pn.viewable.Viewer):
     """Compute (in a thread) and draw the reward surface and the gradient line of a run's
-    latest checkpoint; the run's stored surface is drawn when the run is chosen."""
+    latest checkpoint; the run's stored surface is drawn when the run is chosen.
+
+    SB3 runs: the return of the environment's reward. Skill runs (METRA, DIAYN, LSD, HILP):
+    the return of one skill's policy on that skill's own reward; a skill field picks which
+    (HILP runs have no gradient line)."""
 
     run_id = param.String(default="", doc="Run whose policy is perturbed.")
     size = param.Integer(default=300, bounds=(100, 2000), doc="Plot width in pixels.")
@@ -50,6 +66,10 @@ class SurfaceView(pn.viewable.Viewer):
         self.magnitude_input = pn.widgets.FloatInput(
             label="magnitude", value=1.0, start=0.01, end=10.0, width=90
         )
+        self.skill_input = pn.widgets.IntInput(
+            label="skill", value=0, start=0, end=1023, width=70, visible=False,
+            css_classes=["surface-skill"],
+        )  # fmt: skip
         self.compute_button = pn.widgets.Button(
             label="Compute surface", color="primary", css_classes=["surface-compute"]
         )
@@ -65,7 +85,7 @@ class SurfaceView(pn.viewable.Viewer):
         figure = BokehFigure(
             frame_width=self.size, frame_height=self.size, toolbar_location=None,
             x_axis_label="direction 1 (a)", y_axis_label="direction 2 (b)",
-            title="return around the policy (environment's reward)",
+            title=self._title(reward_label("sb3")),
             x_range=Range1d(-1, 1), y_range=Range1d(-1, 1),  # set by each grid
         )  # fmt: skip
         self._rects = figure.rect(
@@ -93,6 +113,7 @@ class SurfaceView(pn.viewable.Viewer):
         line_figure.add_layout(Whisker(source=self.line, base="t", upper="upper", lower="lower"))
         self.line_pane = pn.pane.Bokeh(css_classes=["gradient-line-plot"])
         self.line_pane.object = line_figure
+        self.caption = pn.pane.Markdown("", css_classes=["surface-caption"], max_width=700)
         self.line_verdict = pn.pane.Markdown("", css_classes=["cliff-verdict"], width=self.size)
         self._lock = threading.Lock()
         self._arrived: list[tuple[int, float, float]] = []
@@ -122,13 +143,19 @@ class SurfaceView(pn.viewable.Viewer):
         self.line.data = {"t": [], "value": [], "lower": [], "upper": []}
         self.line_verdict.object = ""
         self.status.value = "" if self.run_id else "no run chosen"
+        trainer = self.session.store.get_run(self.run_id).trainer if self.run_id else ""
+        self.skill_input.visible = trainer in SKILL_TRAINERS
+        self.caption.object = SKILL_CAPTION if trainer in SKILL_TRAINERS else ""
+        self.line_button.visible = trainer != "hilp"  # see run_gradient_line
+        self.figure.title.text = self._title(reward_label(trainer, self.skill_input.value))
         if not self.run_id:
             return
         stored = stored_surface(self.session.store, self.run_id)
         if stored is None:
             self.status.value = "none yet: press Compute surface"
             return
-        result, magnitude, step, trajectory = stored
+        result, magnitude, step, trajectory, reward = stored
+        self.figure.title.text = self._title(reward)
         grid = result.grid_shape[0] if result.grid_shape else int(np.sqrt(result.returns_mean.size))
         self._start_grid(grid, magnitude, trajectory)
         with self._lock:
@@ -141,6 +168,10 @@ class SurfaceView(pn.viewable.Viewer):
             f"stored surface of the checkpoint at step {step}: {result.returns_mean.size} "
             f"points, {result.episodes} episodes each"
         )
+
+    @staticmethod
+    def _title(reward: str) -> str:
+        return f"return around the policy ({reward})"
 
     def _start_grid(self, grid: int, magnitude: float, trajectory: np.ndarray | None) -> None:
         self._axis = grid_axis(grid, magnitude)
@@ -182,6 +213,9 @@ class SurfaceView(pn.viewable.Viewer):
             return
         grid, episodes = int(self.grid_input.value), int(self.episodes_input.value)
         magnitude, directions = float(self.magnitude_input.value), self.directions.value
+        skill = int(self.skill_input.value)
+        trainer = self.session.store.get_run(self.run_id).trainer
+        self.figure.title.text = self._title(reward_label(trainer, skill))
         self.points.data = dict(EMPTY_POINTS)
         self.status.value = f"computing: 0 / {grid * grid} points"
         run_id, store = self.run_id, self.session.store
@@ -201,7 +235,7 @@ class SurfaceView(pn.viewable.Viewer):
         def work() -> str:
             _, step = run_surface(
                 store, run_id, grid=grid, magnitude=magnitude, episodes=episodes,
-                on_point=arrived, directions=directions, on_plane=plane,
+                on_point=arrived, directions=directions, on_plane=plane, skill=skill,
             )  # fmt: skip
             return f"done: {grid * grid} points around the checkpoint at step {step}"
 
@@ -212,14 +246,14 @@ class SurfaceView(pn.viewable.Viewer):
         """The return along the normalised policy gradient, and whether it has a cliff."""
         if not self.run_id or self._busy:
             return
-        episodes = int(self.episodes_input.value)
+        episodes, skill = int(self.episodes_input.value), int(self.skill_input.value)
         self.status.value = "computing the gradient line"
         run_id, store = self.run_id, self.session.store
 
         job = self._job + 1
 
         def work() -> str:
-            line, step = run_gradient_line(store, run_id, episodes=episodes)
+            line, step = run_gradient_line(store, run_id, episodes=episodes, skill=skill)
             with self._lock:
                 if job == self._job:
                     self._line = line
@@ -296,8 +330,15 @@ class SurfaceView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown("**Reward surface** of the latest checkpoint"),
-            pn.Row(self.directions, self.grid_input, self.episodes_input, self.magnitude_input),
+            pn.Row(
+                self.directions,
+                self.grid_input,
+                self.episodes_input,
+                self.magnitude_input,
+                self.skill_input,
+            ),
             pn.Row(self.compute_button, self.line_button),
+            self.caption,
             self.status,
             pn.Row(self.pane, pn.Column(self.line_pane, self.line_verdict)),
         )
