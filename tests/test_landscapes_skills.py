@@ -259,3 +259,4 @@ def test_the_surface_view_of_a_skill_run_asks_for_the_skill_and_names_its_reward
     hilp_store, hilp = hilp_run
     hilp_view = SurfaceView(LiveSession(hilp_store), run_id=hilp.id)
     assert hilp_view.skill_input.visible and not hilp_view.line_button.visible
+    assert not hilp_view.line_pane.visible

@@ -146,7 +146,8 @@ class SurfaceView(pn.viewable.Viewer):
         trainer = self.session.store.get_run(self.run_id).trainer if self.run_id else ""
         self.skill_input.visible = trainer in SKILL_TRAINERS
         self.caption.object = SKILL_CAPTION if trainer in SKILL_TRAINERS else ""
-        self.line_button.visible = trainer != "hilp"  # see run_gradient_line
+        # HILP's policy has no gradient line (see run_gradient_line): no button, no plot.
+        self.line_button.visible = self.line_pane.visible = trainer != "hilp"
         self.figure.title.text = self._title(reward_label(trainer, self.skill_input.value))
         if not self.run_id:
             return
