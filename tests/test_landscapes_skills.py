@@ -32,6 +32,7 @@ from workbench.landscapes.surfaces import (
     random_directions,
 )
 from workbench.runs import Run, RunStore
+from workbench.trainers.hilp import load_agent as load_hilp
 from workbench.trainers.metra import env_kwargs, load_agent
 
 PLANE = "workbench/Plane-v0"
@@ -94,11 +95,17 @@ def test_the_sb3_copy_of_our_sac_acts_values_and_rewards_as_the_agent(objective,
     ours = agent.act(obs, np.tile(skill, (16, 1)), deterministic=True).numpy()
     theirs, _ = model.predict(inputs, deterministic=True)
     np.testing.assert_allclose(theirs, ours, atol=1e-6)
+    # Our critics read actions in the box, SB3's the squashed action in [-1, 1] (here the
+    # box is [-0.2, 0.2]^2: a different scale, so a copy that forgot it would differ).
     actions = torch.as_tensor(rng.uniform(-0.2, 0.2, (16, 2)).astype(np.float32))
     q_ours = agent.sac.q_values(agent.sac.critic, torch.as_tensor(inputs), actions)
     with torch.no_grad():
-        q_theirs = torch.cat(model.policy.critic(torch.as_tensor(inputs), actions), 1).T
+        squashed = actions / 0.2
+        q_theirs = torch.cat(model.policy.critic(torch.as_tensor(inputs), squashed), 1).T
+        q_targets = torch.cat(model.policy.critic_target(torch.as_tensor(inputs), squashed), 1).T
     torch.testing.assert_close(q_theirs, q_ours.detach(), atol=1e-5, rtol=1e-5)
+    q_ours_target = agent.sac.q_values(agent.sac.critic_target, torch.as_tensor(inputs), actions)
+    torch.testing.assert_close(q_targets, q_ours_target, atol=1e-5, rtol=1e-5)
     assert model.log_ent_coef.item() == pytest.approx(agent.sac.log_alpha.item())
     # The reward is the agent's own, for the fixed skill.
     next_obs = obs + 0.1
@@ -202,8 +209,6 @@ def test_a_metra_run_has_a_pca_plane_and_a_gradient_line_on_its_skill(metra_run)
 def test_a_hilp_surface_is_centred_on_its_skill_policys_return(hilp_run):
     store, run = hilp_run
     result, _ = run_surface(store, run.id, grid=3, episodes=2, skill=2, magnitude=3.0)
-    from workbench.trainers.hilp import load_agent as load_hilp
-
     agent, _, _ = load_hilp(store, run.id)
     policy = policy_of_run(store, run.id, skill=2)
     assert np.linalg.norm(policy.skill) == pytest.approx(1.0) and len(policy.skill) == 4
@@ -260,3 +265,81 @@ def test_the_surface_view_of_a_skill_run_asks_for_the_skill_and_names_its_reward
     hilp_view = SurfaceView(LiveSession(hilp_store), run_id=hilp.id)
     assert hilp_view.skill_input.visible and not hilp_view.line_button.visible
     assert not hilp_view.line_pane.visible
+
+
+def test_a_skill_value_map_is_the_sac_critics_value_of_the_skill_policy(metra_run, hilp_run):
+    from workbench.landscapes.state_maps import StateGrid, skill_value_map
+
+    store, run = metra_run
+    agent, _, _ = load_agent(store, run.id)
+    policy = policy_of_run(store, run.id, skill=3)
+    grid = StateGrid.plane(x_range=(-3, 3), y_range=(-2, 2), resolution=(7, 5))
+    values = skill_value_map(agent, grid, policy.skill)
+    assert values.shape == (5, 7) and np.isfinite(values).all()
+    # The same number through the SB3 copy: its critics, at its deterministic action.
+    inputs = torch.as_tensor(_with(grid.free_observations(), policy.skill))
+    sb3 = policy.model.policy
+    with torch.no_grad():
+        actions = sb3._predict(inputs, deterministic=True)
+        q = torch.cat(sb3.critic(inputs, actions), 1).min(1).values.double().numpy()
+    np.testing.assert_allclose(values[grid.mask], q, rtol=1e-5, atol=1e-5)
+
+    hilp_store, hilp = hilp_run
+    hilp_agent, _, _ = load_hilp(hilp_store, hilp.id)
+    maze = StateGrid.maze(gym.make(UMAZE), points_per_cell=2)
+    skill = np.array([0.5, 0.5, -0.5, 0.5], dtype=np.float32)
+    hilp_values = skill_value_map(hilp_agent, maze, skill)
+    inputs = torch.as_tensor(_with(maze.free_observations(), skill))
+    np.testing.assert_allclose(
+        hilp_values[maze.mask], hilp_agent.v(inputs)[0, :, 0].detach().double().numpy(), rtol=1e-6
+    )
+    assert np.isnan(hilp_values[~maze.mask]).all()  # walls
+    with pytest.raises(ValueError, match=r"skill must have shape \(4,\)"):
+        skill_value_map(hilp_agent, maze, np.ones(3))
+    with pytest.raises(ValueError, match="agent must be a SkillDiscovery"):
+        skill_value_map(policy.model, maze, skill)
+
+
+def test_a_skill_advantage_map_is_the_td_error_of_the_skill_policys_own_step(metra_run, hilp_run):
+    from workbench.landscapes.state_maps import StateGrid, skill_advantage_map, skill_value_map
+
+    cases = [
+        (*metra_run, PLANE, StateGrid.plane(x_range=(-2, 2), y_range=(-1, 1), resolution=(5, 3))),
+        (*hilp_run, UMAZE, StateGrid.maze(gym.make(UMAZE), points_per_cell=1)),
+    ]
+    for store, run, env_id, grid in cases:
+        policy = policy_of_run(store, run.id, skill=1)
+        agent = (load_agent if env_id == PLANE else load_hilp)(store, run.id)[0]
+        skill, gamma = policy.skill, 0.9
+        advantages = skill_advantage_map(agent, grid, skill, gamma=gamma)
+        values = skill_value_map(agent, grid, skill)
+        assert np.isnan(advantages[~grid.mask]).all() and np.isfinite(advantages[grid.mask]).all()
+        # Each free state's step taken in the real environment, from that state.
+        env = gym.make(env_id, **env_kwargs(env_id))
+        reward = skill_reward_of(agent, skill)
+        start = grid.free_observations()[-1]
+        obs, _ = env.reset(seed=0, options={"start": start})
+        if isinstance(agent, HILP):
+            action = agent.act(obs[None], skill[None])[0]
+        else:
+            action = agent.act(obs[None], skill[None], deterministic=True)[0].numpy()
+        next_obs, *_ = env.step(action)
+        next_value = float(skill_value_map(agent, _one_state(grid, next_obs), skill)[0, 0])
+        expected = reward(obs[None], next_obs[None])[0] + gamma * next_value - values[grid.mask][-1]
+        assert advantages[grid.mask][-1] == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    with pytest.raises(ValueError, match="point-world grid"):
+        slice_grid = StateGrid.box_slice(gym.make("Pendulum-v1"), dims=(0, 1), resolution=3)
+        skill_advantage_map(agent, slice_grid, skill)
+
+
+def _one_state(grid, observation: np.ndarray):
+    """A one-state grid at ``observation`` (for a value there)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        grid,
+        xs=np.array([observation[0]]),
+        ys=np.array([observation[1]]),
+        mask=np.ones((1, 1), dtype=bool),
+        base_observation=np.asarray(observation, dtype=np.float32),
+    )

@@ -11,7 +11,9 @@ same function:
   (the two halves of our last layer), the twin critics and their targets, the temperature.
   The deterministic action is the same, ``tanh(mean)`` scaled to the box, so a surface's
   centre is the agent's own deterministic policy; the gradient line follows SB3's SAC
-  actor objective ``min Q - alpha log pi``, which is ours. (SB3 clamps the log std at -20,
+  actor objective ``min Q - alpha log pi``, which is ours. SB3's critics read the squashed
+  action in [-1, 1], ours the action in the box: the critics' first layers are rewritten
+  to read the squashed one (the same Q function). (SB3 clamps the log std at -20,
   ours at log 1e-6 = -13.8: sampled actions differ only where a std falls below 1e-6.)
 - HILP -> an SB3 ``PPO`` policy (``ActorCriticPolicy``): HILP's deterministic action is
   its Gaussian mean clipped to [-1, 1] and scaled by ``max_action``, the same as a mean
@@ -180,6 +182,20 @@ def _member(flat_layers: list[tuple[torch.Tensor, ...]], member: int) -> list[tu
     return [(weight[member], bias[member, 0]) for weight, bias in flat_layers]
 
 
+def _on_squashed_actions(
+    weight: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor, center: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Our critics' first layer, which reads ``[inputs, a]`` with ``a`` in the action box,
+    as a layer reading ``[inputs, u]`` with ``u = (a - center) / scale`` in [-1, 1]: SB3's
+    SAC critics see the squashed action before it is rescaled to the box. The action's
+    columns are multiplied by ``scale`` and the bias takes in ``center``."""
+    n = len(scale)
+    weight, bias = weight.detach().cpu().clone(), bias.detach().cpu().clone()
+    action_columns = weight[:, -n:].clone()
+    weight[:, -n:] = action_columns * scale.cpu()
+    return weight, bias + action_columns @ center.cpu()
+
+
 def sb3_model_of(agent: SkillDiscovery | HILP, env: gym.Env) -> BaseAlgorithm:
     """An SB3 model on ``env`` (a :class:`SkillRewardWrapper`) computing the agent's skill
     policy: a ``SAC`` for METRA, DIAYN and LSD, a ``PPO`` for HILP (module docstring)."""
@@ -219,9 +235,10 @@ def copy_policy(agent: SkillDiscovery | HILP, model: BaseAlgorithm) -> None:
     _fill(policy.actor.mu, mean_weight, mean_bias)
     _fill(policy.actor.log_std, log_std_weight, log_std_bias)
     for critic, ours in ((policy.critic, sac.critic), (policy.critic_target, sac.critic_target)):
-        layers = ours.layer_weights()
         for member, q_net in enumerate(critic.q_networks):
-            _fill_all(q_net, _member(layers, member))
+            layers = _member(ours.layer_weights(), member)
+            layers[0] = _on_squashed_actions(*layers[0], sac.actor.scale, sac.actor.center)
+            _fill_all(q_net, layers)
     assert isinstance(model, SAC)
     with torch.no_grad():
         model.log_ent_coef.copy_(sac.log_alpha.detach().cpu().reshape(model.log_ent_coef.shape))

@@ -19,7 +19,10 @@ What each map shows:
   deterministic action, ``r + gamma V(s') - V(s)``, through the point dynamics;
 - :func:`goal_value_map`: HILP's goal-conditioned value ``-||phi(s) - phi(g)||``;
 - :func:`skill_reward_map`: METRA's (and HILP's) skill reward ``(phi(s') - phi(s)) . z``
-  averaged over random actions.
+  averaged over random actions;
+- :func:`skill_value_map`: a skill policy's learned value for one skill (METRA, DIAYN,
+  LSD: its SAC critics; HILP: its IQL value); :func:`skill_advantage_map`: the one-step
+  advantage of its deterministic action, through the point dynamics.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import torch
 from gymnasium import spaces
 
 from environments.point import PLANE_TASK, PointTask
+from workbench.agents.hilp import HILP
+from workbench.agents.metra import SkillDiscovery
 
 RewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
 # A batched transition model: next observations from observations and actions.
@@ -688,3 +693,118 @@ def skill_reward_map(
         raise ValueError(f"skill has dimension {len(z)}, but phi outputs {phi_next.shape[1]}")
     moves = phi_next - np.repeat(phi_states, steps.n_actions, axis=0)
     return grid.to_map(steps.mean(moves @ z))
+
+
+def _check_skill_agent(agent: Any, skill: np.ndarray) -> np.ndarray:
+    if not isinstance(agent, HILP | SkillDiscovery):
+        raise ValueError(
+            f"agent must be a SkillDiscovery (METRA, DIAYN, LSD) or HILP agent, got "
+            f"{type(agent).__name__}"
+        )
+    z = np.asarray(skill, dtype=np.float32)
+    expected = agent.latent_dim if isinstance(agent, HILP) else agent.skill_dim
+    if z.shape != (expected,):
+        raise ValueError(f"skill must have shape ({expected},), got {z.shape}")
+    return z
+
+
+def _skill_inputs(agent: HILP | SkillDiscovery, obs: np.ndarray, z: np.ndarray) -> torch.Tensor:
+    inputs = np.concatenate([obs, np.broadcast_to(z, (len(obs), len(z)))], axis=1)
+    return torch.as_tensor(inputs, dtype=torch.float32, device=agent.device)
+
+
+@torch.no_grad()
+def _skill_values(agent: HILP | SkillDiscovery, obs: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """HILP: V(s, z); our SAC: min_i Q_i((s, z), pi(s, z)). float64 (N,)."""
+    inputs = _skill_inputs(agent, obs, z)
+    if isinstance(agent, HILP):
+        values = agent.v(inputs)[0, :, 0]
+    else:
+        sac = agent.sac
+        values = sac.q_values(sac.critic, inputs, sac.actor.deterministic(inputs)).min(0).values
+    return values.double().cpu().numpy()
+
+
+def skill_value_map(
+    agent: Any, grid: StateGrid, skill: np.ndarray, batch_size: int = 16384
+) -> np.ndarray:
+    """What a skill policy has learned to expect from each grid state for one skill z: (H, W).
+
+    METRA, DIAYN and LSD (a ``SkillDiscovery``, our SAC): ``min_i Q_i((s, z), pi(s, z))``
+    with the policy's deterministic action, the lower of the twin critics as in their
+    targets (:func:`value_map`'s convention for SB3's SAC). HILP: its skill policy's IQL
+    value ``V(s, z)``. Either is the expected (discounted) sum of the skill reward from s
+    on, so it rises where the skill can still travel far along z.
+
+    Args:
+        agent: a ``SkillDiscovery`` or ``HILP`` agent.
+        grid: the states (observations the agent takes).
+        skill: z, shape (skill dimension,).
+        batch_size: most states per forward pass.
+    """
+    z = _check_skill_agent(agent, skill)
+    values = _in_batches(
+        lambda obs: _skill_values(agent, obs, z), grid.free_observations(), batch_size
+    )
+    return grid.to_map(values)
+
+
+def skill_advantage_map(
+    agent: Any,
+    grid: StateGrid,
+    skill: np.ndarray,
+    gamma: float | None = None,
+    batch_size: int = 16384,
+) -> np.ndarray:
+    """One-step advantage of a skill policy's deterministic action for one skill z: (H, W).
+
+    ``A(s) = r_z(s, s') + gamma V(s') - V(s)``, :func:`advantage_map`'s TD error for a skill
+    policy: ``a`` its deterministic action, s' from the point world's dynamics, ``r_z`` the
+    agent's own skill reward and ``V`` :func:`skill_value_map`'s. Positive where the
+    critic expects the policy's own step to do better than it expected of the state.
+
+    Args:
+        agent: a ``SkillDiscovery`` or ``HILP`` agent.
+        grid: a point-world grid (:meth:`StateGrid.maze` or :meth:`StateGrid.plane`).
+        skill: z, shape (skill dimension,).
+        gamma: discount; ``None``: the agent's.
+        batch_size: most states per forward pass.
+    """
+    z = _check_skill_agent(agent, skill)
+    task = grid.task
+    if task is None:
+        raise ValueError("grid must be a point-world grid: the advantage needs its dynamics")
+    gamma = float(
+        (agent.gamma if isinstance(agent, HILP) else agent.sac.gamma) if gamma is None else gamma
+    )
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+    observations = grid.free_observations()
+    positions = grid.coordinates()[grid.mask.ravel()]
+    skills = torch.as_tensor(z, device=agent.device)
+
+    def advantages(index: np.ndarray) -> np.ndarray:
+        obs = observations[index]
+        inputs = _skill_inputs(agent, obs, z)
+        with torch.no_grad():
+            actions = (
+                agent.actor(inputs)
+                if isinstance(agent, HILP)
+                else agent.sac.actor.deterministic(inputs)
+            )
+        next_positions = task.move(positions[index], task.check_actions(actions.cpu().numpy()))
+        goals = None if grid.goal is None else np.tile(grid.goal, (len(obs), 1))
+        next_obs = task.observe(next_positions, goals)
+        obs_t = torch.as_tensor(obs, device=agent.device)
+        next_t = torch.as_tensor(next_obs, dtype=torch.float32, device=agent.device)
+        batch = skills.expand(len(obs), -1)
+        with torch.no_grad():
+            if isinstance(agent, HILP):
+                rewards = agent.skill_rewards(obs_t, next_t, batch)
+            else:
+                rewards = agent.rewards(obs_t, next_t, batch) * agent.reward_scale
+        rewards = rewards.double().cpu().numpy()
+        next_values = _skill_values(agent, next_obs, z)
+        return rewards + gamma * next_values - _skill_values(agent, obs, z)
+
+    return grid.to_map(_in_batches(advantages, np.arange(len(observations)), batch_size))
