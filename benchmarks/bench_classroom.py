@@ -154,7 +154,7 @@ The browser is pinned to the last core, the server and its trainer to the others
 browsers run on their own machines. Throughput is the run's steps over {window:g} s, 10 s after
 the pages opened. Then {loads} page loads one after another (each closed before the next),
 from the request to the run's state shown.
-Command: `.venv/bin/python benchmarks/bench_classroom.py --window {window:g} --loads {loads}`
+Command: `.venv/bin/python benchmarks/bench_classroom.py --sessions {" ".join(map(str, sessions))} --window {window:g} --loads {loads}`
 Machine: {machine_line()}
 
 | sessions | env steps/s | of none |

@@ -143,10 +143,6 @@ PAGES = (
     "live", "skills", "hilbert", "curricula", "landscapes", "runs", "sweeps", "environments",
     "horizon",
 )  # fmt: skip
-TAB_LABELS = (
-    "Live", "Skills", "Hilbert", "Curricula", "Landscapes", "Runs", "Sweeps", "Environments",
-    "Horizon",
-)  # fmt: skip
 
 
 # The pages that show one run of a trainer: (trainer, picker label, view class, URL key).
@@ -395,7 +391,7 @@ class Dashboard:
         template = pn.template.BootstrapTemplate(title="RL Workbench", collapsed_sidebar=True)
         self._build(self.state.page)  # the page opened: in the first response, no round trip
         tabs = pn.Tabs(
-            *((label, self.contents[page]) for label, page in zip(TAB_LABELS, PAGES, strict=True)),
+            *((page.capitalize(), self.contents[page]) for page in PAGES),
             active=PAGES.index(self.state.page),
             dynamic=True,
             sizing_mode="stretch_width",

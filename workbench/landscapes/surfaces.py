@@ -384,7 +384,7 @@ def _batched_mlp_head(policy: BasePolicy, kind: ActionKind) -> BatchedHead | Non
     assert isinstance(policy, ActorCriticPolicy)
     extractor = policy.pi_features_extractor
     net = policy.mlp_extractor.policy_net
-    if any(True for _ in extractor.parameters()) or not isinstance(net, nn.Sequential):
+    if next(extractor.parameters(), None) is not None or not isinstance(net, nn.Sequential):
         return None
     if not isinstance(policy.action_net, nn.Linear):
         return None
