@@ -216,6 +216,8 @@ def test_a_hilp_surface_is_centred_on_its_skill_policys_return(hilp_run):
     assert result.grid()[1, 1] == pytest.approx(own, rel=1e-5, abs=1e-6)
     with pytest.raises(ValueError, match="no critic of its own return"):
         run_gradient_line(store, run.id)
+    with pytest.raises(ValueError, match=r"skill must be in \[0, 1023\]"):
+        policy_of_run(store, run.id, skill=10**9)  # refused, not drawn
 
 
 def test_the_cli_computes_a_skill_surface_and_refuses_a_skill_out_of_range(metra_run, capsys):

@@ -804,7 +804,8 @@ def build_parser() -> argparse.ArgumentParser:
     surface.add_argument(
         "--skill", type=int, default=0,
         help="skill runs (METRA, DIAYN, LSD, HILP): whose policy, and whose reward the return "
-        "sums; METRA: the run's evaluation skill of this index (0)",
+        "sums; METRA: the run's evaluation skill of this index, HILP: one of 1,024 fixed "
+        "unit-length draws (0)",
     )  # fmt: skip
     surface.add_argument("--json", action="store_true", help="print the summary as JSON")
     surface.set_defaults(handler=_surface)

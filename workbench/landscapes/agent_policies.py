@@ -51,7 +51,9 @@ from workbench.agents.metra import SkillDiscovery
 SkillReward = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``reward(obs, next_obs)`` of a batch of transitions, for the fixed skill."""
 
-# Seeds HILP's surface skills (with the run's seed): HILP runs have no evaluation skills.
+# HILP runs have no evaluation skills: their surfaces pick from this many unit-length draws
+# of a stream seeded by the run's seed and this number.
+HILP_SURFACE_SKILLS = 1024
 HILP_SURFACE_SKILL_STREAM = 2
 
 

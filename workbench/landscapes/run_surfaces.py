@@ -23,6 +23,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from workbench.landscapes.agent_policies import (
     HILP_SURFACE_SKILL_STREAM,
+    HILP_SURFACE_SKILLS,
     SkillRewardVectorEnv,
     SkillRewardWrapper,
     copy_policy,
@@ -123,9 +124,9 @@ def _skill_policy(
     module = metra if trainer == "metra" else hilp
     if trainer == "metra":
         skills = metra.run_evaluation_skills(config)
-    else:
+    else:  # a fixed list of unit-length draws from a stream of their own
         rng = np.random.default_rng([config.seed, HILP_SURFACE_SKILL_STREAM])
-        draws = rng.standard_normal((max(index + 1, 1), config.latent_dim))
+        draws = rng.standard_normal((HILP_SURFACE_SKILLS, config.latent_dim))
         skills = (draws / np.linalg.norm(draws, axis=1, keepdims=True)).astype(np.float32)
     if not 0 <= index < len(skills):
         raise ValueError(f"skill must be in [0, {len(skills) - 1}] for this run, got {index}")
