@@ -214,8 +214,12 @@ def test_a_hilp_surface_is_centred_on_its_skill_policys_return(hilp_run):
     assert np.linalg.norm(policy.skill) == pytest.approx(1.0) and len(policy.skill) == 4
     own = _own_return(agent, UMAZE, policy.skill, episodes=2, seed=0)
     assert result.grid()[1, 1] == pytest.approx(own, rel=1e-5, abs=1e-6)
-    with pytest.raises(ValueError, match="no critic of its own return"):
-        run_gradient_line(store, run.id)
+    # Its gradient line: REINFORCE over whole episodes (the copy's value net is zero).
+    assert policy.gradient_steps == 8 * gym.spec(UMAZE).max_episode_steps
+    probe = torch.as_tensor(_with(np.ones((3, 2), "f"), policy.skill))
+    assert torch.all(policy.model.policy.predict_values(probe) == 0)
+    line, _ = run_gradient_line(store, run.id, points=3, magnitude=3.0, episodes=2, skill=2)
+    assert line.returns_mean[0] == pytest.approx(result.grid()[1, 1])  # starts at the policy
     with pytest.raises(ValueError, match=r"skill must be in \[0, 1023\]"):
         policy_of_run(store, run.id, skill=10**9)  # refused, not drawn
 
@@ -265,8 +269,7 @@ def test_the_surface_view_of_a_skill_run_asks_for_the_skill_and_names_its_reward
 
     hilp_store, hilp = hilp_run
     hilp_view = SurfaceView(LiveSession(hilp_store), run_id=hilp.id)
-    assert hilp_view.skill_input.visible and not hilp_view.line_button.visible
-    assert not hilp_view.line_pane.visible
+    assert hilp_view.skill_input.visible and hilp_view.line_button.visible
 
 
 def test_a_skill_value_map_is_the_sac_critics_value_of_the_skill_policy(metra_run, hilp_run):

@@ -45,8 +45,7 @@ class SurfaceView(pn.viewable.Viewer):
     latest checkpoint; the run's stored surface is drawn when the run is chosen.
 
     SB3 runs: the return of the environment's reward. Skill runs (METRA, DIAYN, LSD, HILP):
-    the return of one skill's policy on that skill's own reward; a skill field picks which
-    (HILP runs have no gradient line)."""
+    the return of one skill's policy on that skill's own reward; a skill field picks which."""
 
     run_id = param.String(default="", doc="Run whose policy is perturbed.")
     size = param.Integer(default=300, bounds=(100, 2000), doc="Plot width in pixels.")
@@ -146,8 +145,6 @@ class SurfaceView(pn.viewable.Viewer):
         trainer = self.session.store.get_run(self.run_id).trainer if self.run_id else ""
         self.skill_input.visible = trainer in SKILL_TRAINERS
         self.caption.object = SKILL_CAPTION if trainer in SKILL_TRAINERS else ""
-        # HILP's policy has no gradient line (see run_gradient_line): no button, no plot.
-        self.line_button.visible = self.line_pane.visible = trainer != "hilp"
         self.figure.title.text = self._title(reward_label(trainer, self.skill_input.value))
         if not self.run_id:
             return

@@ -19,8 +19,10 @@ same function:
   its Gaussian mean clipped to [-1, 1] and scaled by ``max_action``, the same as a mean
   of ``max_action`` times the output clipped to the box, so the last layer's weights are
   scaled by ``max_action``. Filter-normalised directions are scale-free, so the surface is
-  the one of HILP's own weights. HILP has no on-policy critic of its policy's return, so it
-  gets no gradient line.
+  the one of HILP's own weights. HILP has no critic of its own policy's return (its Q and V
+  are IQL's, in-sample values of the dataset's behaviour), so the copy's value net is zero:
+  its gradient line follows REINFORCE, the discounted return-to-go of whole episodes
+  weighting the log-probabilities of the Gaussian policy's own actions.
 
 What a skill policy's return is: the environment of these runs pays nothing (METRA's mazes
 run with ``reward_mode="none"``), so the return is the skill's own objective for one fixed
@@ -267,3 +269,7 @@ def _copy_hilp_policy(agent: HILP, model: BaseAlgorithm) -> None:
     with torch.no_grad():
         log_std = actor.log_std.detach().cpu().clamp(LOG_STD_MIN, LOG_STD_MAX)
         policy.log_std.copy_(log_std + math.log(scale))
+        # V = 0: the policy gradient's advantage is the return-to-go (REINFORCE).
+        policy.value_net.weight.zero_()
+        policy.value_net.bias.zero_()
+    model.gamma = agent.gamma

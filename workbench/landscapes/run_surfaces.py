@@ -75,6 +75,8 @@ class RunPolicy:
     """The skill z appended to the observations (skill runs)."""
     single_env: Callable[[], gym.Env] | None = None
     """One environment of the same kind, for a one-at-a-time evaluation (skill runs)."""
+    gradient_steps: int = 2048
+    """Transitions of the rollout that estimates the policy gradient."""
 
 
 def reward_label(trainer: str, skill: int = 0) -> str:
@@ -157,9 +159,13 @@ def _skill_policy(
         policy = scratch["model"].policy
         return {name: value.detach().clone() for name, value in policy.state_dict().items()}
 
+    # HILP's gradient is REINFORCE's (see agent_policies): its rollout holds whole episodes
+    # of 8 copies, so no return-to-go is cut short where a value would have to stand in.
+    gradient_steps = 8 * gym.spec(config.env_id).max_episode_steps if trainer == "hilp" else 2048
     return RunPolicy(
-        model, vector_env, {}, step, reward_label(trainer, index), parameters_of, skill, single_env
-    )
+        model, vector_env, {}, step, reward_label(trainer, index), parameters_of, skill,
+        single_env, gradient_steps,
+    )  # fmt: skip
 
 
 def run_surface(
@@ -274,20 +280,16 @@ def run_gradient_line(
     """The return along the normalised policy gradient of the run's latest checkpoint
     (Sullivan et al.'s line: 20 points up to 0.4), stored as its ``gradient_line``
     snapshot at the checkpoint's step. METRA, DIAYN and LSD runs: the gradient of their
-    SAC actor's objective; HILP runs have none (refused)."""
+    SAC actor's objective; HILP runs: REINFORCE's over whole episodes (no critic of the
+    policy's own return)."""
     if points < 2:
         raise ValueError(f"points must be at least 2, got {points}")
     _check_episodes_and_magnitude(episodes, magnitude)
-    if store.get_run(run_id).trainer == "hilp":
-        raise ValueError(
-            f"run {run_id} is a 'hilp' run: its skill policy is trained offline by "
-            "advantage-weighted regression, with no critic of its own return to take a "
-            "policy gradient from; compute a surface instead"
-        )
     policy = policy_of_run(store, run_id, skill)
     result = gradient_line(
         policy.model, policy.env, points=points, magnitude=magnitude, episodes=episodes,
         seed=seed, env_kwargs=policy.env_kwargs, on_point=on_point,
+        gradient_steps=policy.gradient_steps,
     )  # fmt: skip
     step = policy.step
     store.add_snapshot(
