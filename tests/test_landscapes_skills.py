@@ -337,6 +337,38 @@ def test_a_skill_advantage_map_is_the_td_error_of_the_skill_policys_own_step(met
         skill_advantage_map(agent, slice_grid, skill)
 
 
+def test_an_lsd_advantage_map_pays_the_scaled_reward_and_leaves_phi_as_it_was():
+    from workbench.landscapes.state_maps import StateGrid, skill_advantage_map, skill_value_map
+
+    torch.manual_seed(0)
+    space = gym.make(PLANE).action_space
+    agent = SkillDiscovery(
+        2, torch.as_tensor(space.low), torch.as_tensor(space.high), skill_dim=2,
+        objective="lsd", hidden=16, reward_scale=3.0, device="cpu",
+    )  # fmt: skip
+    grid = StateGrid.plane(x_range=(-1, 1), y_range=(-1, 1), resolution=(4, 3))
+    skill, gamma = np.array([0.6, -0.8], dtype=np.float32), 0.9
+    agent.phi.train()  # as after training: spectral normalisation iterates on every call
+    weights = {k: v.clone() for k, v in agent.phi.state_dict().items()}
+    first = skill_advantage_map(agent, grid, skill, gamma=gamma)
+    # Eval mode: the power iteration's vectors are not nudged, so the map is one function.
+    for name, value in agent.phi.state_dict().items():
+        torch.testing.assert_close(value, weights[name], rtol=0, atol=0)
+    np.testing.assert_array_equal(skill_advantage_map(agent, grid, skill, gamma=gamma), first)
+    # The reward term is the scaled one the critics learned: A - (gamma V' - V) / r = 3.
+    obs = grid.free_observations()
+    actions = agent.act(obs, np.tile(skill, (len(obs), 1)), deterministic=True).numpy()
+    next_obs = obs + actions  # the plane's dynamics, far from its edges
+    next_values = np.array([
+        skill_value_map(agent, _one_state(grid, o), skill)[0, 0] for o in next_obs
+    ])  # fmt: skip
+    values = skill_value_map(agent, grid, skill)[grid.mask]
+    rewards = skill_reward_of(agent, skill)(obs, next_obs)
+    np.testing.assert_allclose(
+        first[grid.mask] - gamma * next_values + values, 3.0 * rewards, rtol=1e-4, atol=1e-5
+    )
+
+
 def _one_state(grid, observation: np.ndarray):
     """A one-state grid at ``observation`` (for a value there)."""
     import dataclasses

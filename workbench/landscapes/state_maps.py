@@ -40,6 +40,7 @@ from gymnasium import spaces
 from environments.point import PLANE_TASK, PointTask
 from workbench.agents.hilp import HILP
 from workbench.agents.metra import SkillDiscovery
+from workbench.landscapes.agent_policies import skill_reward_of
 
 RewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
 # A batched transition model: next observations from observations and actions.
@@ -714,14 +715,27 @@ def _skill_inputs(agent: HILP | SkillDiscovery, obs: np.ndarray, z: np.ndarray) 
 
 
 @torch.no_grad()
-def _skill_values(agent: HILP | SkillDiscovery, obs: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """HILP: V(s, z); our SAC: min_i Q_i((s, z), pi(s, z)). float64 (N,)."""
+def _skill_actions(agent: HILP | SkillDiscovery, inputs: torch.Tensor) -> torch.Tensor:
+    """The skill policy's deterministic action for (s, z) inputs."""
+    return agent.actor(inputs) if isinstance(agent, HILP) else agent.sac.actor.deterministic(inputs)
+
+
+@torch.no_grad()
+def _skill_values(
+    agent: HILP | SkillDiscovery,
+    obs: np.ndarray,
+    z: np.ndarray,
+    actions: torch.Tensor | None = None,
+) -> np.ndarray:
+    """HILP: V(s, z); our SAC: min_i Q_i((s, z), pi(s, z)), with ``actions`` as pi(s, z)
+    when the caller has them already. float64 (N,)."""
     inputs = _skill_inputs(agent, obs, z)
     if isinstance(agent, HILP):
         values = agent.v(inputs)[0, :, 0]
     else:
         sac = agent.sac
-        values = sac.q_values(sac.critic, inputs, sac.actor.deterministic(inputs)).min(0).values
+        actions = _skill_actions(agent, inputs) if actions is None else actions
+        values = sac.q_values(sac.critic, inputs, actions).min(0).values
     return values.double().cpu().numpy()
 
 
@@ -781,30 +795,19 @@ def skill_advantage_map(
         raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
     observations = grid.free_observations()
     positions = grid.coordinates()[grid.mask.ravel()]
-    skills = torch.as_tensor(z, device=agent.device)
+    # The reward the agent trains on (phi in eval mode, as for its surfaces), times METRA's
+    # reward scale, which its critics learned.
+    reward_of = skill_reward_of(agent, z)
+    scale = 1.0 if isinstance(agent, HILP) else float(agent.reward_scale)
 
     def advantages(index: np.ndarray) -> np.ndarray:
         obs = observations[index]
-        inputs = _skill_inputs(agent, obs, z)
-        with torch.no_grad():
-            actions = (
-                agent.actor(inputs)
-                if isinstance(agent, HILP)
-                else agent.sac.actor.deterministic(inputs)
-            )
+        actions = _skill_actions(agent, _skill_inputs(agent, obs, z))
         next_positions = task.move(positions[index], task.check_actions(actions.cpu().numpy()))
         goals = None if grid.goal is None else np.tile(grid.goal, (len(obs), 1))
         next_obs = task.observe(next_positions, goals)
-        obs_t = torch.as_tensor(obs, device=agent.device)
-        next_t = torch.as_tensor(next_obs, dtype=torch.float32, device=agent.device)
-        batch = skills.expand(len(obs), -1)
-        with torch.no_grad():
-            if isinstance(agent, HILP):
-                rewards = agent.skill_rewards(obs_t, next_t, batch)
-            else:
-                rewards = agent.rewards(obs_t, next_t, batch) * agent.reward_scale
-        rewards = rewards.double().cpu().numpy()
+        rewards = scale * reward_of(obs, next_obs)
         next_values = _skill_values(agent, next_obs, z)
-        return rewards + gamma * next_values - _skill_values(agent, obs, z)
+        return rewards + gamma * next_values - _skill_values(agent, obs, z, actions)
 
     return grid.to_map(_in_batches(advantages, np.arange(len(observations)), batch_size))
