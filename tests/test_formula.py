@@ -83,3 +83,23 @@ def test_formula_shows_the_values_a_page_sets():
     assert r"\text{?}" in formula.latex  # nothing analysed yet
     formula.values = {"T": 100}
     assert "{100}" in formula.latex
+
+
+def test_new_scalars_alone_redraw_the_formula_at_most_every_few_seconds(tmp_path):
+    store = RunStore(tmp_path)
+    run = Run.create("regression", store=store)
+    formula = Formula(
+        LiveSession(store), run_id=run.id, metrics_every_s=3600.0,
+        template=r"\lambda = \metric{metra/lambda},\ \eta = \knob{learning_rate}",
+    )  # fmt: skip
+    assert r"{\text{?}}" in formula.latex
+    store.add_scalars(run.id, [(10, "metra/lambda", 2.5)])
+    formula.refresh()
+    assert "{2.5}" not in formula.latex  # within the interval: MathJax is spared
+    store.set_config(run.id, {**store.get_run(run.id).config, "learning_rate": 0.5})
+    formula.refresh()  # a knob changed: drawn at once, with the new scalar too
+    assert "{2.5}" in formula.latex and "{0.5}" in formula.latex
+    store.add_scalars(run.id, [(20, "metra/lambda", 7.0)])
+    formula.metrics_every_s = 0.0
+    formula.refresh()
+    assert "{7}" in formula.latex and formula._maths.object == f"$${formula.latex}$$"

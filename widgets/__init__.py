@@ -13,6 +13,11 @@ import holoviews.plotting.bokeh  # registers the bokeh backend without notebook 
 # Our charts are bokeh charts. Loading the backend this way, not with hv.extension, keeps
 # notebooks off the CDN (hv.extension fetches a module shim from one).
 hv.Store.set_current_backend("bokeh")
+# Canvas, not WebGL: our plots hold thousands of points at most, which a 2-D canvas draws at
+# once, while WebGL copies every plot from a shared GL canvas at each repaint. Without a GPU
+# (a classroom laptop, a headless browser) that copy ran in software and took half of a busy
+# Skills page's time in the browser.
+hv.renderer("bokeh").webgl = False
 
 from widgets.common import (  # noqa: E402
     LiveSession,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,11 +102,19 @@ class Formula(pn.viewable.Viewer):
     caption = param.String(default="", doc="Words under the maths (Markdown).")
     digits = param.Integer(default=3, bounds=(1, 10), doc="Significant digits of the values.")
     width = param.Integer(default=320, bounds=(100, 2000), doc="Width in pixels.")
+    metrics_every_s = param.Number(
+        default=5.0, bounds=(0.0, None),
+        doc="Least seconds between redraws for new scalars alone (a knob change redraws at "
+        "once): each redraw typesets the maths again and lays the whole page out anew in the "
+        "browser, which at every refresh took a sixth of a busy page's time there.",
+    )  # fmt: skip
 
     def __init__(self, session: LiveSession | None = None, **params) -> None:
         super().__init__(**params)
         self.session = session
         self.latex = ""  # the LaTeX last drawn, values included
+        self._knobs_drawn: dict[str, Any] | None = None  # the knobs in the LaTeX last drawn
+        self._drawn_at = -math.inf  # time.monotonic() of the last redraw
         # Wide maths scrolls inside its own box rather than widening the page.
         self._maths = pn.pane.LaTeX(
             "", renderer="mathjax", width=self.width, styles={"overflow-x": "auto"},
@@ -133,13 +142,21 @@ class Formula(pn.viewable.Viewer):
         return dict(store.get_run(self.run_id).config), store.last_scalars(self.run_id)
 
     @param.depends("template", "choices", "run_id", "values", "digits", watch=True)
+    def _redraw(self) -> None:
+        self._knobs_drawn = None  # a new formula: drawn now, whatever the time
+        self.refresh()
+
     def refresh(self) -> None:
         """Fill the template with the current values; redraw only when the maths changed
-        (MathJax typesets the whole formula again at every change)."""
+        (MathJax typesets the whole formula again at every change), and for new scalars
+        alone at most every ``metrics_every_s``."""
         knobs, metrics = self._run_values()
-        latex = render_formula(
-            self.template, {**knobs, **self.values}, metrics, self.choices, self.digits
-        )
+        knobs = {**knobs, **self.values}
+        now = time.monotonic()
+        if knobs == self._knobs_drawn and now - self._drawn_at < self.metrics_every_s:
+            return
+        latex = render_formula(self.template, knobs, metrics, self.choices, self.digits)
+        self._knobs_drawn, self._drawn_at = knobs, now
         if latex != self.latex:
             self.latex = latex
             self._maths.object = f"$${latex}$$" if latex else ""

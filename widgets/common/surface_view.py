@@ -49,6 +49,11 @@ class SurfaceView(pn.viewable.Viewer):
 
     run_id = param.String(default="", doc="Run whose policy is perturbed.")
     size = param.Integer(default=300, bounds=(100, 2000), doc="Plot width in pixels.")
+    collapsed = param.Boolean(
+        default=False,
+        doc="Shown as a closed card that opens on a click (a page where the surface is an "
+        "aside: closed, its plots cost the browser nothing when the page's numbers change).",
+    )
 
     def __init__(self, session: LiveSession, **params) -> None:
         super().__init__(**params)
@@ -326,8 +331,7 @@ class SurfaceView(pn.viewable.Viewer):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(
-            pn.pane.Markdown("**Reward surface** of the latest checkpoint"),
+        body = (
             pn.Row(
                 self.directions,
                 self.grid_input,
@@ -340,3 +344,9 @@ class SurfaceView(pn.viewable.Viewer):
             self.status,
             pn.Row(self.pane, pn.Column(self.line_pane, self.line_verdict)),
         )
+        if self.collapsed:
+            return pn.Card(
+                *body, title="Reward surface of the latest checkpoint", collapsed=True,
+                css_classes=["surface-card"], sizing_mode="stretch_width",
+            )  # fmt: skip
+        return pn.Column(pn.pane.Markdown("**Reward surface** of the latest checkpoint"), *body)

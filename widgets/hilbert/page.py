@@ -62,7 +62,7 @@ class HilbertView(pn.viewable.Viewer):
             title="Objective: HILP's Hilbert value", caption=HILBERT_CAPTION,
         )  # fmt: skip
         self.objective = ObjectivePanel(session, run_id=self.run_id, executor=self.executor)
-        self.surface = SurfaceView(session, run_id=self.run_id)
+        self.surface = SurfaceView(session, run_id=self.run_id, collapsed=True)
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:

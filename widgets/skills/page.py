@@ -108,7 +108,7 @@ class SkillsView(pn.viewable.Viewer):
         self.objective = ObjectivePanel(
             session, on_fork=self._forked, run_id=self.run_id, executor=self.executor
         )
-        self.surface = SurfaceView(session, run_id=self.run_id)
+        self.surface = SurfaceView(session, run_id=self.run_id, collapsed=True)
 
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
