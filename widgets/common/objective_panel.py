@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.threads import on_next_tick
 from workbench.runs import Config, KnobError, Run, RunError
 from workbench.runs.config import describe, parse_knob
 from workbench.runs.trainer import TrainerError
@@ -138,7 +139,10 @@ class ObjectivePanel(pn.viewable.Viewer):
             child.start(self.executor)
             self.fork_feedback.value = f"forked run {name!r} ({child.id})"
             if self.on_fork is not None:
-                self.on_fork(child.id)
+                # The page adds the child to its charts: their Bokeh sources change in the
+                # document's next tick, under its lock, not from this click's event.
+                on_fork = self.on_fork
+                on_next_tick(lambda: on_fork(child.id))
         except KnobError as error:
             self.fork_feedback.value = str(error)
         except (RunError, ValueError) as error:
