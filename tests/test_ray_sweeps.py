@@ -436,11 +436,19 @@ def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> Non
 
 
 def _header_look(page) -> tuple[str, str]:
+    """The header's heading size and code colour. Read again when an element was replaced
+    between finding it and reading it (the header redraws as the sweep's state changes, and
+    a detached element's computed style is empty)."""
     header = page.locator(".sweep-header:visible")
-    return (
-        header.locator("h3").first.evaluate("e => getComputedStyle(e).fontSize"),
-        header.locator("code").first.evaluate("e => getComputedStyle(e).color"),
-    )
+    for _ in range(10):
+        look = (
+            header.locator("h3").first.evaluate("e => getComputedStyle(e).fontSize"),
+            header.locator("code").first.evaluate("e => getComputedStyle(e).color"),
+        )
+        if all(look):
+            break
+        page.wait_for_timeout(300)
+    return look
 
 
 def _check_lineage_in_the_store(store: RunStore, runs: list, forks: list, sweep) -> None:

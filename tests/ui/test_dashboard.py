@@ -185,7 +185,24 @@ def test_fork_creates_a_second_run_that_appears_in_the_runs_table(
     child = next(r for r in store.list_runs() if r.parent_id)
     assert child.config["net_width"] == 32
     Run(store, child.id).stop(wait=30)  # free the CPU for the other tests
+    # The pages' charts took the child in without an error on the server.
+    assert _tracebacks_through_our_code(served_dashboard.log) == []
     assert page_problems == []
+
+
+def _tracebacks_through_our_code(log: Path) -> list[str]:
+    """The last line of each traceback in the server's log that passes through our own
+    widgets or engine (closed browser sockets and the like are left out)."""
+    found, ours = [], False
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback"):
+            ours = False
+        elif re.search(r'File ".*/(widgets|workbench)/', line):
+            ours = True
+        elif ours and re.match(r"\w[\w.]*(Error|Exception)\b", line):
+            found.append(line)
+            ours = False
+    return found
 
 
 SESSIONS = 6  # a small classroom; 8 pages once made 272 requests to a CDN
@@ -338,6 +355,10 @@ def test_skills_page_starts_a_metra_run_whose_trajectories_change_as_it_trains(
         "from the checkpoint at step", timeout=60_000
     )
     expect(page.locator(".picker-view .bk-Canvas:visible").first).to_be_visible(timeout=30_000)
+    # The reward surface waits in a closed card, and opens on a click.
+    expect(page.locator(".surface-compute button:visible")).to_have_count(0)
+    page.locator(".surface-card .card-header:visible").click()
+    expect(page.locator(".surface-compute button:visible")).to_have_count(1, timeout=30_000)
     store = RunStore(served_dashboard.home)
     metra = next(r for r in store.list_runs() if r.trainer == "metra")
     assert store.last_scalars(metra.id)["eval/coverage"] >= 1
