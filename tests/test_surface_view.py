@@ -4,10 +4,12 @@ level lines."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from widgets import LiveSession
 from widgets.common.surface_view import CONTOUR_LEVELS, SurfaceView
-from workbench.runs import RunStore
+from workbench.landscapes.surfaces import SurfaceResult
+from workbench.runs import Run, RunStore
 
 
 def _fill(view: SurfaceView, grid: int, surface, indices) -> None:
@@ -37,3 +39,22 @@ def test_a_finished_surface_gets_level_lines_along_its_level_sets(tmp_path):
     # A new grid clears them.
     view._start_grid(grid, 1.0, None)
     assert view.contours.data["xs"] == []
+
+
+def test_an_emptied_field_is_refused_by_name_and_a_flat_line_keeps_a_readable_axis(tmp_path):
+    store = RunStore(tmp_path)
+    run = Run.create("sb3", store=store, total_timesteps=1_000)
+    view = SurfaceView(LiveSession(store), run_id=run.id)
+    view.grid_input.value = None  # what a cleared number box holds
+    view.compute()
+    assert view.status.value == "refused: grid is empty; enter a number from 3 to 41"
+    assert not view._busy and not view.compute_button.disabled  # no job was started
+    view.grid_input.value, view.episodes_input.value = 11, None
+    view.compute_line()
+    assert view.status.value.startswith("refused: episodes is empty")
+    flat = np.full(21, -300.0)
+    view._draw_line(
+        SurfaceResult(np.linspace(0, 1, 21)[:, None], flat, np.zeros(21), episodes=4, seed=0)
+    )
+    assert view.line_figure.y_range.min_interval == pytest.approx(0.3)
+    assert "No cliff" in view.line_verdict.object

@@ -117,6 +117,7 @@ class SurfaceView(pn.viewable.Viewer):
         line_figure.add_layout(Whisker(source=self.line, base="t", upper="upper", lower="lower"))
         self.line_pane = pn.pane.Bokeh(css_classes=["gradient-line-plot"])
         self.line_pane.object = line_figure
+        self.line_figure = line_figure
         self.caption = pn.pane.Markdown("", css_classes=["surface-caption"], max_width=700)
         self.line_verdict = pn.pane.Markdown("", css_classes=["cliff-verdict"], width=self.size)
         self._lock = threading.Lock()
@@ -150,7 +151,7 @@ class SurfaceView(pn.viewable.Viewer):
         trainer = self.session.store.get_run(self.run_id).trainer if self.run_id else ""
         self.skill_input.visible = trainer in SKILL_TRAINERS
         self.caption.object = SKILL_CAPTION if trainer in SKILL_TRAINERS else ""
-        self.figure.title.text = self._title(reward_label(trainer, self.skill_input.value))
+        self.figure.title.text = self._title(reward_label(trainer, self.skill_input.value or 0))
         if not self.run_id:
             return
         stored = stored_surface(self.session.store, self.run_id)
@@ -210,9 +211,20 @@ class SurfaceView(pn.viewable.Viewer):
 
         threading.Thread(target=guarded, daemon=True, name="reward-surface").start()
 
+    def _missing_input(self) -> str | None:
+        """The first emptied field's refusal (a cleared number box holds None), or None."""
+        fields = (self.grid_input, self.episodes_input, self.magnitude_input, self.skill_input)
+        for field in fields:
+            if field.value is None:
+                return f"refused: {field.label} is empty; enter a number from {field.start} to {field.end}"
+        return None
+
     def compute(self) -> None:
         """Compute the surface of the run's latest checkpoint in a thread; points stream in."""
         if not self.run_id or self._busy:
+            return
+        if (refusal := self._missing_input()) is not None:
+            self.status.value = refusal
             return
         grid, episodes = int(self.grid_input.value), int(self.episodes_input.value)
         magnitude, directions = float(self.magnitude_input.value), self.directions.value
@@ -248,6 +260,9 @@ class SurfaceView(pn.viewable.Viewer):
     def compute_line(self) -> None:
         """The return along the normalised policy gradient, and whether it has a cliff."""
         if not self.run_id or self._busy:
+            return
+        if (refusal := self._missing_input()) is not None:
+            self.status.value = refusal
             return
         episodes, skill = int(self.episodes_input.value), int(self.skill_input.value)
         self.status.value = "computing the gradient line"
@@ -313,6 +328,9 @@ class SurfaceView(pn.viewable.Viewer):
     def _draw_line(self, line: SurfaceResult) -> None:
         values, errors = line.returns_mean, line.returns_stderr
         t = line.coords.reshape(-1)
+        # A flat line (a policy whose return the step does not change) keeps a readable
+        # axis: at least a thousandth of its size, not a span of rounding errors.
+        self.line_figure.y_range.min_interval = 1e-3 * max(1.0, float(np.abs(values).max()))
         self.line.data = {
             "t": t,
             "value": values,
