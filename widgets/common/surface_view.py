@@ -110,7 +110,7 @@ class SurfaceView(pn.viewable.Viewer):
         line_figure = BokehFigure(
             frame_width=self.size, frame_height=round(self.size * 0.6), toolbar_location=None,
             x_axis_label="step along the normalised policy gradient", y_axis_label="return",
-            title="gradient line",
+            title="gradient line", y_range=Range1d(-1, 1),  # set by each line
         )  # fmt: skip
         line_figure.line("t", "value", source=self.line, line_width=2)
         line_figure.scatter("t", "value", source=self.line, size=5)
@@ -328,9 +328,13 @@ class SurfaceView(pn.viewable.Viewer):
     def _draw_line(self, line: SurfaceResult) -> None:
         values, errors = line.returns_mean, line.returns_stderr
         t = line.coords.reshape(-1)
-        # A flat line (a policy whose return the step does not change) keeps a readable
-        # axis: at least a thousandth of its size, not a span of rounding errors.
-        self.line_figure.y_range.min_interval = 1e-3 * max(1.0, float(np.abs(values).max()))
+        # The return axis spans the line and its error bars; a flat line (a policy whose
+        # return the step does not change) gets at least a thousandth of its size, not a
+        # span of rounding errors with nine-digit ticks.
+        low, high = float((values - errors).min()), float((values + errors).max())
+        middle = (low + high) / 2
+        half = max(high - low, 1e-3 * max(1.0, float(np.abs(values).max()))) / 2 * 1.1
+        self.line_figure.y_range.update(start=middle - half, end=middle + half)
         self.line.data = {
             "t": t,
             "value": values,
