@@ -367,8 +367,14 @@ class SurfaceView(pn.viewable.Viewer):
             pn.Row(self.pane, pn.Column(self.line_pane, self.line_verdict)),
         )
         if self.collapsed:
+            # A header of our own: the default title's look depended on which stylesheet
+            # reached it last (bold on a grey band in one session, plain in another).
+            header = pn.pane.Markdown(
+                "**Reward surface** of the latest checkpoint (click to open or close)",
+                margin=(0, 5),
+            )
             return pn.Card(
-                *body, title="Reward surface of the latest checkpoint", collapsed=True,
+                *body, header=header, header_background="#f1f3f5", collapsed=True,
                 css_classes=["surface-card"], sizing_mode="stretch_width",
             )  # fmt: skip
         return pn.Column(pn.pane.Markdown("**Reward surface** of the latest checkpoint"), *body)
