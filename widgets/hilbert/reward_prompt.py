@@ -35,11 +35,16 @@ class RewardPrompt(pn.viewable.Viewer):
         self.session = session
         self.reward = pn.widgets.Select(
             label="reward", options=[*REWARDS, "a * dx + b * dy", "reach region"],
-            css_classes=["prompt-reward"],
+            css_classes=["prompt-reward"], width=200,
         )  # fmt: skip
-        self.weight_x = pn.widgets.FloatSlider(label="a", start=-1, end=1, step=0.1, value=1.0)
-        self.weight_y = pn.widgets.FloatSlider(label="b", start=-1, end=1, step=0.1, value=0.0)
-        self.region = pn.widgets.TextInput(label="region centre x, y", value="1.5, 3.5")
+        # Widths that leave the controls beside the picture at 1280 px.
+        self.weight_x = pn.widgets.FloatSlider(
+            label="a", start=-1, end=1, step=0.1, value=1.0, width=150
+        )
+        self.weight_y = pn.widgets.FloatSlider(
+            label="b", start=-1, end=1, step=0.1, value=0.0, width=150
+        )
+        self.region = pn.widgets.TextInput(label="region centre x, y", value="1.5, 3.5", width=200)
         self.button = pn.widgets.Button(
             label="Prompt", color="primary", css_classes=["prompt-button"]
         )
@@ -113,7 +118,10 @@ class RewardPrompt(pn.viewable.Viewer):
         return path
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(
-            pn.Row(self.reward, self.button), pn.Row(self.weight_x, self.weight_y, self.region),
-            self.status, self._holder,
+        # The controls beside the rollout's picture, not above it (the picture alone on its
+        # row left the rest of the page's width empty).
+        controls = pn.Column(
+            pn.Row(self.reward, self.button), pn.Row(self.weight_x, self.weight_y), self.region,
+            self.status,
         )  # fmt: skip
+        return pn.Row(self._holder, controls)
