@@ -59,4 +59,6 @@ def test_an_emptied_field_is_refused_by_name_and_a_flat_line_keeps_a_readable_ax
     y_range = view.line_figure.y_range
     assert y_range.end - y_range.start == pytest.approx(0.33)  # a thousandth, and a margin
     assert y_range.start < -300.0 < y_range.end
+    x_range = view.line_figure.x_range  # the whole line, with a margin
+    assert x_range.start < 0.0 and 1.0 < x_range.end < 1.1
     assert "No cliff" in view.line_verdict.object

@@ -110,7 +110,7 @@ class SurfaceView(pn.viewable.Viewer):
         line_figure = BokehFigure(
             frame_width=self.size, frame_height=round(self.size * 0.6), toolbar_location=None,
             x_axis_label="step along the normalised policy gradient", y_axis_label="return",
-            title="gradient line", y_range=Range1d(-1, 1),  # set by each line
+            title="gradient line", x_range=Range1d(0, 1), y_range=Range1d(-1, 1),  # set by each line
         )  # fmt: skip
         line_figure.line("t", "value", source=self.line, line_width=2)
         line_figure.scatter("t", "value", source=self.line, size=5)
@@ -335,6 +335,8 @@ class SurfaceView(pn.viewable.Viewer):
         middle = (low + high) / 2
         half = max(high - low, 1e-3 * max(1.0, float(np.abs(values).max()))) / 2 * 1.1
         self.line_figure.y_range.update(start=middle - half, end=middle + half)
+        pad = 0.03 * float(np.ptp(t)) if len(t) > 1 else 0.5
+        self.line_figure.x_range.update(start=float(t.min()) - pad, end=float(t.max()) + pad)
         self.line.data = {
             "t": t,
             "value": values,
