@@ -190,6 +190,10 @@ def test_fork_creates_a_second_run_that_appears_in_the_runs_table(
     assert page_problems == []
 
 
+# A frame in our widgets or engine; not an installed package's (panel/widgets/ is Panel's).
+OUR_FRAME = re.compile(r'File "(?!.*site-packages).*/(widgets|workbench)/')
+
+
 def _tracebacks_through_our_code(log: Path) -> list[str]:
     """The last line of each traceback in the server's log that passes through our own
     widgets or engine (closed browser sockets and the like are left out)."""
@@ -197,7 +201,7 @@ def _tracebacks_through_our_code(log: Path) -> list[str]:
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("Traceback"):
             ours = False
-        elif re.search(r'File ".*/(widgets|workbench)/', line):
+        elif re.search(OUR_FRAME, line):
             ours = True
         elif ours and re.match(r"\w[\w.]*(Error|Exception)\b", line):
             found.append(line)
