@@ -12,6 +12,7 @@ from workbench.agents.hilp import (
     GoalSampling,
     OfflineBatches,
     expectile_weight,
+    gelu_tanh,
     hilbert_value,
     sample_unit_skills,
 )
@@ -65,12 +66,40 @@ def test_networks_are_the_authors_layer_for_layer(layer_norm):
                 layers += [torch.nn.GELU(approximate="tanh"), norm]
             elif i < 2:
                 layers.append(torch.nn.ReLU())
-        expected = torch.nn.Sequential(*layers)(x)
+        reference = torch.nn.Sequential(*layers)
+        expected = reference(x)
         assert torch.allclose(net(x)[member], expected, atol=1e-6)
+        # The norms' gains and biases are folded into the next layer's weights: the
+        # gradients of every parameter are still the plain network's.
+        net.zero_grad()
+        (net(x)[member] ** 2).sum().backward()
+        (expected**2).sum().backward()
+        for i, linear in enumerate(m for m in reference if isinstance(m, torch.nn.Linear)):
+            assert torch.allclose(net.weights[i].grad[member], linear.weight.grad.T, atol=1e-5)
+            assert torch.allclose(net.biases[i].grad[member, 0], linear.bias.grad, atol=1e-5)
+        for i, norm in enumerate(m for m in reference if isinstance(m, torch.nn.LayerNorm)):
+            assert torch.allclose(net.norm_gains.grad[i, member, 0], norm.weight.grad, atol=1e-5)
+            assert torch.allclose(net.norm_biases.grad[i, member, 0], norm.bias.grad, atol=1e-5)
     assert all(not b.any() for b in net.biases)
     hidden_bound = (6 / (16 + 16)) ** 0.5
     assert 0.9 * hidden_bound < net.weights[1].abs().max() <= hidden_bound
     assert net.weights[2].abs().max() <= (6e-2 / (16 + 4)) ** 0.5
+
+
+def test_gelu_is_torchs_tanh_form_in_value_and_gradient():
+    """Our GELU (a sigmoid in place of torch's slower tanh) is ``F.gelu(approximate="tanh")``
+    to float rounding, with or without gradients, and its hand-written backward is exact."""
+    x = torch.linspace(-12, 12, 20_001, requires_grad=True)
+    reference = torch.nn.functional.gelu(x, approximate="tanh")
+    ours = gelu_tanh(x)
+    assert torch.allclose(ours, reference, atol=2e-6, rtol=1e-6)
+    with torch.no_grad():
+        assert torch.equal(gelu_tanh(x), ours.detach())
+    (expected,) = torch.autograd.grad(reference.sum(), x)
+    (found,) = torch.autograd.grad(ours.sum(), x)
+    assert torch.allclose(found, expected, atol=1e-5)
+    doubles = torch.randn(50, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.autograd.gradcheck(gelu_tanh, (3 * doubles.requires_grad_(),))
 
 
 def test_value_loss_equals_the_expectile_formula_by_hand():
@@ -188,8 +217,8 @@ def reference_update(agent: HILP, batch: dict[str, torch.Tensor]) -> None:
 
 
 def test_the_update_computes_what_the_plain_update_does():
-    """Stacked inputs, the first phi network alone for the skill reward and phi(s) shared
-    with the value loss change the speed only: every weight and target after three updates
+    """The first phi network alone for the skill reward, phi(s) shared with the value loss
+    and the norms folded into the next layers change the speed only: every weight and target after three updates
     is the plain update's (to float rounding)."""
     fast, plain = small_agent(), small_agent()
     g = torch.Generator().manual_seed(3)

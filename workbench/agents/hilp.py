@@ -63,6 +63,46 @@ def _xavier_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, scale: fl
     return torch.empty(shape).uniform_(-bound, bound)
 
 
+# GELU's tanh form, written with a sigmoid: 0.5 x (1 + tanh(u)) = x sigmoid(2u), with
+# u = sqrt(2 / pi) (x + 0.044715 x^3). torch's CPU kernel spends most of its time in an
+# exact tanh; the sigmoid form agrees to float rounding (5e-7) in half the time.
+_GELU_LINEAR = 2.0 * math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = _GELU_LINEAR * 0.044715
+
+
+def _gelu_gate(x: torch.Tensor) -> torch.Tensor:
+    """sigmoid(2u): one new tensor, the rest in place."""
+    gate = torch.addcmul(x.new_tensor(_GELU_LINEAR), x, x, value=_GELU_CUBIC)
+    return gate.mul_(x).sigmoid_()
+
+
+class _GeluTanh(torch.autograd.Function):
+    """``F.gelu(x, approximate="tanh")`` (flax's ``nn.gelu``, the authors' activation)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        gate = _gelu_gate(x)
+        ctx.save_for_backward(x, gate)
+        return x * gate
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # d/dx x s(v(x)) = s (1 + x v'(x) (1 - s)), v' = 2c (1 + 3 * 0.044715 x^2)
+        x, gate = ctx.saved_tensors
+        slope = torch.addcmul(x.new_tensor(_GELU_LINEAR), x, x, value=3.0 * _GELU_CUBIC)
+        slope.mul_(x).mul_(torch.rsub(gate, 1.0)).add_(1.0).mul_(gate)
+        return slope.mul_(grad)
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """GELU, tanh form; without gradients, no tensors are kept for a backward pass."""
+    if x.device.type != "cpu":  # a GPU's own kernel does it all in one pass
+        return F.gelu(x, approximate="tanh")
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _GeluTanh.apply(x)
+    return x * _gelu_gate(x)
+
+
 class HILPMLP(nn.Module):
     """``members`` MLPs evaluated together, as the authors' two network types:
 
@@ -71,7 +111,8 @@ class HILPMLP(nn.Module):
     - ``layer_norm=False``: Linear, ReLU per hidden layer (their ``MLP``, used by the policy).
 
     Weights are Xavier-uniform (the output layer's scaled by ``output_scale``), biases zero;
-    GELU is the tanh approximation and the LayerNorm epsilon 1e-6 (flax's defaults).
+    GELU is the tanh approximation (:func:`gelu_tanh`) and the LayerNorm epsilon 1e-6
+    (flax's defaults).
     Input (batch, in) or (members, batch, in) -> output (members, batch, out).
     """
 
@@ -103,17 +144,29 @@ class HILPMLP(nn.Module):
         count = len(range(self.members)[members])
         x = inputs if inputs.dim() == 3 else inputs.unsqueeze(0).expand(count, -1, -1)
         last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(bias[members], x, weight[members])
+        for i in range(last + 1):
+            weight, bias = self._layer(i, members)
+            x = torch.baddbmm(bias, x, weight)
             if i == last:
                 break
-            if self.layer_norm:
-                x = F.layer_norm(F.gelu(x, approximate="tanh"), x.shape[-1:], eps=1e-6)
-                # gain * x + bias in one pass over the activations instead of two
-                x = torch.addcmul(self.norm_biases[i, members], x, self.norm_gains[i, members])
+            if self.layer_norm:  # its gain and bias are in the next layer's weight and bias
+                x = F.layer_norm(gelu_tanh(x), x.shape[-1:], eps=1e-6)
             else:
                 x = F.relu(x)
         return x
+
+    def _layer(self, i: int, members: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer ``i``'s weight and bias, with the LayerNorm gain and bias before it folded
+        in: ``W^T (gain * x + shift) + b = (gain W)^T x + (W^T shift + b)``. The same
+        function of the same parameters, so the same gradients; but the gain multiplies a
+        (hidden, out) weight instead of the (batch, hidden) activations, which saves one
+        pass over them forward and three backward (4% of an update at the authors' batch
+        1024, width 512)."""
+        weight, bias = self.weights[i][members], self.biases[i][members]
+        if not self.layer_norm or i == 0:
+            return weight, bias
+        gain = self.norm_gains[i - 1, members].transpose(-1, -2)  # (members, hidden, 1)
+        return gain * weight, torch.baddbmm(bias, self.norm_biases[i - 1, members], weight)
 
 
 def check_network_format(state: dict) -> None:
@@ -319,10 +372,11 @@ class HILP:
         rewards = batch["success"] - 1.0
         masks = 1.0 - batch["success"]
         obs, goals = batch["observations"], batch["goals"]
-        # The targets run once on all their inputs stacked (fewer, larger products).
+        # Three calls, not one on the inputs stacked: a stacked call's activations (12 MB at
+        # the authors' size) no longer fit the cache, and it was slower.
         with torch.no_grad():
-            stacked = torch.cat([batch["next_observations"], goals, obs])
-            phi_next_t, phi_goal_t, phi_obs_t = self.phi_target(stacked).chunk(3, dim=1)
+            phi_next_t = self.phi_target(batch["next_observations"])
+            phi_goal_t, phi_obs_t = self.phi_target(goals), self.phi_target(obs)
             next_v = hilbert_value(phi_next_t, phi_goal_t)  # (2, batch)
             v_t = hilbert_value(phi_obs_t, phi_goal_t).mean(0)
             advantage = rewards + self.gamma * masks * next_v.min(0).values - v_t
