@@ -1,13 +1,21 @@
-"""A browser-side guard for Panel's Tabulator: a patch that arrives while the table is
-still being built is applied once it is built, instead of throwing.
+"""A browser-side guard for Panel's Tabulator patches: a patch that arrives while the table
+is still being built is applied once it is built, instead of throwing; and a patch of the
+rows already shown changes their cells in place, instead of building every row anew.
 
 Panel 1.9's Tabulator applies ``Tabulator.patch`` in the browser with ``setData`` on the
-Tabulator JS table without checking that the table has finished building (its full-value
+Tabulator JS table, without checking that the table has finished building (its full-value
 path does check). A patch that lands while the table is rebuilt (a dynamic tab shown again,
 a second browser session) throws "Cannot read properties of null" in the page. The source
 already holds the patched values, so the guard only defers the redraw to the table's
-``tableBuilt`` event. It changes nothing once Panel's own view checks this (the method it
-wraps is looked up by name and left alone when it is missing).
+``tableBuilt`` event.
+
+``setData`` also replaces every row's elements: a click whose mouse-down and mouse-up
+straddle a patch (a table patched every few seconds while runs train) lands on an element
+that is gone, and is lost. A patch changes cells, never which rows there are, so the guard
+hands it to Tabulator's ``updateData``, which redraws the changed cells of the same rows.
+
+It changes nothing once Panel's own view does both (the method it wraps is looked up by
+name and left alone when it is missing).
 """
 
 from __future__ import annotations
@@ -45,9 +53,24 @@ function installGuard() {
       }
       return
     }
+    if (this._tabulator_cell_updating) {  // Panel's own check: an edit made in this page
+      return
+    }
+    // The same rows (a patch): their changed cells are redrawn in place, and the rows keep
+    // their elements, a click in progress and their selection. Otherwise Panel's setData.
+    const data = this.getData()
+    if (!this.model.configuration.dataTree && sameRows(table, data)) {
+      void table.updateData(data)
+      return
+    }
     update.call(this)
   }
   view._patchGuarded = true
+}
+
+function sameRows(table, data) {
+  const shown = new Set(table.getData().map((row) => row._index))
+  return data.length === shown.size && data.every((row) => shown.has(row._index))
 }
 
 // On import, once per page: a guard installed only when rendered comes too late for a table

@@ -173,9 +173,9 @@ class RunsTable(pn.viewable.Viewer):
             return
         shown = self.table.value
         if frame.dtypes.equals(shown.dtypes) and frame["id"].equals(shown["id"]):
-            # The same runs, some cells changed (a step, a state): patch those cells. A new
-            # value redraws the whole table in the browser, and a checkbox clicked while it
-            # did was lost.
+            # The same runs, some cells changed (a step, a state): patch those cells. The
+            # page's TabulatorPatchGuard redraws them in place; a new value would build every
+            # row anew, and a checkbox clicked meanwhile would be lost.
             self.table.patch(_changed_cells(shown, frame), as_index=False)
         else:
             selected = set(self.selection)
