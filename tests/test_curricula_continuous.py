@@ -215,6 +215,19 @@ def test_background_refit_applies_at_its_fixed_point_and_zero_delay_matches_sync
     )
 
 
+def test_a_background_teacher_starts_its_worker_when_made_not_at_its_first_refit():
+    """The worker's start (an interpreter importing scikit-learn, about 2 s) overlaps the
+    first ``fit_rate`` tasks instead of stalling the student at the first refit."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(max_workers=1).shutdown(wait=True)
+    ALPGMM(UNIT_SQUARE, seed=0)  # refits where the student runs: no worker
+    assert not get_reusable_executor(max_workers=1)._processes
+    ALPGMM(UNIT_SQUARE, seed=0, refit_in_background=True)
+    workers = get_reusable_executor(max_workers=1)._processes
+    assert len(workers) == 1 and all(worker.is_alive() for worker in workers.values())
+
+
 def test_a_refit_whose_worker_process_dies_is_fitted_in_the_students_process(caplog):
     """The background fit runs in a worker process; killed (out of memory, say), the fit is
     redone where the student runs, with the same result."""

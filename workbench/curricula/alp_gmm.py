@@ -24,8 +24,8 @@ as long as ``apply_after`` of its episodes outlast a fit (25 episodes of 100 ms:
 23 ms in any teacher call). A process, not a thread: the fit is Python-heavy, and in a
 thread it took the GIL from the student's own Python (stepping environments, SB3's loop)
 for as long as it ran. The worker is joblib's reusable loky executor: it is started once
-per training process (about 2 s, on the other core) and, unlike ``multiprocessing``'s
-spawn, never re-runs the user's main script.
+per training process (about 2 s, on the other core), when the teacher is made, and, unlike
+``multiprocessing``'s spawn, never re-runs the user's main script.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -123,6 +124,20 @@ def fit_best_mixture(
         criterion=score,
         seconds=time.perf_counter() - started,
     )
+
+
+def _worker_ready() -> bool:
+    """Run in the worker to start it: unpickling this function imports this module there
+    (scikit-learn, SciPy), which is most of the worker's start-up."""
+    return True
+
+
+def start_fit_worker() -> Future:
+    """Start the background fits' worker process now, without waiting for it (the future
+    is done once it is ready). Started by the first refit instead, it took about 1.7 s (a
+    new interpreter importing scikit-learn), and the student, waiting for that fit
+    ``apply_after`` tasks later, stalled for most of it."""
+    return get_reusable_executor(max_workers=1).submit(_worker_ready)
 
 
 class _BackgroundFit:
@@ -231,6 +246,8 @@ class GaussianMixtureTeacher(ContinuousTeacher):
         self._pending_fitted_at = 0  # tasks seen when the pending fit's rows were taken
         self._pending_apply_at = 0  # tasks seen when it is applied
         self.history: deque[dict[str, Any]] = deque(maxlen=self.history_limit)
+        if self.refit_in_background:  # ready long before the first refit, fit_rate tasks on
+            start_fit_worker()
         # Per component, cached when a mixture is applied: the task part of the mean, the
         # Cholesky factor of the task part of the covariance (dropping the extra columns
         # of a Gaussian draw = drawing from this marginal), the learning progress.
