@@ -15,8 +15,8 @@ from widgets.common.scalar_chart import X_AXES, ScalarChart, metric_names
 from widgets.runs.runs_table import METRICS, RunsTable
 from widgets.sweeps.seed_statistics import SeedStatisticsView
 
-# The seed statistics' title, the same on every load (a 20 px heading with pink code on a
-# first load, 14 px with blue code once the tab was revisited: see MARKDOWN_CODE_CSS).
+# The seed statistics' title, the same on every load (a 24 px heading with pink code on a
+# first load, a small one with blue code once the tab was revisited: MARKDOWN_CODE_CSS).
 SEED_TITLE_CSS = ":host h4 { font-size: 1.25rem; font-weight: 500; margin: 0.6em 0 0.2em; }"
 
 HINT = "Select runs in the table (the boxes on the left) to draw their metrics here."
