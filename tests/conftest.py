@@ -155,3 +155,18 @@ def panel_served(app: Path, log: Path, env: dict[str, str] | None = None) -> Ite
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def heading_look(page, pane, heading: str) -> tuple[str, str]:
+    """A Markdown pane's ``heading`` size and inline-code colour, to compare a page's first
+    load with a revisit. Read again when the pane was redrawn between finding an element
+    and reading it (a detached element's computed style is empty)."""
+    for _ in range(10):
+        look = (
+            pane.locator(heading).first.evaluate("e => getComputedStyle(e).fontSize"),
+            pane.locator("code").first.evaluate("e => getComputedStyle(e).color"),
+        )
+        if all(look):
+            break
+        page.wait_for_timeout(300)
+    return look

@@ -18,7 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 
 ray = pytest.importorskip("ray", reason="the distributed extra (make venv installs it)")
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, heading_look  # noqa: E402
 from workbench.runs import Run, RunStore  # noqa: E402
 from workbench.runs.statistics import (  # noqa: E402
     group_by_config,
@@ -422,33 +422,17 @@ def _watch_the_population(page, url: str, store: RunStore, sweep, driver) -> Non
     # The header looks the same after the tab is revisited (its heading was 28 px with pink
     # code on a first load and 14 px with blue code after a revisit: whichever of Panel's
     # and Bootstrap's stylesheets reached the pane last won).
-    first_look = _header_look(page)
+    first_look = heading_look(page, header, "h3")
     page.locator(".bk-tab", has_text="Runs").click()
     page.locator(".bk-tab", has_text="Sweeps").click()
     expect(header).to_contain_text("population under test", timeout=30_000)
-    assert _header_look(page) == first_look
+    assert heading_look(page, header, "h3") == first_look
     # For a look at the page: SWEEPS_SCREENSHOT=path.png pytest -k sweeps_page
     if os.environ.get("SWEEPS_SCREENSHOT"):
         page.set_viewport_size({"width": 1400, "height": 2200})
         page.wait_for_timeout(3_000)
         page.screenshot(path=os.environ["SWEEPS_SCREENSHOT"], full_page=True)
     assert problems == []
-
-
-def _header_look(page) -> tuple[str, str]:
-    """The header's heading size and code colour. Read again when an element was replaced
-    between finding it and reading it (the header redraws as the sweep's state changes, and
-    a detached element's computed style is empty)."""
-    header = page.locator(".sweep-header:visible")
-    for _ in range(10):
-        look = (
-            header.locator("h3").first.evaluate("e => getComputedStyle(e).fontSize"),
-            header.locator("code").first.evaluate("e => getComputedStyle(e).color"),
-        )
-        if all(look):
-            break
-        page.wait_for_timeout(300)
-    return look
 
 
 def _check_lineage_in_the_store(store: RunStore, runs: list, forks: list, sweep) -> None:

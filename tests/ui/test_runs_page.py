@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import heading_look
 from workbench.runs import RunStore
 
 PPO, FIT = "seeded PPO on the plane", "seeded regression fit"
@@ -143,23 +144,9 @@ def test_runs_page_overlays_selected_runs_per_metric_filters_by_trainer_and_down
     # a large heading with pink code, a revisit a small one with blue code).
     title = page.locator(".runs-seed-title:visible")
     expect(title).to_contain_text("Seed statistics of the 2 selected runs")
-    first_look = _title_look(page, title)
+    first_look = heading_look(page, title, "h4")
     page.locator(".bk-tab", has_text="Live").click()
     page.locator(".bk-tab", has_text="Runs").click()
     expect(title).to_contain_text("Seed statistics of the 2 selected runs", timeout=30_000)
-    assert _title_look(page, title) == first_look == ("20px", "rgb(11, 83, 148)")
+    assert heading_look(page, title, "h4") == first_look == ("20px", "rgb(11, 83, 148)")
     assert page_problems == []
-
-
-def _title_look(page, title) -> tuple[str, str]:
-    """The title's heading size and code colour, read again if the title was redrawn
-    between finding and reading it (a detached element's computed style is empty)."""
-    for _ in range(10):
-        look = (
-            title.locator("h4").first.evaluate("e => getComputedStyle(e).fontSize"),
-            title.locator("code").first.evaluate("e => getComputedStyle(e).color"),
-        )
-        if all(look):
-            break
-        page.wait_for_timeout(300)
-    return look
