@@ -64,6 +64,7 @@ def report_rows(server, home: str, run_id: str, results: int, per_second: float)
         ctx.boundary(step)
         time.sleep(1.0 / per_second)
     ctx.flush()
+    store.settle()  # the last flush is written behind: wait for it before the task ends
     return results
 
 

@@ -109,6 +109,30 @@ def test_the_store_actor_outlives_the_handles_given_out(cluster, store):
     assert ray.get(again.call.remote("list_runs")) == []
 
 
+def test_a_workers_frequent_writes_land_in_order_and_a_failed_one_is_raised_next(cluster, store):
+    """Scalars and snapshots go to the store actor without waiting for its answer: they
+    must still land in the order they were made, and a write that failed must not pass in
+    silence (the worker's next store call raises it)."""
+    from workbench.runs.ray_executor import StoreProxy, store_server
+
+    run_id = store.create_run("writes", "regression", {}).id
+    proxy = StoreProxy(store_server(store.home), store.home)
+    for step in range(1, 21):
+        proxy.add_scalars(run_id, [(step, "loss", 1.0 / step)], step=step)
+        proxy.add_snapshot(run_id, step, "fit", {"y": np.full(3, step)})
+    assert proxy.get_run(run_id).step == 20  # a read settles the write in flight
+    assert [step for _, step in store.snapshots(run_id, "fit")] == list(range(1, 21))
+    assert [step for _, step, _, _ in store.scalars(run_id, "loss")] == list(range(1, 21))
+    assert store.load_snapshot(run_id, "fit")["y"][0] == 20
+    proxy.add_scalars(run_id, [(21, "loss", "not a number")])
+    with pytest.raises(ray.exceptions.RayTaskError, match="not a number"):
+        proxy.get_run(run_id)
+    assert len(store.scalars(run_id, "loss")) == 20  # what was written before is kept
+    proxy.add_scalars(run_id, [(21, "loss", 0.01)])
+    proxy.settle()
+    assert len(store.scalars(run_id, "loss")) == 21
+
+
 def test_runs_on_ray_train_no_more_at_once_than_there_are_cpus(cluster, store):
     """Three runs on two CPUs: the third starts when one ends. (A Ray task gives its CPU
     back while it waits on a store call, and Ray then started the third beside the two.)"""
@@ -218,15 +242,18 @@ def test_a_trial_reports_to_tune_every_few_seconds_at_each_checkpoint_and_at_its
     from workbench.runs.sweeps import TuneReporter
 
     reported = []
+    settled = []  # the store proxy's settle: the report's scalars are written first
     monkeypatch.setattr(tune, "report", lambda result, checkpoint=None: reported.append(
-        (result["step"], checkpoint is not None)
+        (result["step"], checkpoint is not None, len(settled))
     ))  # fmt: skip
-    reporter = TuneReporter("run", "losses/mse", last_step=500, every_s=3600)
+    reporter = TuneReporter(
+        "run", "losses/mse", last_step=500, every_s=3600, settle=lambda: settled.append(1)
+    )
     ctx = SimpleNamespace(step=0, latest={"losses/mse": 1.0}, last_checkpoint_step=None)
     for step, checkpoint in ((100, None), (200, None), (300, 300), (400, 300), (500, 300)):
         ctx.step, ctx.last_checkpoint_step = step, checkpoint
         reporter(ctx)
-    assert reported == [(100, False), (300, True), (500, False)]
+    assert reported == [(100, False, 1), (300, True, 2), (500, False, 3)]
 
 
 def test_a_knob_value_just_past_its_bound_is_brought_inside(store):

@@ -82,15 +82,38 @@ class StoreServer:
         return getattr(self.store, method)(*args, **kwargs)
 
 
+# Store writes a trainer makes often whose answer is None (every flush's scalars, every
+# snapshot): sent without waiting for the store actor, which then writes while the trainer
+# trains on (a snapshot's round trip, with its two fsyncs, held a trainer up for milliseconds
+# a hundred steps apart). See :meth:`StoreProxy.settle` for their order and errors.
+WRITE_BEHIND = frozenset({"add_scalars", "add_snapshot"})
+
+
 class StoreProxy:
     """A run store in a Ray worker: every method call goes to the :class:`StoreServer` on
     the driver's node and returns its result. ``home`` and ``run_folder`` name paths on that
     node (the same machine on one-node Ray; see docs/scaling.md for clusters)."""
 
+    # Seconds between a trainer's looks for commands (pause, stop, knob changes): each look
+    # is a call of the store actor, and at the 0.1 s of a local store the actor took a fifth
+    # of a core serving two trials' looks, a core their training needed (benchmarks/RESULTS.md).
+    command_poll_interval = 0.5
+
     def __init__(self, server: Any, home: str | Path) -> None:
         self._server = server
         self.home = Path(home)
         self.path = self.home / "runs.sqlite"
+        self._write_in_flight: Any = None  # the ObjectRef of a write-behind call
+
+    def settle(self) -> None:
+        """Wait for the write-behind call in flight, raising its error if it failed. Every
+        call of this proxy settles first, so at most one write is in flight and the store sees
+        this worker's calls in the order they were made; a failed write is raised by the next
+        call. Call it before a worker's last word (its task ends) or before telling others
+        (Ray Tune) about what was written."""
+        ref, self._write_in_flight = self._write_in_flight, None
+        if ref is not None:
+            require_ray().get(ref)
 
     def run_folder(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
@@ -102,7 +125,12 @@ class StoreProxy:
         server = self._server
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return ray.get(server.call.remote(method, *args, **kwargs))
+            self.settle()
+            ref = server.call.remote(method, *args, **kwargs)
+            if method in WRITE_BEHIND:
+                self._write_in_flight = ref
+                return None
+            return ray.get(ref)
 
         call.__name__ = method
         return call
@@ -154,7 +182,10 @@ def train_in_worker(server: Any, home: str, run_id: str, threads: int = 1) -> st
     torch.set_num_threads(threads)
     store = StoreProxy(server, home)
     record_worker(store, run_id)
-    return execute_run(store, run_id)
+    try:
+        return execute_run(store, run_id)
+    finally:
+        store.settle()
 
 
 def record_worker(store: Any, run_id: str) -> None:

@@ -503,7 +503,11 @@ class RunStore:
 
     # ---- scalars, events, snapshots ----------------------------------------------------
 
-    def add_scalars(self, run_id: str, rows: Iterable[tuple[int, str, float]]) -> None:
+    def add_scalars(
+        self, run_id: str, rows: Iterable[tuple[int, str, float]], step: int | None = None
+    ) -> None:
+        """Append scalar rows (step, name, value); with ``step``, the run's step too, in the
+        same transaction (a trainer's flush: one write, and one round trip to a remote store)."""
         now = time.time()
         rows = [(run_id, int(step), name, float(value), now) for step, name, value in rows]
         latest = {name: (run_id, name, step, value) for run_id, step, name, value, _ in rows}
@@ -518,6 +522,10 @@ class RunStore:
                 " DO UPDATE SET step = excluded.step, value = excluded.value",
                 list(latest.values()),
             )
+            if step is not None:
+                db.execute(
+                    "UPDATE runs SET step = ?, updated_at = ? WHERE id = ?", (step, now, run_id)
+                )
         self._checkpoint_log_if_due()
 
     def scalars(

@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,12 +283,20 @@ def trial_knobs(spec: SweepSpec, tune_config: Mapping[str, Any]) -> dict[str, An
 class TuneReporter:
     """Called at each flush of a trial's scalars: reports the metric (and the step) to Tune
     every ``every_s`` seconds, at ``last_step``, and with a checkpoint pointer whenever the
-    run wrote a checkpoint since the last report."""
+    run wrote a checkpoint since the last report. ``settle`` is called before each report:
+    the store proxy's, so that what a report tells the driver (a scheduler forking this run
+    at its checkpoint, say) is in the store when the driver acts on it."""
 
     def __init__(
-        self, run_id: str, metric: str, last_step: int | None, every_s: float = REPORT_EVERY_S
+        self,
+        run_id: str,
+        metric: str,
+        last_step: int | None,
+        every_s: float = REPORT_EVERY_S,
+        settle: Callable[[], None] = lambda: None,
     ) -> None:
         self.run_id = run_id
+        self.settle = settle
         self.metric = metric
         self.last_step = last_step
         self.every_s = every_s
@@ -306,6 +314,7 @@ class TuneReporter:
         last = self.last_step is not None and ctx.step >= self.last_step
         if not (due or new_checkpoint or last):
             return
+        self.settle()
         result = {
             "step": ctx.step,
             CHECKPOINT_STEP: ctx.last_checkpoint_step or 0,
@@ -409,10 +418,14 @@ def train_trial(
         spec.metric,
         last_step=record.config.get(length_knob),
         every_s=0.0 if spec.scheduler == "asha" else REPORT_EVERY_S,
+        settle=store.settle,
     )
-    final = execute_run(
-        store, record.id, on_trainer=lambda trainer: trainer.ctx.on_flush.append(reporter)
-    )
+    try:
+        final = execute_run(
+            store, record.id, on_trainer=lambda trainer: trainer.ctx.on_flush.append(reporter)
+        )
+    finally:
+        store.settle()
     if final == "failed":  # Tune's failure handling restarts it from its checkpoint
         raise RuntimeError(f"run {record.id} failed: {store.get_run(record.id).message}")
     if reporter.reported_step < 0 and spec.metric not in store.last_scalars(record.id):

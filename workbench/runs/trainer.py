@@ -191,6 +191,9 @@ class RunContext:
         # Called after each flush of the scalars (a sweep's trial reports to Ray Tune here).
         self.on_flush: list[Callable[[RunContext], None]] = []
         self._last_flush = self._last_poll = 0.0
+        # Each look at a remote store (Ray) is a round trip that the trainer waits for and the
+        # store actor serves: such a store says how often to look (as often as a flush).
+        self.poll_interval = getattr(store, "command_poll_interval", self.poll_interval)
         self._non_finite: str | None = None
         # What went non-finite (a loss, or the state itself), until the last good checkpoint
         # is restored on resume.
@@ -219,10 +222,8 @@ class RunContext:
         self.store.add_event(self.run_id, self.step, "log", {"text": text})
 
     def flush(self) -> None:
-        if self._scalars:
-            self.store.add_scalars(self.run_id, self._scalars)
-            self._scalars = []
-        self.store.set_step(self.run_id, self.step)
+        self.store.add_scalars(self.run_id, self._scalars, step=self.step)
+        self._scalars = []
         self._last_flush = time.monotonic()
         for callback in self.on_flush:
             callback(self)
