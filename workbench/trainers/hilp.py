@@ -55,6 +55,11 @@ class HILPConfig(Config):
     layers = param.Integer(3, bounds=(1, 8), doc="Hidden layers of every network.")
     seed = param.Integer(0, bounds=(0, 2**31 - 1), doc="Seed.")
     device = param.Selector(default="auto", objects=["auto", "cpu", "cuda"], doc="Torch device.")
+    compile = param.Boolean(
+        False,
+        doc="Compile the update with torch.compile: about 40 s before the first update, then "
+        "1.2x (512 x 3, batch 1024) to 1.5x (256 x 3, batch 256) faster on a CPU.",
+    )
     expectile = param.Number(
         0.95, bounds=(0.5, 0.999), doc="Expectile of the Hilbert value.", metadata=HOT
     )
@@ -171,6 +176,7 @@ class HILPTrainer(Trainer):
             learning_rate=config.learning_rate, gamma=config.gamma, tau=config.tau,
             expectile=config.expectile, skill_expectile=config.skill_expectile,
             temperature=config.temperature, device=config.device, seed=config.seed,
+            compile=config.compile,
         )  # fmt: skip
         self.batches = OfflineBatches(data, self.agent_.device, seed=config.seed)
         self.pairs, self.geodesic = held_out_pairs(self.maze, 1_000, seed=config.seed + 1)
