@@ -260,6 +260,16 @@ def test_a_compiled_agent_updates_as_the_eager_one_does():
     assert compiled.losses is not compiled.eager_losses  # it did go through the compiler
 
 
+def test_compile_without_a_cpp_compiler_is_refused_with_what_to_do(monkeypatch):
+    import shutil
+
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ValueError, match=r"C\+\+ compiler .* train without compile"):
+        small_agent(compile=True)
+    small_agent()  # without compile nothing is needed
+
+
 def test_actions_are_the_mean_clipped_to_the_box():
     agent = small_agent()
     observations, skills = np.zeros((3, 2), np.float32), np.zeros((3, 3), np.float32)

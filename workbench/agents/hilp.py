@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
@@ -297,6 +299,12 @@ class HILPLosses:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}.items()
 
 
+def _cpp_compiler() -> str | None:
+    """The C++ compiler Inductor would find (it builds the CPU kernels of ``torch.compile``)."""
+    names = (os.environ.get("CXX", ""), "g++", "clang++", "c++")
+    return next((path for name in names if name and (path := shutil.which(name))), None)
+
+
 class HILP:
     """The Hilbert representation (twin phi) and the skill policy (IQL) of HILP.
 
@@ -365,6 +373,11 @@ class HILP:
         self.q_optimizer = torch.optim.Adam(self.q.parameters(), **adam)
         self.v_optimizer = torch.optim.Adam(self.v.parameters(), **adam)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), **adam)
+        if compile and self.device.type == "cpu" and not _cpp_compiler():
+            raise ValueError(
+                "compile=True: torch.compile needs a C++ compiler for the CPU (g++ or clang++) "
+                "and none is on PATH; install one, or train without compile"
+            )
         self.losses = torch.compile(self.eager_losses) if compile else self.eager_losses
 
     # ---- the Hilbert representation ------------------------------------------------------
