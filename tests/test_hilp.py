@@ -216,6 +216,15 @@ def reference_update(agent: HILP, batch: dict[str, torch.Tensor]) -> None:
         optimizer.step()
 
 
+def assert_same_weights(agent: HILP, other: HILP) -> None:
+    """Every network's weights (targets included) equal, to float rounding."""
+    for name, module in agent.modules().items():
+        if isinstance(module, torch.nn.Module):
+            theirs = other.modules()[name].state_dict().values()
+            for (key, a), b in zip(module.state_dict().items(), theirs, strict=True):
+                assert torch.allclose(a, b, atol=1e-6), f"{name}.{key}"
+
+
 def test_the_update_computes_what_the_plain_update_does():
     """The first phi network alone for the skill reward, phi(s) shared with the value loss
     and the norms folded into the next layers change the speed only: every weight and target after three updates
@@ -227,12 +236,7 @@ def test_the_update_computes_what_the_plain_update_does():
         batch["goals"] = torch.randn(5, 2, generator=g)  # new goals, so that each step differs
         fast.update(batch)
         reference_update(plain, batch)
-    for name, module in fast.modules().items():
-        if isinstance(module, torch.nn.Module):
-            for (key, a), b in zip(
-                module.state_dict().items(), plain.modules()[name].state_dict().values(), strict=True
-            ):  # fmt: skip
-                assert torch.allclose(a, b, atol=1e-6), f"{name}.{key}"
+    assert_same_weights(fast, plain)
     # phi's output bias cancels in every phi(s) - phi(g): its gradient is exactly zero.
     assert not fast.phi.biases[-1].any()
     first = next(iter(fast.modules()["phi"].parameters()))
@@ -251,12 +255,7 @@ def test_a_compiled_agent_updates_as_the_eager_one_does():
         ours, theirs = compiled.update(batch), eager.update(batch)
         for (field, a), (_, b) in zip(ours.items(), theirs.items(), strict=True):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), field
-    for name, module in compiled.modules().items():
-        if isinstance(module, torch.nn.Module):
-            for (key, a), b in zip(
-                module.state_dict().items(), eager.modules()[name].state_dict().values(), strict=True
-            ):  # fmt: skip
-                assert torch.allclose(a, b, atol=1e-6), f"{name}.{key}"
+    assert_same_weights(compiled, eager)
     assert compiled.losses is not compiled.eager_losses  # it did go through the compiler
 
 
