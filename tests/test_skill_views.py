@@ -199,6 +199,21 @@ def test_a_run_stored_without_some_knobs_opens_with_their_defaults(tmp_path):
     assert inputs["env_id"].value == "workbench/Plane-v0"
 
 
+def test_a_boolean_knob_is_a_checkbox_and_a_fork_carries_its_value(tmp_path):
+    """Not a text box showing Python's ``False`` (the HILP ``compile`` knob, METRA's
+    ``bootstrap_last_step``)."""
+    import panel as pn
+
+    store = RunStore(tmp_path)
+    run_id = store.create_run("hilp", "hilp", {"compile": False}).id
+    panel = ObjectivePanel(LiveSession(store), run_id=run_id)
+    box = panel.inputs["compile"]
+    assert isinstance(box, pn.widgets.Checkbox) and box.value is False
+    assert panel._changes(["compile"]) == {}
+    box.value = True
+    assert panel._changes(["compile"]) == {"compile": True}
+
+
 def test_a_run_whose_trainer_is_not_registered_here_is_shown_without_its_knobs(tmp_path):
     """A notebook's own trainer (its record names ``module:Class``) must not break a page:
     the knobs say why they cannot be changed, and the buttons are off."""

@@ -90,6 +90,8 @@ class ObjectivePanel(pn.viewable.Viewer):
                 widget = pn.widgets.Select(
                     label=label, options=list(parameter.objects), value=values[knob]
                 )
+            elif isinstance(parameter, param.Boolean):  # a box, not the text "False"
+                widget = pn.widgets.Checkbox(label=label, value=bool(values[knob]))
             else:
                 widget = pn.widgets.TextInput(label=label, value=str(values[knob]))
             widget.description = f"{parameter.doc} {describe(config_class, knob)}."
@@ -107,7 +109,7 @@ class ObjectivePanel(pn.viewable.Viewer):
         changes = {}
         for knob in knobs:
             try:
-                value = parse_knob(config_class, knob, self.inputs[knob].value)
+                value = parse_knob(config_class, knob, str(self.inputs[knob].value))
                 config_class.check({knob: value})
             except KnobError as error:
                 self.inputs[knob].value = str(current[knob])
