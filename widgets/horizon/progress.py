@@ -7,6 +7,10 @@ The engine reports far more often than anyone reads (every sweep point, learner 
 part is drawn at once (there are a handful), so the line never names a part already
 over. Only the worker thread writes (no timer thread to draw a held-back count), so
 nothing it wrote earlier can arrive after the final status.
+
+On a served page the worker's changes are applied in the session's next tick, the status
+line and the bar together in one message: set from the thread one widget at a time, a
+page under load once showed the final status beside a bar still moving.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Literal
 
 import panel as pn
 import param
+from panel.io.document import unlocked
+from panel.io.state import set_curdoc
 
 from widgets.common.run_progress import StepRate, duration
 from workbench.horizon.progress import Progress
@@ -86,12 +92,15 @@ class WorkProgress(pn.viewable.Viewer):
         self.label = ""
         self._what: str | None = None
         self._shown_at = -math.inf
+        self._value = 0  # the bar's value as last drawn (it reaches the widget a tick later)
+        document = pn.state.curdoc  # the session this page was built in, if served
+        self._document = document if document and document.session_context else None
 
     def begin(self, label: str) -> None:
         """New work, whose lines start with ``label`` (the MDP's name, say)."""
         self.label, self._what, self._shown_at = label, None, -math.inf
         self.rate.clear()
-        self.bar.param.update(value=-1, active=True)
+        self._draw(None, value=-1, active=True)
 
     def report(
         self,
@@ -118,8 +127,7 @@ class WorkProgress(pn.viewable.Viewer):
         counted = done is not None and total is not None
         value = (1000 if total <= 0 else round(1000 * min(done / total, 1.0))) if counted else -1
         self._shown_at = now
-        self.status.value = f"{self.label}: {text}" if self.label else text
-        self.bar.param.update(value=value, active=value < 0)
+        self._draw(f"{self.label}: {text}" if self.label else text, value, active=value < 0)
 
     def reporter(self, what: str, unit: str = "", kind: TotalKind = "exact") -> Progress:
         """A ``progress(done, total)`` callback for an engine function, reporting
@@ -129,14 +137,30 @@ class WorkProgress(pn.viewable.Viewer):
     def finish(self, text: str) -> None:
         """The work is over: ``text`` in the status line, the bar full and still."""
         self._what = None
-        self.status.value = text
-        self.bar.param.update(active=False, value=1000)
+        self._draw(text, value=1000, active=False)
 
     def stop(self) -> None:
         """The work ended, maybe without a final status (it failed: its owner says how);
         the bar stops where it was (a failure is not shown as done)."""
         self._what = None
-        self.bar.param.update(active=False, value=max(self.bar.value, 0))
+        self._draw(None, value=max(self._value, 0), active=False)
+
+    def _draw(self, status: str | None, value: int, active: bool) -> None:
+        """Show ``status`` (None: keep the line) and the bar at ``value``; on a served page
+        in the session's next tick, both in one message."""
+        self._value = value
+
+        def change() -> None:
+            with unlocked():  # the changes below go out as one message
+                if status is not None:
+                    self.status.value = status
+                self.bar.param.update(value=value, active=active)
+
+        if self._document is None:  # a notebook, a test: no session loop to wait for
+            change()
+            return
+        with set_curdoc(self._document):
+            pn.state.execute(change, schedule=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.bar
