@@ -217,3 +217,34 @@ def test_the_knob_changes_line_lists_the_latest_changes_of_all_runs_in_step_orde
     chart.refresh(force=True)
     shown = [int(s) for s in re.findall(r"step (\d+)", chart.markers_text.value)]
     assert shown == [200, 300, 500, 700, 900]
+
+
+def test_the_live_view_charts_what_a_hilp_run_logs_and_keeps_a_metric_a_person_picked(tmp_path):
+    from widgets import RunView
+
+    store = RunStore(tmp_path)
+    hilp = store.create_run("h", "hilp", {}).id
+    view = RunView(hilp, session=LiveSession(store))
+    chart = view.chart
+    chart.smoothing = 0.0
+    chart.refresh(force=True)
+    assert chart.metric == "charts/episodic_return"  # nothing logged yet: nothing to follow
+    store.add_scalars(hilp, [(10, "losses/value", 0.5)])
+    chart.refresh()
+    assert chart.metric == "losses/value"  # a stand-in until a headline metric comes
+    store.add_scalars(hilp, [(20, "losses/value", 0.4), (20, "eval/spearman", 0.8)])
+    chart.refresh()
+    assert chart.metric == "eval/spearman" and chart.metric_select.value == "eval/spearman"
+    assert _drawn(chart)["Scatter"] == [[20]]
+    chart.metric_select.value = "losses/value"  # a person's pick is kept
+    chart.refresh()
+    assert chart.metric == "losses/value" and not chart.follow_headline
+    # Another run follows its own headline again; one asked for by name is kept.
+    sb3 = store.create_run("p", "sb3", {}).id
+    store.add_scalars(sb3, [(5, "charts/episodic_return", 1.0), (5, "eval/return", 2.0)])
+    view.run_id = sb3
+    chart.refresh()
+    assert chart.metric == "charts/episodic_return"
+    asked = RunView(hilp, session=LiveSession(store), metric="charts/episodic_return")
+    asked.chart.refresh()
+    assert asked.chart.metric == "charts/episodic_return"

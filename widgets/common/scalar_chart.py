@@ -5,6 +5,7 @@ run went back to an earlier checkpoint, the stretch it left behind is drawn fain
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,21 @@ class _Series:
 MAX_LEGEND_ENTRIES = 10
 """More runs than this are drawn without a legend."""
 
+# Each trainer's headline metric, in the order a chart prefers them, under a short title
+# (a runs table's column title).
+HEADLINE_METRICS = {
+    "charts/episodic_return": "return",
+    "eval/return": "eval return",
+    "eval/coverage": "coverage",
+    "eval/spearman": "spearman",
+    "losses/mse": "mse",
+}
+
+
+def headline_metric(names: Collection[str]) -> str | None:
+    """The first of :data:`HEADLINE_METRICS` among ``names``, if any is."""
+    return next((metric for metric in HEADLINE_METRICS if metric in names), None)
+
 
 class ScalarChart(pn.viewable.Viewer):
     """One metric of the selected runs, live."""
@@ -116,6 +132,12 @@ class ScalarChart(pn.viewable.Viewer):
         objects=list(X_AXES),
         doc="Horizontal axis: training step, or wall-clock seconds since the run was created.",
     )
+    follow_headline = param.Boolean(
+        default=False,
+        doc="While the runs log nothing under `metric` (a HILP run has no episode return), "
+        "chart their headline metric (HEADLINE_METRICS; else the first they log), until "
+        "someone picks a metric in this chart's picker.",
+    )
     show_controls = param.Boolean(
         default=True,
         doc="Show this chart's own metric picker and smoothing slider (a page that sets them "
@@ -135,6 +157,10 @@ class ScalarChart(pn.viewable.Viewer):
             label="metric", options=[self.metric], value=self.metric, width=260
         )
         self.metric_select.link(self, value="metric")
+        self._choosing = False  # the chart sets its picker itself: not a person's pick
+        self._following = False  # the chart follows its runs' headline metric in a refresh
+        self._stand_in = False  # the metric followed is no headline one (none logged yet)
+        self.metric_select.param.watch(self._picked, "value")
         self.smoothing_slider = pn.widgets.FloatSlider.from_param(
             self.param.smoothing, step=0.01, width=180
         )
@@ -161,13 +187,18 @@ class ScalarChart(pn.viewable.Viewer):
         # A metric set in code shows in the picker too (its value not among the options
         # made the picker fall back to its first option and chart that instead).
         options = sorted(set(self.metric_select.options) | {self.metric})
-        self.metric_select.param.update(options=options, value=self.metric)
+        self._choosing = True
+        try:
+            self.metric_select.param.update(options=options, value=self.metric)
+        finally:
+            self._choosing = False
         self._series = {run_id: self._new_series(run_id) for run_id in self.run_ids}
-        if self.session.refreshing:
+        if self.session.refreshing or self._following:
             # Set by another view in the session's refresh, after this chart's own refresh may
             # have built a new figure. A second new figure in the same hold left Panel's
             # styling of the first one, which the browser never got, in the message that
-            # replaced it ("reference p10134 isn't known"): drawn at the next refresh.
+            # replaced it ("reference p10134 isn't known"): drawn at the next refresh. A
+            # chart following its runs' headline metric is in its own refresh: drawn there.
             self._redraw_due = True
             return
         self.refresh(force=True)
@@ -181,8 +212,31 @@ class ScalarChart(pn.viewable.Viewer):
             return  # new runs are read, and drawn with these settings, at the next refresh
         self._publish()
 
+    def _picked(self, _: param.parameterized.Event) -> None:
+        if not self._choosing:
+            self.follow_headline = self._stand_in = False  # a person chose: keep their metric
+
+    def _follow_headline(self, logged: set[str]) -> None:
+        """Chart the runs' headline metric when ``metric`` is not among the ``logged``
+        names, or is a stand-in this chart took before any headline metric was logged."""
+        if self.metric in logged and not self._stand_in:
+            return
+        headline = headline_metric(logged)
+        wanted = headline or (self.metric if self.metric in logged else min(logged))
+        self._stand_in = headline is None
+        if wanted != self.metric:
+            self._following = True
+            try:
+                self.metric = wanted  # read and drawn afresh below, in this refresh
+            finally:
+                self._following = False
+
     def refresh(self, force: bool = False) -> None:
         store = self.session.store
+        wants_names = self.run_ids and (self.show_controls or self.follow_headline)
+        names = metric_names(store, self.run_ids) if wants_names else set()
+        if self.follow_headline and names:
+            self._follow_headline(names)
         force, self._redraw_due = force or self._redraw_due, False
         changed = force
         for run_id in self.run_ids:
@@ -230,7 +284,7 @@ class ScalarChart(pn.viewable.Viewer):
                     series.markers.append((step, text))
                 changed = True
         if self.run_ids and self.show_controls:
-            options = metric_names(store, self.run_ids) | {self.metric}
+            options = names | {self.metric}
             if sorted(options) != self.metric_select.options:  # no widget update when unchanged
                 self.metric_select.options = sorted(options)
         if changed:

@@ -11,8 +11,8 @@ import param
 
 from widgets.common.live import LiveSession
 from widgets.common.plotting import MARKDOWN_CODE_CSS
-from widgets.common.scalar_chart import X_AXES, ScalarChart, metric_names
-from widgets.runs.runs_table import METRICS, RunsTable
+from widgets.common.scalar_chart import X_AXES, ScalarChart, headline_metric, metric_names
+from widgets.runs.runs_table import RunsTable
 from widgets.sweeps.seed_statistics import SeedStatisticsView
 
 # The seed statistics' title, the same on every load (a 24 px heading with pink code on a
@@ -114,7 +114,7 @@ class RunsPage(pn.viewable.Viewer):
         if selection_changed:
             kept = [m for m in self.metrics if m in options]
             if not kept and options:
-                kept = [next((m for m in METRICS if m in options), options[0])]
+                kept = [headline_metric(options) or options[0]]
             if kept != self.metrics:
                 self._after_options_sent(lambda: setattr(self, "metrics", kept))
 

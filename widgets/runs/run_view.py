@@ -34,9 +34,12 @@ class RunView(pn.viewable.Viewer):
         super().__init__(**params)
         self.session = session or LiveSession()
         self.controls = RunControls(self.session, run_id=self.run_id, executor=self.executor)
+        # A metric asked for is kept; the default follows what the run logs (a HILP run
+        # logs no episode return).
         self.chart = ScalarChart(
-            self.session, run_ids=[self.run_id] if self.run_id else [], metric=self.metric
-        )
+            self.session, run_ids=[self.run_id] if self.run_id else [], metric=self.metric,
+            follow_headline="metric" not in params,
+        )  # fmt: skip
         self.objective = ObjectivePanel(
             self.session, on_fork=self._forked, run_id=self.run_id, executor=self.executor
         )
@@ -45,6 +48,7 @@ class RunView(pn.viewable.Viewer):
     @param.depends("run_id", watch=True)
     def _show(self) -> None:
         self.controls.run_id = self.objective.run_id = self.rollout.run_id = self.run_id
+        self.chart.follow_headline = True  # another run may log other metrics
         self.chart.run_ids = [self.run_id]
 
     def _forked(self, child_id: str) -> None:

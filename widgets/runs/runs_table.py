@@ -10,18 +10,9 @@ import panel as pn
 import param
 
 from widgets.common.live import LiveSession
+from widgets.common.scalar_chart import HEADLINE_METRICS
 from widgets.common.tabulator_guard import TabulatorPatchGuard
 from workbench.runs import RunRecord
-
-# Latest values shown as columns when any run logs them: each trainer's headline metric,
-# under a short title (the full name is the column's tooltip).
-METRICS = {
-    "charts/episodic_return": "return",
-    "eval/return": "eval return",
-    "eval/coverage": "coverage",
-    "eval/spearman": "spearman",
-    "losses/mse": "mse",
-}
 
 # Knobs never shown as columns: the environment has its own column, and these tell nothing
 # about a run's results.
@@ -117,7 +108,9 @@ class RunsTable(pn.viewable.Viewer):
         names = {run.id: run.name for run in runs}
         knobs = varying_knobs(runs)[: self.max_knob_columns]
         latest = {run.id: store.last_scalars(run.id) for run in runs}
-        metrics = [m for m in METRICS if any(m in values for values in latest.values())]
+        # Each trainer's headline metric is a column when any run logs it (its full name is the
+        # column's tooltip).
+        metrics = [m for m in HEADLINE_METRICS if any(m in values for values in latest.values())]
         rows = []
         for run in runs:
             row = {
@@ -158,7 +151,7 @@ class RunsTable(pn.viewable.Viewer):
     @staticmethod
     def _titles(frame: pd.DataFrame) -> dict[str, str]:
         # Spaces let a narrow column's title wrap instead of being cut.
-        return {c: METRICS.get(c, c.replace("_", " ")) for c in frame.columns}
+        return {c: HEADLINE_METRICS.get(c, c.replace("_", " ")) for c in frame.columns}
 
     def _selected(self, event: param.parameterized.Event) -> None:
         frame = self.table.value
