@@ -212,6 +212,10 @@ def test_a_boolean_knob_is_a_checkbox_and_a_fork_carries_its_value(tmp_path):
     assert panel._changes(["compile"]) == {}
     box.value = True
     assert panel._changes(["compile"]) == {"compile": True}
+    # Its help is a "?" beside it (a checkbox has no title for Panel to put one on).
+    (row,) = [o for o in panel._structural.objects if box in getattr(o, "objects", [])]
+    (icon,) = [o for o in row.objects if isinstance(o, pn.widgets.TooltipIcon)]
+    assert "torch.compile" in str(icon.value)
 
 
 def test_a_run_whose_trainer_is_not_registered_here_is_shown_without_its_knobs(tmp_path):

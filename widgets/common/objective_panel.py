@@ -83,6 +83,7 @@ class ObjectivePanel(pn.viewable.Viewer):
             return
         self.apply_button.disabled = self.fork_button.disabled = False
         values = self._run_values(config_class)
+        shown: dict[str, pn.viewable.Viewable] = {}  # each knob's input, with its help
         for knob in config_class.knob_names():
             parameter = config_class.param[knob]
             label = f"{knob}{'' if config_class.is_hot(knob) else ' (fork)'}"
@@ -94,11 +95,16 @@ class ObjectivePanel(pn.viewable.Viewer):
                 widget = pn.widgets.Checkbox(label=label, value=bool(values[knob]))
             else:
                 widget = pn.widgets.TextInput(label=label, value=str(values[knob]))
-            widget.description = f"{parameter.doc} {describe(config_class, knob)}."
+            help_text = f"{parameter.doc} {describe(config_class, knob)}."
             widget.css_classes = [f"knob-{knob}"]
-            self.inputs[knob] = widget
-        self._hot.objects = [self.inputs[k] for k in config_class.hot_knobs()]
-        self._structural.objects = [self.inputs[k] for k in config_class.structural_knobs()]
+            self.inputs[knob] = shown[knob] = widget
+            if isinstance(widget, pn.widgets.Checkbox):
+                # Panel draws a description's "?" only beside a labelled input's title.
+                shown[knob] = pn.Row(widget, pn.widgets.TooltipIcon(value=help_text))
+            else:
+                widget.description = help_text
+        self._hot.objects = [shown[k] for k in config_class.hot_knobs()]
+        self._structural.objects = [shown[k] for k in config_class.structural_knobs()]
 
     def _changes(self, knobs: list[str]) -> dict[str, Any]:
         """The knobs whose inputs differ from the run's values, parsed and checked. A
@@ -112,7 +118,9 @@ class ObjectivePanel(pn.viewable.Viewer):
                 value = parse_knob(config_class, knob, str(self.inputs[knob].value))
                 config_class.check({knob: value})
             except KnobError as error:
-                self.inputs[knob].value = str(current[knob])
+                widget = self.inputs[knob]
+                is_box = isinstance(widget, pn.widgets.Checkbox)
+                widget.value = bool(current[knob]) if is_box else str(current[knob])
                 raise KnobError(f"{error}; kept {knob}={current[knob]}") from None
             if value != current[knob]:
                 changes[knob] = value

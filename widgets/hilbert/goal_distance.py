@@ -100,12 +100,16 @@ class GoalDistance(pn.viewable.Viewer):
             size=3, alpha=0.4, frame_width=self.size, frame_height=height, toolbar=None,
             framewise=True, title="learned against geodesic",
         )  # fmt: skip
+        # One row that wraps: three across where the page is wide enough (the scatter sat
+        # alone under the maps at 1500 px), the scatter under them at 1280. A pn.FlexBox
+        # drew these HoloViews panes blank.
         self._holder.objects = [
             pn.Row(
                 figure_pane(learned, css_classes=["learned-distance"]),
                 figure_pane(true, css_classes=["true-distance"]),
-            ),
-            figure_pane(scatter, css_classes=["distance-scatter"]),
+                figure_pane(scatter, css_classes=["distance-scatter"]),
+                styles={"flex-wrap": "wrap"},
+            )
         ]
 
     def _tapped(self, x: float | None = None, y: float | None = None) -> None:
