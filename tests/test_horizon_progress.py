@@ -245,3 +245,46 @@ def test_discount_sweep_progress_names_the_slowest_run_and_the_time_left():
     ended = sweep_progress(rows, [None, None, None])
     assert ended.slowest is None and ended.done == 1.0
     assert describe_sweep(ended) == "3 of 3 runs ended (1 failed) · done"
+
+
+def test_on_a_served_page_a_workers_lines_arrive_in_order_and_its_failure_last(monkeypatch):
+    """A served page gets what the worker thread writes in the session's next ticks, in the
+    order written: the status line and the bar together, and run_in_thread's failure after
+    the lines written before it (set directly, it was overwritten by a line still queued)."""
+    import threading
+    from unittest import mock
+
+    import panel as pn
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from widgets.common import run_in_thread
+    from widgets.horizon.progress import WorkProgress
+
+    document = Document()
+    document._session_context = mock.Mock()  # as served: changes wait for the session's ticks
+    ticks: list[Callable[[], None]] = []  # the server's loop runs them in this order
+    monkeypatch.setattr(document, "add_next_tick_callback", ticks.append)
+    status = pn.widgets.StaticText(value="")
+    with set_curdoc(document):
+        progress = WorkProgress(status, interval=0.0)
+
+    def work() -> None:
+        progress.begin("four rooms")
+        progress.report("bounding the effective horizon", 1, 4)
+        progress.stop()
+        raise MemoryError("the bound needs 9 GiB")
+
+    raised: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    with set_curdoc(document):
+        run_in_thread(status, work)
+    deadline = time.monotonic() + 10
+    while not raised and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert isinstance(raised[0], MemoryError)
+    assert status.value == "working..." and progress.bar.value == 0  # nothing applied yet
+    for tick in ticks:
+        tick()
+    assert status.value == "failed: MemoryError: the bound needs 9 GiB"
+    assert progress.bar.value == 250 and not progress.bar.active  # stopped where it was

@@ -22,9 +22,9 @@ from typing import Literal
 import panel as pn
 import param
 from panel.io.document import unlocked
-from panel.io.state import set_curdoc
 
 from widgets.common.run_progress import StepRate, duration
+from widgets.common.threads import in_session_order
 from workbench.horizon.progress import Progress
 
 TotalKind = Literal["exact", "at most", "so far"]
@@ -93,8 +93,7 @@ class WorkProgress(pn.viewable.Viewer):
         self._what: str | None = None
         self._shown_at = -math.inf
         self._value = 0  # the bar's value as last drawn (it reaches the widget a tick later)
-        document = pn.state.curdoc  # the session this page was built in, if served
-        self._document = document if document and document.session_context else None
+        self._document = pn.state.curdoc  # the session this page was built in, if served
 
     def begin(self, label: str) -> None:
         """New work, whose lines start with ``label`` (the MDP's name, say)."""
@@ -156,11 +155,7 @@ class WorkProgress(pn.viewable.Viewer):
                     self.status.value = status
                 self.bar.param.update(value=value, active=active)
 
-        if self._document is None:  # a notebook, a test: no session loop to wait for
-            change()
-            return
-        with set_curdoc(self._document):
-            pn.state.execute(change, schedule=True)
+        in_session_order(self._document, change)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.bar
