@@ -17,6 +17,15 @@ Bokeh's): 1 page load in 10 with default runs training on 2 cores showed the err
 
 :func:`keep_patches_in_order` makes Bokeh's road wait for the messages Panel had queued for
 the same connection when its own message was made; later ones do not hold it up.
+
+Panel's queue can also strand a message. Its writer task takes the queue, writes it, and then
+marks the document unblocked; a message queued while it wrote (a worker thread's final
+status, applied in the session's next tick) gets a writer task of its own, which finds the
+document unblocked and returns without writing. The message then waits for the next message
+Panel queues, which may never come: a served Horizon page kept "drawing a state..." after
+its analysis had ended, and Bokeh's later writes each waited the full ``MAX_WAIT_S`` for it.
+:func:`keep_patches_in_order` also installs a writer that, when it ends with messages left
+in the queue and nobody to write them, starts another.
 """
 
 from __future__ import annotations
@@ -39,10 +48,31 @@ def panel_queue(document, connection: ServerConnection) -> list:
     return list(panel_document._WRITE_MSGS.get(document, {}).get(connection, []))
 
 
+def write_stranded_messages() -> None:
+    """Make Panel's queue writer start another when it ends with messages queued and the
+    document marked unblocked (no writer would come for them). Idempotent."""
+    original = panel_document._dispatch_msgs
+    if getattr(original, "writes_stranded", False):
+        return
+
+    async def dispatch_msgs(document) -> None:
+        await original(document)
+        queued = panel_document._WRITE_MSGS.get(document, {})
+        if any(queued.values()) and document not in panel_document._WRITE_BLOCK:
+            panel_document._WRITE_BLOCK[document] = True
+            panel_document._dispatch_write_task(document, dispatch_msgs, document)
+
+    dispatch_msgs.writes_stranded = True
+    # Panel looks the writer up by this name each time it schedules one (its retries too).
+    panel_document._dispatch_msgs = dispatch_msgs
+
+
 def keep_patches_in_order() -> None:
     """Make every Bokeh PATCH-DOC write of this process wait until the messages Panel had
-    queued for the same connection before it are written. Idempotent; for a serving
-    process (a notebook's comms take neither road)."""
+    queued for the same connection before it are written, and Panel's queue deliver every
+    message (:func:`write_stranded_messages`). Idempotent; for a serving process (a
+    notebook's comms take neither road)."""
+    write_stranded_messages()
     original = ServerConnection.send_patch_document
     if getattr(original, "keeps_order", False):
         return
