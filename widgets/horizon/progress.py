@@ -24,7 +24,7 @@ import param
 from panel.io.document import unlocked
 
 from widgets.common.run_progress import StepRate, duration
-from widgets.common.threads import in_session_order
+from widgets.common.threads import on_next_tick
 from workbench.horizon.progress import Progress
 
 TotalKind = Literal["exact", "at most", "so far"]
@@ -155,7 +155,7 @@ class WorkProgress(pn.viewable.Viewer):
                     self.status.value = status
                 self.bar.param.update(value=value, active=active)
 
-        in_session_order(self._document, change)
+        on_next_tick(change, self._document)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.bar
