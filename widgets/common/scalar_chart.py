@@ -156,11 +156,11 @@ class ScalarChart(pn.viewable.Viewer):
         self.metric_select = pn.widgets.Select(
             label="metric", options=[self.metric], value=self.metric, width=260
         )
-        self.metric_select.link(self, value="metric")
         self._choosing = False  # the chart sets its picker itself: not a person's pick
         self._following = False  # the chart follows its runs' headline metric in a refresh
-        self._stand_in = False  # the metric followed is no headline one (none logged yet)
+        # Before the link: a person's pick stops the following before the chart redraws.
         self.metric_select.param.watch(self._picked, "value")
+        self.metric_select.link(self, value="metric")
         self.smoothing_slider = pn.widgets.FloatSlider.from_param(
             self.param.smoothing, step=0.01, width=180
         )
@@ -214,16 +214,12 @@ class ScalarChart(pn.viewable.Viewer):
 
     def _picked(self, _: param.parameterized.Event) -> None:
         if not self._choosing:
-            self.follow_headline = self._stand_in = False  # a person chose: keep their metric
+            self.follow_headline = False  # a person chose: keep their metric
 
     def _follow_headline(self, logged: set[str]) -> None:
-        """Chart the runs' headline metric when ``metric`` is not among the ``logged``
-        names, or is a stand-in this chart took before any headline metric was logged."""
-        if self.metric in logged and not self._stand_in:
-            return
-        headline = headline_metric(logged)
-        wanted = headline or (self.metric if self.metric in logged else min(logged))
-        self._stand_in = headline is None
+        """Chart the runs' headline metric once they log one; until then ``metric`` if
+        they log it, else a stand-in (the first of the ``logged`` names)."""
+        wanted = headline_metric(logged) or (self.metric if self.metric in logged else min(logged))
         if wanted != self.metric:
             self._following = True
             try:
